@@ -1,0 +1,59 @@
+package v1alpha1
+
+// RecordType is a DNS record type that a grant can allow and a claim can ask for.
+// +kubebuilder:validation:Enum=A;AAAA;CNAME;TXT;MX;SRV;CAA;NS
+type RecordType string
+
+// The record types scopedns brokers.
+const (
+	RecordTypeA     RecordType = "A"
+	RecordTypeAAAA  RecordType = "AAAA"
+	RecordTypeCNAME RecordType = "CNAME"
+	RecordTypeTXT   RecordType = "TXT"
+	RecordTypeMX    RecordType = "MX"
+	RecordTypeSRV   RecordType = "SRV"
+	RecordTypeCAA   RecordType = "CAA"
+	RecordTypeNS    RecordType = "NS"
+)
+
+// Condition types and reasons shared by both kinds. Reasons are part of the
+// API: docs/troubleshooting.md explains each one.
+const (
+	// ConditionReady is true when everything the object asks for is in place.
+	ConditionReady = "Ready"
+	// ConditionProviderReady is true when the scope's master credential verified
+	// and every zone of the scope resolved at the provider.
+	ConditionProviderReady = "ProviderReady"
+	// ConditionAccepted is true when every record of a claim lies inside its
+	// scope's grant for the claim's namespace and conflicts with no older claim.
+	ConditionAccepted = "Accepted"
+
+	ReasonReconciled          = "Reconciled"
+	ReasonProgressing         = "Progressing"
+	ReasonScopeNotFound       = "ScopeNotFound"
+	ReasonNamespaceNotInScope = "NamespaceNotInScope"
+	ReasonOutsideGrant        = "OutsideGrant"
+	ReasonConflict            = "Conflict"
+	ReasonRecordNotOwned      = "RecordNotOwned"
+	ReasonProviderError       = "ProviderError"
+	ReasonCredentialInvalid   = "CredentialInvalid"
+	ReasonSecretNotFound      = "SecretNotFound"
+	ReasonZoneNotFound        = "ZoneNotFound"
+	ReasonQuotaExceeded       = "QuotaExceeded"
+	ReasonRevocationPending   = "RevocationPending"
+)
+
+// SecretKeySelector names a key of a Secret in the operator's own namespace.
+type SecretKeySelector struct {
+	// name of the Secret in the operator's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key inside the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}

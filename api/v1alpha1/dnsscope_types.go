@@ -1,0 +1,245 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DNSScopeSpec is an admin's grant: which namespaces may claim which names.
+type DNSScopeSpec struct {
+	// provider is the DNS provider that holds the zones, and the master
+	// credential the operator uses to write records and mint tokens.
+	// +required
+	Provider ProviderSpec `json:"provider"`
+
+	// namespaceSelector selects the namespaces this scope serves. It is required
+	// so that a grant to every namespace is always written on purpose: `{}`.
+	// +required
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+
+	// zones lists the zones of this scope and, per zone, the rules that say
+	// which names, types and TTLs a selected namespace may claim.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Zones []ZoneGrant `json:"zones"`
+
+	// credentials says which credentials each namespace gets and how they rotate.
+	// +optional
+	// +kubebuilder:default={}
+	Credentials CredentialsSpec `json:"credentials,omitempty"`
+}
+
+// ProviderSpec selects exactly one DNS provider.
+// +kubebuilder:validation:XValidation:rule="[has(self.cloudflare)].filter(x, x).size() == 1",message="exactly one provider must be set"
+type ProviderSpec struct {
+	// cloudflare holds the zones in a Cloudflare account.
+	// +optional
+	Cloudflare *CloudflareProvider `json:"cloudflare,omitempty"`
+}
+
+// CloudflareProvider is a Cloudflare account and its master API token.
+type CloudflareProvider struct {
+	// accountID is the Cloudflare account that owns the zones and the minted tokens.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{32}$`
+	AccountID string `json:"accountID"`
+
+	// apiTokenSecretRef names the master API token. The Secret is read only from
+	// the operator's own namespace, never from a tenant's. The token needs Zone
+	// Read and DNS Write on the scope's zones, and Account API Tokens Write when
+	// provider tokens are minted.
+	// +required
+	APITokenSecretRef SecretKeySelector `json:"apiTokenSecretRef"`
+
+	// baseURL overrides the Cloudflare API address, for a proxy or the simulator.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	BaseURL string `json:"baseURL,omitempty"`
+}
+
+// ZoneGrant is one zone and the rules that grant names inside it.
+type ZoneGrant struct {
+	// name is the zone's apex, e.g. example.com.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// rules grant names in this zone. A record is allowed when one rule's names,
+	// types and maxTTL all allow it.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:XValidation:rule="self.all(r, self.filter(o, o == r).size() == 1)",message="rules must be unique"
+	Rules []GrantRule `json:"rules"`
+}
+
+// GrantRule allows a set of name patterns with a set of types and a TTL ceiling.
+type GrantRule struct {
+	// names are patterns of names inside the zone: absolute names, where `*` is
+	// exactly one label and `**` one or more labels (each only as a whole label),
+	// and `{namespace}` expands to the claiming namespace.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	Names []string `json:"names"`
+
+	// types are the record types this rule allows.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	Types []RecordType `json:"types"`
+
+	// maxTTL is the largest TTL in seconds a claim may ask for. Unset means
+	// the provider's maximum.
+	// +optional
+	// +kubebuilder:validation:Minimum=60
+	// +kubebuilder:validation:Maximum=86400
+	MaxTTL *int32 `json:"maxTTL,omitempty"`
+}
+
+// CredentialsSpec says which credentials each namespace gets and how they rotate.
+// +kubebuilder:validation:XValidation:rule="!self.rotation.schedule.startsWith('@every ') || duration(self.expireAfter) > duration(self.rotation.schedule.substring(7)) + duration(self.rotation.overlap)",message="expireAfter must be longer than the rotation period plus overlap"
+// +kubebuilder:validation:XValidation:rule="duration(self.expireAfter) > duration(self.rotation.overlap)",message="expireAfter must be longer than rotation.overlap"
+type CredentialsSpec struct {
+	// secretName is the name of the credentials Secret written to each served
+	// namespace. Defaults to "<scope>-dns-credentials".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName,omitempty"`
+
+	// providerToken mints a provider API token per namespace, limited to the
+	// zones the namespace has claimed names in.
+	// +optional
+	// +kubebuilder:default={enabled: true}
+	ProviderToken CredentialToggle `json:"providerToken,omitempty"`
+
+	// rfc2136 issues a TSIG key per namespace for the operator's RFC 2136
+	// gateway, limited to the exact names and types the namespace claimed.
+	// +optional
+	// +kubebuilder:default={enabled: false}
+	RFC2136 CredentialToggle `json:"rfc2136,omitempty"`
+
+	// rotation says when credentials are replaced.
+	// +optional
+	// +kubebuilder:default={schedule: "@every 720h", overlap: "1h"}
+	Rotation RotationSpec `json:"rotation,omitempty"`
+
+	// expireAfter is the provider-side hard expiry of a minted token, counted
+	// from its minting. It must exceed one rotation period plus overlap so that
+	// a token never expires before its successor is in place.
+	// +optional
+	// +kubebuilder:default="768h"
+	ExpireAfter metav1.Duration `json:"expireAfter,omitempty"`
+
+	// allowedCIDRs limits where minted provider tokens may be used from
+	// (Cloudflare's request.ip condition). Empty means anywhere.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR such as 203.0.113.0/24"
+	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+}
+
+// CredentialToggle turns one kind of credential on or off.
+type CredentialToggle struct {
+	// enabled turns this credential on.
+	// +optional
+	Enabled bool `json:"enabled"`
+}
+
+// RotationSpec is a rotation schedule and the time old and new credentials overlap.
+type RotationSpec struct {
+	// schedule is a cron expression ("0 3 * * 1") or "@every <duration>".
+	// +optional
+	// +kubebuilder:default="@every 720h"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('@every ') || self.substring(7).matches('^([0-9]+(ns|us|ms|s|m|h))+$')",message="@every takes a duration such as 720h"
+	Schedule string `json:"schedule,omitempty"`
+
+	// overlap is how long the previous credential keeps working after the new
+	// one is written, so readers that cached it finish their work.
+	// +optional
+	// +kubebuilder:default="1h"
+	Overlap metav1.Duration `json:"overlap,omitempty"`
+}
+
+// ZoneStatus is a zone of the scope as resolved at the provider.
+type ZoneStatus struct {
+	// name of the zone.
+	Name string `json:"name"`
+	// id of the zone at the provider.
+	// +optional
+	ID string `json:"id,omitempty"`
+}
+
+// DNSScopeStatus is what the operator observed of a scope.
+type DNSScopeStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, ProviderReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// zones as resolved at the provider.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Zones []ZoneStatus `json:"zones,omitempty"`
+
+	// namespaces is how many namespaces hold claims under this scope.
+	// +optional
+	Namespaces int32 `json:"namespaces"`
+
+	// claims is how many claims reference this scope.
+	// +optional
+	Claims int32 `json:"claims"`
+}
+
+// DNSScope grants namespaces the right to claim DNS names in a provider's zones.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=dnss;dscope,categories=scopedns
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
+// +kubebuilder:printcolumn:name="Claims",type=integer,JSONPath=`.status.claims`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DNSScope struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the grant.
+	// +required
+	Spec DNSScopeSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status DNSScopeStatus `json:"status,omitempty"`
+}
+
+// DNSScopeList is a list of DNSScopes.
+// +kubebuilder:object:root=true
+type DNSScopeList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DNSScope `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DNSScope{}, &DNSScopeList{})
+}

@@ -1,0 +1,44 @@
+// Command manager runs the scopedns operator: admission webhooks, controllers,
+// the RFC 2136 gateway, health probes and metrics.
+package main
+
+import (
+	"flag"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/scopedns/scopedns/internal/app"
+)
+
+func main() {
+	var o app.Options
+	flag.StringVar(&o.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "The operator's namespace, the only place master credentials are read from (default $POD_NAMESPACE).")
+	flag.StringVar(&o.ClusterName, "cluster-name", "", "Name of this cluster in provider token names and record ownership comments (at most 32 characters).")
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so only one replica runs controllers; every replica serves webhooks.")
+	flag.StringVar(&o.WebhookHost, "webhook-host", "", "Address the webhook server binds to (all interfaces when empty).")
+	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server.")
+	flag.BoolVar(&o.DisableWebhooks, "disable-webhooks", false, "Run without admission webhooks (the controllers still refuse claims outside their grant).")
+	flag.DurationVar(&o.GracefulShutdownTime, "graceful-shutdown-timeout", 30*time.Second, "How long to wait for running reconciles on shutdown.")
+	zopts := zap.Options{}
+	zopts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+	log := ctrl.Log.WithName("setup")
+
+	mgr, err := app.New(ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		log.Error(err, "unable to set up the manager")
+		os.Exit(1)
+	}
+	log.Info("starting manager", "namespace", o.Namespace, "cluster", o.ClusterName)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "manager stopped with an error")
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,156 @@
+// Package app wires the manager: cache, indexes, webhooks, controllers,
+// probes and metrics. cmd/manager and the integration tests both start the
+// operator through New, so the tests run exactly what ships.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/policy"
+	scopewebhook "github.com/scopedns/scopedns/internal/webhook"
+)
+
+// ManagedByLabel marks the Secrets the operator writes. The manager caches
+// only Secrets with this label (plus its own namespace), so a cluster full of
+// unrelated Secrets costs it no memory.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "scopedns"
+)
+
+// Options configure the manager.
+type Options struct {
+	// Namespace is the operator's own namespace: the only place master
+	// credentials are read from.
+	Namespace string
+	// ClusterName names this cluster in provider token names and record
+	// ownership comments, so several clusters can share one provider account.
+	ClusterName string
+
+	MetricsAddr          string
+	ProbeAddr            string
+	LeaderElection       bool
+	LeaderElectionID     string
+	WebhookHost          string
+	WebhookPort          int
+	WebhookCertDir       string
+	DisableWebhooks      bool
+	GracefulShutdownTime time.Duration
+}
+
+// Validate reports every bad option at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Namespace == "" {
+		errs = append(errs, errors.New("--namespace: the operator's namespace is required (it holds the master credentials)"))
+	}
+	if o.ClusterName == "" {
+		errs = append(errs, errors.New("--cluster-name: required, it names this cluster's tokens and records at the provider"))
+	} else if len(o.ClusterName) > 32 {
+		errs = append(errs, fmt.Errorf("--cluster-name: %d characters, at most 32 fit in a record comment", len(o.ClusterName)))
+	}
+	return errors.Join(errs...)
+}
+
+// Scheme returns the scheme with the core types and the scopedns API.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// New builds the manager with every webhook and controller registered.
+func New(cfg *rest.Config, o Options) (manager.Manager, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	managed := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
+	mopts := ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        orDefault(o.LeaderElectionID, "scopedns.io"),
+		LeaderElectionNamespace: o.Namespace,
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Namespaces: map[string]cache.Config{
+					o.Namespace:         {}, // master credentials, written by admins
+					cache.AllNamespaces: {LabelSelector: managed},
+				}},
+			},
+		},
+	}
+	if o.GracefulShutdownTime > 0 {
+		mopts.GracefulShutdownTimeout = &o.GracefulShutdownTime
+	}
+	if !o.DisableWebhooks {
+		mopts.WebhookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir})
+	}
+	mgr, err := ctrl.NewManager(cfg, mopts)
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := addIndexes(mgr); err != nil {
+		return nil, err
+	}
+	policies := &policy.Cache{}
+	if !o.DisableWebhooks {
+		if err := scopewebhook.SetupScopeWebhook(mgr); err != nil {
+			return nil, fmt.Errorf("registering DNSScope webhook: %w", err)
+		}
+		if err := scopewebhook.SetupClaimWebhook(mgr, policies); err != nil {
+			return nil, fmt.Errorf("registering DNSRecordClaim webhook: %w", err)
+		}
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	readyz := healthz.Ping
+	if !o.DisableWebhooks {
+		readyz = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", readyz); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+func addIndexes(mgr manager.Manager) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.NameIndex, policy.IndexRecordNames); err != nil {
+		return fmt.Errorf("indexing claims by record name: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName); err != nil {
+		return fmt.Errorf("indexing claims by scope: %w", err)
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

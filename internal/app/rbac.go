@@ -1,0 +1,25 @@
+package app
+
+// The manager's permissions. Each broad-looking one says why it is needed.
+
+// Scopes and claims are the API this operator serves.
+// +kubebuilder:rbac:groups=scopedns.io,resources=dnsscopes;dnsrecordclaims,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=scopedns.io,resources=dnsscopes/status;dnsrecordclaims/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=scopedns.io,resources=dnsrecordclaims/finalizers,verbs=update
+
+// Namespaces are read to evaluate each scope's namespaceSelector and to
+// revoke credentials when a namespace goes away.
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
+// Secrets cluster-wide: the credentials Secret lives in each tenant's
+// namespace. RBAC cannot filter by label, but the manager's cache lists and
+// watches only Secrets labelled app.kubernetes.io/managed-by=scopedns (plus
+// its own namespace, for master credentials), and never overwrites or deletes
+// a Secret without that label.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+
+// Events report every credential and record change.
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
+
+// Leader election.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete

@@ -1,0 +1,57 @@
+package policy
+
+import (
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/grant"
+)
+
+// Conflict is a key a claim asks for that another claim holds.
+type Conflict struct {
+	Key    grant.Key
+	Holder types.NamespacedName
+	// HolderKey is the key the holder claims; it differs from Key when a
+	// CNAME collides with another type at the same name.
+	HolderKey grant.Key
+}
+
+// Older reports whether claim a wins over claim b: the older claim wins, and
+// equal creation times are broken by namespace/name so every replica and
+// every reconcile decides the same way.
+func Older(a, b *v1alpha1.DNSRecordClaim) bool {
+	ta, tb := a.CreationTimestamp, b.CreationTimestamp
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// FindConflicts returns the keys of claim that collide with keys of others.
+// The claim itself (same namespace and name) is skipped. When only is not nil
+// it decides which others count, e.g. only older ones, or only other namespaces.
+func FindConflicts(claim *v1alpha1.DNSRecordClaim, others []v1alpha1.DNSRecordClaim, only func(other *v1alpha1.DNSRecordClaim) bool) []Conflict {
+	mine := Keys(claim)
+	var out []Conflict
+	for i := range others {
+		o := &others[i]
+		if o.Namespace == claim.Namespace && o.Name == claim.Name {
+			continue
+		}
+		if o.DeletionTimestamp != nil {
+			continue // a claim on its way out gives its names up
+		}
+		if only != nil && !only(o) {
+			continue
+		}
+		theirs := Keys(o)
+		for _, k := range mine {
+			for _, t := range theirs {
+				if grant.Conflicts(k, t) {
+					out = append(out, Conflict{Key: k, Holder: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}, HolderKey: t})
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+// Package webhook holds the validating admission webhooks for DNSScope and
+// DNSRecordClaim. They answer from the manager's cache and the pure grant
+// engine only: no provider call ever sits on the admission path.
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/grant"
+	"github.com/scopedns/scopedns/internal/policy"
+)
+
+// +kubebuilder:webhook:path=/validate-scopedns-io-v1alpha1-dnsrecordclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=scopedns.io,resources=dnsrecordclaims,verbs=create;update,versions=v1alpha1,name=vdnsrecordclaim.scopedns.io,admissionReviewVersions=v1,timeoutSeconds=5
+
+// ClaimValidator refuses claims whose records lie outside their scope's grant
+// for the claim's namespace, or that collide with another namespace's claim.
+type ClaimValidator struct {
+	// Reader answers from the manager's cache; NameIndex must be registered on it.
+	Reader   client.Reader
+	Policies *policy.Cache
+}
+
+var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
+
+// SetupClaimWebhook registers the claim webhook with the manager.
+func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache) error {
+	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSRecordClaim{}).
+		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), Policies: policies}).
+		Complete()
+}
+
+// ValidateCreate checks every record of a new claim.
+func (v *ClaimValidator) ValidateCreate(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (admission.Warnings, error) {
+	return v.validate(ctx, nil, claim)
+}
+
+// ValidateUpdate checks every record of a changed claim. Conflicts are only
+// checked for keys the update adds, so a claim that already holds a contested
+// name (written while the webhook was off) can still be edited.
+func (v *ClaimValidator) ValidateUpdate(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (admission.Warnings, error) {
+	if claim.DeletionTimestamp != nil {
+		return nil, nil // finalizer removal and status-free edits on the way out
+	}
+	return v.validate(ctx, oldClaim, claim)
+}
+
+// ValidateDelete allows every deletion.
+func (v *ClaimValidator) ValidateDelete(context.Context, *v1alpha1.DNSRecordClaim) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (admission.Warnings, error) {
+	gk := v1alpha1.GroupVersion.WithKind("DNSRecordClaim").GroupKind()
+	scopePath := field.NewPath("spec", "scopeName")
+
+	var scope v1alpha1.DNSScope
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{
+				field.NotFound(scopePath, claim.Spec.ScopeName)})
+		}
+		return nil, fmt.Errorf("reading DNSScope %q: %w", claim.Spec.ScopeName, err)
+	}
+
+	var ns corev1.Namespace
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
+		return nil, fmt.Errorf("reading namespace %q: %w", claim.Namespace, err)
+	}
+	selected, err := policy.Selects(&scope, ns.Labels)
+	if err != nil {
+		return nil, err
+	}
+	if !selected {
+		return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{field.Forbidden(scopePath,
+			fmt.Sprintf("DNSScope %q does not grant names to namespace %q: its namespaceSelector %s does not select the namespace",
+				scope.Name, claim.Namespace, selectorString(&scope)))})
+	}
+
+	compiled, err := v.Policies.Compile(&scope)
+	if err != nil {
+		return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{field.Invalid(scopePath, claim.Spec.ScopeName,
+			fmt.Sprintf("DNSScope %q is invalid and grants nothing: %v", scope.Name, err))})
+	}
+
+	decisions := policy.CheckClaim(compiled, claim.Namespace, claim)
+	errs := policy.Denials(decisions)
+	var warnings admission.Warnings
+	for _, d := range decisions {
+		if d.Err == nil && d.Match.Broad {
+			warnings = append(warnings, fmt.Sprintf("spec.records[%d]: %s %s is allowed by a broad rule of DNSScope %q that covers the whole zone %s",
+				d.Index, d.Key.Name, d.Key.Type, scope.Name, d.Match.Zone))
+		}
+	}
+
+	conflictErrs, err := v.conflicts(ctx, oldClaim, claim)
+	if err != nil {
+		return warnings, err
+	}
+	errs = append(errs, conflictErrs...)
+	if len(errs) > 0 {
+		return warnings, apierrors.NewInvalid(gk, claim.Name, errs)
+	}
+	return warnings, nil
+}
+
+// conflicts looks each claimed name up in the cache index and refuses keys
+// that another namespace's claim already holds.
+func (v *ClaimValidator) conflicts(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (field.ErrorList, error) {
+	had := map[grant.Key]bool{}
+	if oldClaim != nil {
+		for _, k := range policy.Keys(oldClaim) {
+			had[k] = true
+		}
+	}
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i, r := range claim.Spec.Records {
+		name, err := grant.NormalizeName(r.Name)
+		if err != nil || seen[name+"/"+string(r.Type)] {
+			continue
+		}
+		seen[name+"/"+string(r.Type)] = true
+		if had[grant.Key{Name: name, Type: string(r.Type)}] {
+			continue
+		}
+		var holders v1alpha1.DNSRecordClaimList
+		if err := v.Reader.List(ctx, &holders, client.MatchingFields{policy.NameIndex: name}); err != nil {
+			return nil, fmt.Errorf("looking up claims of %s: %w", name, err)
+		}
+		single := claim.DeepCopy()
+		single.Spec.Records = []v1alpha1.RecordSpec{r}
+		for _, c := range policy.FindConflicts(single, holders.Items, func(o *v1alpha1.DNSRecordClaim) bool {
+			return o.Namespace != claim.Namespace
+		}) {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "records").Index(i),
+				fmt.Sprintf("%s %s conflicts with %s %s already claimed by namespace %q (DNSRecordClaim %q); a name and type belong to one claim, and a CNAME excludes every other type at its name",
+					c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name)))
+		}
+	}
+	return errs, nil
+}
+
+func selectorString(scope *v1alpha1.DNSScope) string {
+	s := metav1.FormatLabelSelector(&scope.Spec.NamespaceSelector)
+	if s == "" || s == "<none>" {
+		return "{}"
+	}
+	return "{" + s + "}"
+}
