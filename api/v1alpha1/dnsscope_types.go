@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -27,8 +29,8 @@ type DNSScopeSpec struct {
 
 	// credentials says which credentials each namespace gets and how they rotate.
 	// +optional
-	// +kubebuilder:default={}
-	Credentials CredentialsSpec `json:"credentials,omitempty"`
+	// +kubebuilder:default={providerToken: {enabled: true}, rotation: {schedule: "@every 720h", overlap: "1h"}, expireAfter: "768h"}
+	Credentials CredentialsSpec `json:"credentials,omitzero"`
 }
 
 // ProviderSpec selects exactly one DNS provider.
@@ -106,8 +108,8 @@ type GrantRule struct {
 }
 
 // CredentialsSpec says which credentials each namespace gets and how they rotate.
-// +kubebuilder:validation:XValidation:rule="!self.rotation.schedule.startsWith('@every ') || duration(self.expireAfter) > duration(self.rotation.schedule.substring(7)) + duration(self.rotation.overlap)",message="expireAfter must be longer than the rotation period plus overlap"
-// +kubebuilder:validation:XValidation:rule="duration(self.expireAfter) > duration(self.rotation.overlap)",message="expireAfter must be longer than rotation.overlap"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.schedule) || !has(self.rotation.overlap) || !has(self.expireAfter) || !self.rotation.schedule.startsWith('@every ') || duration(self.expireAfter) > duration(self.rotation.schedule.substring(7)) + duration(self.rotation.overlap)",message="expireAfter must be longer than the rotation period plus overlap"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.overlap) || !has(self.expireAfter) || duration(self.expireAfter) > duration(self.rotation.overlap)",message="expireAfter must be longer than rotation.overlap"
 type CredentialsSpec struct {
 	// secretName is the name of the credentials Secret written to each served
 	// namespace. Defaults to "<scope>-dns-credentials".
@@ -120,25 +122,25 @@ type CredentialsSpec struct {
 	// zones the namespace has claimed names in.
 	// +optional
 	// +kubebuilder:default={enabled: true}
-	ProviderToken CredentialToggle `json:"providerToken,omitempty"`
+	ProviderToken *CredentialToggle `json:"providerToken,omitempty"`
 
 	// rfc2136 issues a TSIG key per namespace for the operator's RFC 2136
 	// gateway, limited to the exact names and types the namespace claimed.
 	// +optional
 	// +kubebuilder:default={enabled: false}
-	RFC2136 CredentialToggle `json:"rfc2136,omitempty"`
+	RFC2136 *CredentialToggle `json:"rfc2136,omitempty"`
 
 	// rotation says when credentials are replaced.
 	// +optional
 	// +kubebuilder:default={schedule: "@every 720h", overlap: "1h"}
-	Rotation RotationSpec `json:"rotation,omitempty"`
+	Rotation RotationSpec `json:"rotation,omitzero"`
 
 	// expireAfter is the provider-side hard expiry of a minted token, counted
 	// from its minting. It must exceed one rotation period plus overlap so that
 	// a token never expires before its successor is in place.
 	// +optional
 	// +kubebuilder:default="768h"
-	ExpireAfter metav1.Duration `json:"expireAfter,omitempty"`
+	ExpireAfter *metav1.Duration `json:"expireAfter,omitempty"`
 
 	// allowedCIDRs limits where minted provider tokens may be used from
 	// (Cloudflare's request.ip condition). Empty means anywhere.
@@ -171,7 +173,7 @@ type RotationSpec struct {
 	// one is written, so readers that cached it finish their work.
 	// +optional
 	// +kubebuilder:default="1h"
-	Overlap metav1.Duration `json:"overlap,omitempty"`
+	Overlap *metav1.Duration `json:"overlap,omitempty"`
 }
 
 // ZoneStatus is a zone of the scope as resolved at the provider.
@@ -242,4 +244,47 @@ type DNSScopeList struct {
 
 func init() {
 	SchemeBuilder.Register(&DNSScope{}, &DNSScopeList{})
+}
+
+// Defaults the API server applies; the accessors below fall back to them so
+// that Go callers holding an object that never went through the API server
+// (tests, dry runs) see the same values.
+const (
+	DefaultRotationSchedule = "@every 720h"
+	DefaultRotationOverlap  = time.Hour
+	DefaultExpireAfter      = 768 * time.Hour
+)
+
+// ProviderTokenEnabled reports whether namespaces get a provider token.
+func (c *CredentialsSpec) ProviderTokenEnabled() bool {
+	return c.ProviderToken == nil || c.ProviderToken.Enabled
+}
+
+// RFC2136Enabled reports whether namespaces get a TSIG key for the gateway.
+func (c *CredentialsSpec) RFC2136Enabled() bool {
+	return c.RFC2136 != nil && c.RFC2136.Enabled
+}
+
+// RotationSchedule is the rotation schedule, defaulted.
+func (c *CredentialsSpec) RotationSchedule() string {
+	if c.Rotation.Schedule == "" {
+		return DefaultRotationSchedule
+	}
+	return c.Rotation.Schedule
+}
+
+// RotationOverlap is how long the previous credential keeps working, defaulted.
+func (c *CredentialsSpec) RotationOverlap() time.Duration {
+	if c.Rotation.Overlap == nil {
+		return DefaultRotationOverlap
+	}
+	return c.Rotation.Overlap.Duration
+}
+
+// TokenLifetime is the provider-side expiry of a minted token, defaulted.
+func (c *CredentialsSpec) TokenLifetime() time.Duration {
+	if c.ExpireAfter == nil {
+		return DefaultExpireAfter
+	}
+	return c.ExpireAfter.Duration
 }

@@ -88,21 +88,19 @@ func ValidateScopeSpec(scope *v1alpha1.DNSScope, now time.Time) (field.ErrorList
 	}
 
 	creds := spec.Child("credentials")
-	rot := scope.Spec.Credentials.Rotation
-	if rot.Schedule != "" {
-		sched, err := rotation.Parse(rot.Schedule)
-		if err != nil {
-			errs = append(errs, field.Invalid(creds.Child("rotation", "schedule"), rot.Schedule, err.Error()))
-		} else if exp := scope.Spec.Credentials.ExpireAfter.Duration; exp > 0 {
-			need := sched.LongestPeriod(now) + rot.Overlap.Duration
-			if exp <= need {
-				errs = append(errs, field.Invalid(creds.Child("expireAfter"), scope.Spec.Credentials.ExpireAfter.Duration.String(),
-					fmt.Sprintf("must be longer than the longest rotation period of %q (%s) plus overlap (%s) = %s, or tokens expire before their successor is written",
-						rot.Schedule, sched.LongestPeriod(now), rot.Overlap.Duration, need)))
-			}
+	c := &scope.Spec.Credentials
+	sched, err := rotation.Parse(c.RotationSchedule())
+	if err != nil {
+		errs = append(errs, field.Invalid(creds.Child("rotation", "schedule"), c.RotationSchedule(), err.Error()))
+	} else {
+		period := sched.LongestPeriod(now)
+		if need := period + c.RotationOverlap(); c.TokenLifetime() <= need {
+			errs = append(errs, field.Invalid(creds.Child("expireAfter"), c.TokenLifetime().String(),
+				fmt.Sprintf("must be longer than the longest rotation period of %q (%s) plus overlap (%s) = %s, or tokens expire before their successor is written",
+					c.RotationSchedule(), period, c.RotationOverlap(), need)))
 		}
 	}
-	if !scope.Spec.Credentials.ProviderToken.Enabled && !scope.Spec.Credentials.RFC2136.Enabled {
+	if !c.ProviderTokenEnabled() && !c.RFC2136Enabled() {
 		warnings = append(warnings, "spec.credentials: neither providerToken nor rfc2136 is enabled; namespaces get records but no credentials")
 	}
 	return errs, warnings

@@ -61,8 +61,8 @@ var _ = Describe("Admission", func() {
 
 		It("refuses token expiry shorter than one rotation period plus overlap", func() {
 			s := appsScope(uniq("short-expiry"), label)
-			s.Spec.Credentials.Rotation = v1alpha1.RotationSpec{Schedule: "@every 24h", Overlap: metav1.Duration{Duration: time.Hour}}
-			s.Spec.Credentials.ExpireAfter = metav1.Duration{Duration: 24 * time.Hour}
+			s.Spec.Credentials.Rotation = v1alpha1.RotationSpec{Schedule: "@every 24h", Overlap: &metav1.Duration{Duration: time.Hour}}
+			s.Spec.Credentials.ExpireAfter = &metav1.Duration{Duration: 24 * time.Hour}
 			err := k8s.Create(ctx, s)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 			Expect(statusMessage(err)).To(ContainSubstring("expireAfter must be longer than the rotation period plus overlap"))
@@ -115,8 +115,8 @@ var _ = Describe("Admission", func() {
 
 		It("refuses a cron schedule whose longest gap outlasts token expiry", func() {
 			s := appsScope(uniq("monthly"), label)
-			s.Spec.Credentials.Rotation = v1alpha1.RotationSpec{Schedule: "0 0 1 * *", Overlap: metav1.Duration{Duration: time.Hour}}
-			s.Spec.Credentials.ExpireAfter = metav1.Duration{Duration: 30 * 24 * time.Hour}
+			s.Spec.Credentials.Rotation = v1alpha1.RotationSpec{Schedule: "0 0 1 * *", Overlap: &metav1.Duration{Duration: time.Hour}}
+			s.Spec.Credentials.ExpireAfter = &metav1.Duration{Duration: 30 * 24 * time.Hour}
 			err := k8s.Create(ctx, s)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 			Expect(statusMessage(err)).To(And(ContainSubstring("spec.credentials.expireAfter"), ContainSubstring("longest rotation period")))

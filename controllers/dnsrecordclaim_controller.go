@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/policy"
+)
+
+// ClaimFinalizer holds a claim until the records it owns are removed.
+const ClaimFinalizer = "scopedns.io/records"
+
+// ClaimReconciler writes a claim's records through the provider: it checks
+// the grant again (a claim that slipped past a disabled webhook is still
+// refused), settles conflicts (the older claim wins), plans against a
+// snapshot of the zone and applies the changes in one batch per zone.
+type ClaimReconciler struct {
+	Client    client.Client
+	Providers ProviderSource
+	Recorder  events.EventRecorder
+	Policies  *policy.Cache
+	// ClusterName goes into the owner marker of every record written.
+	ClusterName string
+	// DriftInterval is how old a zone snapshot may get before it is listed
+	// again, and how often a Ready claim is re-checked against it.
+	DriftInterval time.Duration
+	Now           func() time.Time
+	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
+	MaxConcurrentReconciles int
+
+	zones zoneRecords
+}
+
+// Reconcile brings one claim's records and status up to date.
+func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var claim v1alpha1.DNSRecordClaim
+	if err := r.Client.Get(ctx, req.NamespacedName, &claim); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !claim.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, &claim)
+	}
+	if controllerutil.AddFinalizer(&claim, ClaimFinalizer) {
+		if err := r.Client.Update(ctx, &claim); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	before := claim.DeepCopy()
+	result, err := r.reconcile(ctx, &claim)
+	if perr := r.Client.Status().Patch(ctx, &claim, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+		err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
+	}
+	return result, err
+}
+
+// reconcileDelete removes every record the claim owns, then lets it go.
+func (r *ClaimReconciler) reconcileDelete(ctx context.Context, claim *v1alpha1.DNSRecordClaim) error {
+	if !controllerutil.ContainsFinalizer(claim, ClaimFinalizer) {
+		return nil
+	}
+	var scope v1alpha1.DNSScope
+	err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope)
+	switch {
+	case apierrors.IsNotFound(err):
+		// No scope, no provider to clean up through; the records stay
+		// marked as this claim's, for an admin to remove.
+		log.FromContext(ctx).Info("scope is gone; leaving the claim's records in place", "scope", claim.Spec.ScopeName)
+	case err != nil:
+		return err
+	default:
+		if err := r.removeOwnedRecords(ctx, &scope, claim); err != nil {
+			return err
+		}
+	}
+	controllerutil.RemoveFinalizer(claim, ClaimFinalizer)
+	return client.IgnoreNotFound(r.Client.Update(ctx, claim))
+}
+
+// SetupWithManager watches claims, and scopes and namespaces for changes that
+// move a claim in or out of its grant.
+func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.DriftInterval == 0 {
+		r.DriftInterval = 10 * time.Minute
+	}
+	if r.MaxConcurrentReconciles == 0 {
+		r.MaxConcurrentReconciles = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.DNSRecordClaim{}).
+		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.claimsInNamespace)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("dnsrecordclaim").
+		Complete(r)
+}
+
+func (r *ClaimReconciler) claimsOfScope(ctx context.Context, o client.Object) []reconcile.Request {
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing claims of a scope")
+		return nil
+	}
+	return requestsFor(claims.Items)
+}
+
+func (r *ClaimReconciler) claimsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.InNamespace(o.GetName())); err != nil {
+		log.FromContext(ctx).Error(err, "listing claims of a namespace")
+		return nil
+	}
+	return requestsFor(claims.Items)
+}
+
+func requestsFor(claims []v1alpha1.DNSRecordClaim) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(claims))
+	for _, c := range claims {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&c)})
+	}
+	return out
+}
+
+func (r *ClaimReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,332 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/grant"
+	"github.com/scopedns/scopedns/internal/policy"
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// recordEval is what the controller decided for one record of a claim.
+type recordEval struct {
+	spec  v1alpha1.RecordSpec
+	key   grant.Key
+	zone  string
+	state v1alpha1.RecordState
+	msg   string
+}
+
+// reconcile decides, writes and reports. Status is filled in place; the
+// caller patches it.
+func (r *ClaimReconciler) reconcile(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (ctrl.Result, error) {
+	scope, evals, reason, msg, err := r.evaluate(ctx, claim)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	accepted := reason == ""
+	if !accepted {
+		setCondition(&claim.Status.Conditions, claim.Generation, v1alpha1.ConditionAccepted, false, reason, msg)
+	} else {
+		setCondition(&claim.Status.Conditions, claim.Generation, v1alpha1.ConditionAccepted, true, v1alpha1.ReasonReconciled, "every record lies inside DNSScope "+scope.Name)
+	}
+	if scope == nil {
+		r.setStatus(claim, evals, nil, reason, msg)
+		return ctrl.Result{}, nil
+	}
+	if !isReady(scope) {
+		r.setStatus(claim, evals, scope, v1alpha1.ReasonProgressing, "waiting for DNSScope "+scope.Name+" to be Ready")
+		return ctrl.Result{}, nil // the scope watch requeues
+	}
+
+	written, err := r.syncRecords(ctx, scope, claim, evals)
+	if err != nil {
+		r.setStatus(claim, evals, scope, v1alpha1.ReasonProviderError, err.Error())
+		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, v1alpha1.ReasonProviderError, "WriteRecords", "%v", err)
+		return ctrl.Result{}, err
+	}
+	if written > 0 {
+		r.Recorder.Eventf(claim, nil, corev1.EventTypeNormal, "RecordsChanged", "WriteRecords", "%d record changes applied", written)
+	}
+	readyReason, readyMsg := reason, msg
+	if accepted {
+		readyReason, readyMsg = firstProblem(evals)
+	}
+	r.setStatus(claim, evals, scope, readyReason, readyMsg)
+	if readyReason == "" {
+		claim.Status.ObservedGeneration = claim.Generation
+	}
+	return ctrl.Result{RequeueAfter: r.DriftInterval}, nil
+}
+
+// evaluate checks the claim against its scope and against older claims. A
+// non-empty reason means the claim is not (fully) accepted.
+func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (*v1alpha1.DNSScope, []recordEval, string, string, error) {
+	evals := make([]recordEval, len(claim.Spec.Records))
+	for i, s := range claim.Spec.Records {
+		evals[i] = recordEval{spec: s, key: grant.Key{Name: strings.ToLower(s.Name), Type: string(s.Type)}, state: v1alpha1.RecordPending}
+	}
+	refuseAll := func(state v1alpha1.RecordState, msg string) {
+		for i := range evals {
+			evals[i].state, evals[i].msg = state, msg
+		}
+	}
+
+	var scope v1alpha1.DNSScope
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope); err != nil {
+		if apierrors.IsNotFound(err) {
+			msg := fmt.Sprintf("DNSScope %q does not exist", claim.Spec.ScopeName)
+			refuseAll(v1alpha1.RecordRefused, msg)
+			return nil, evals, v1alpha1.ReasonScopeNotFound, msg, nil
+		}
+		return nil, nil, "", "", err
+	}
+	var ns corev1.Namespace
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
+		return nil, nil, "", "", err
+	}
+	if ok, err := policy.Selects(&scope, ns.Labels); err != nil || !ok {
+		msg := fmt.Sprintf("DNSScope %q does not select namespace %q", scope.Name, claim.Namespace)
+		refuseAll(v1alpha1.RecordRefused, msg)
+		return &scope, evals, v1alpha1.ReasonNamespaceNotInScope, msg, nil
+	}
+	compiled, err := r.Policies.Compile(&scope)
+	if err != nil {
+		msg := fmt.Sprintf("DNSScope %q is invalid and grants nothing: %v", scope.Name, err)
+		refuseAll(v1alpha1.RecordRefused, msg)
+		return &scope, evals, v1alpha1.ReasonOutsideGrant, msg, nil
+	}
+	var denials []string
+	for i, d := range policy.CheckClaim(compiled, claim.Namespace, claim) {
+		evals[i].key = d.Key
+		if d.Err != nil {
+			evals[i].state, evals[i].msg = v1alpha1.RecordRefused, d.Err.Error()
+			denials = append(denials, fmt.Sprintf("spec.records[%d]: %v", i, d.Err))
+			continue
+		}
+		evals[i].zone = d.Match.Zone
+	}
+	if len(denials) > 0 {
+		// Nothing of a claim outside its grant is written, so a narrowed
+		// scope removes the claim's records rather than keeping some.
+		for i := range evals {
+			if evals[i].state != v1alpha1.RecordRefused {
+				evals[i].state, evals[i].msg = v1alpha1.RecordRefused, "the claim has records outside its grant"
+			}
+		}
+		return &scope, evals, v1alpha1.ReasonOutsideGrant, strings.Join(denials, "; "), nil
+	}
+
+	conflicts, err := r.olderConflicts(ctx, claim)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if len(conflicts) > 0 {
+		var msgs []string
+		for i := range evals {
+			if c, ok := conflicts[evals[i].key]; ok {
+				evals[i].state = v1alpha1.RecordConflict
+				evals[i].msg = fmt.Sprintf("%s %s is held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
+				msgs = append(msgs, fmt.Sprintf("spec.records[%d]: %s", i, evals[i].msg))
+			}
+		}
+		return &scope, evals, v1alpha1.ReasonConflict, strings.Join(msgs, "; "), nil
+	}
+	return &scope, evals, "", "", nil
+}
+
+// olderConflicts finds the claim's keys that an older claim holds.
+func (r *ClaimReconciler) olderConflicts(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (map[grant.Key]policy.Conflict, error) {
+	out := map[grant.Key]policy.Conflict{}
+	seen := map[string]bool{}
+	for _, k := range policy.Keys(claim) {
+		if seen[k.Name] {
+			continue
+		}
+		seen[k.Name] = true
+		var holders v1alpha1.DNSRecordClaimList
+		if err := r.Client.List(ctx, &holders, client.MatchingFields{policy.NameIndex: k.Name}); err != nil {
+			return nil, err
+		}
+		for _, c := range policy.FindConflicts(claim, holders.Items, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) }) {
+			out[c.Key] = c
+		}
+	}
+	return out, nil
+}
+
+// syncRecords writes the claim's records zone by zone and returns how many
+// record changes it applied. Records of keys that are refused or in conflict
+// are not desired, so the claim's own earlier records there are removed.
+func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSScope, claim *v1alpha1.DNSRecordClaim, evals []recordEval) (int, error) {
+	p, err := r.Providers.For(ctx, scope)
+	if err != nil {
+		return 0, err
+	}
+	owner := provider.OwnerComment(r.ClusterName, claim.Namespace, claim.Name)
+	desired := map[string][]provider.Record{} // zone ID -> records
+	names := map[string]map[string]bool{}
+	for i := range evals {
+		e := &evals[i]
+		if e.state != v1alpha1.RecordPending {
+			continue
+		}
+		if len(e.spec.Values) == 0 {
+			e.state = v1alpha1.RecordReserved
+			continue
+		}
+		if !provider.IsSupportedType(string(e.spec.Type)) {
+			e.state, e.msg = v1alpha1.RecordError, fmt.Sprintf("the provider cannot write %s records yet; leave values empty to reserve the name", e.spec.Type)
+			continue
+		}
+		zoneID := zoneIDOf(scope, e.zone)
+		if zoneID == "" {
+			e.state, e.msg = v1alpha1.RecordError, "zone "+e.zone+" is not resolved at the provider"
+			continue
+		}
+		for _, v := range e.spec.Values {
+			desired[zoneID] = append(desired[zoneID], provider.Record{Name: e.key.Name, Type: e.key.Type, Content: v, TTL: int(e.spec.TTL), Comment: owner})
+		}
+		if names[zoneID] == nil {
+			names[zoneID] = map[string]bool{}
+		}
+		names[zoneID][e.key.Name] = true
+	}
+	// Zones where the claim had records before but wants none now.
+	for _, z := range scope.Status.Zones {
+		if _, ok := desired[z.ID]; !ok && z.ID != "" && contains(claim.Status.Zones, z.Name) {
+			desired[z.ID] = nil
+		}
+	}
+
+	var total int
+	var errs []error
+	notOwned := map[grant.Key]string{}
+	for _, zoneID := range sortedZoneIDs(desired) {
+		n, blocked, err := r.syncZone(ctx, p, zoneID, owner, desired[zoneID], names[zoneID])
+		total += n
+		for k, v := range blocked {
+			notOwned[k] = v
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := range evals {
+		e := &evals[i]
+		if e.state != v1alpha1.RecordPending {
+			continue
+		}
+		if why, ok := notOwned[e.key]; ok {
+			e.state, e.msg = v1alpha1.RecordNotOwned, "a record at this name is "+why+"; scopedns never changes records it did not write"
+		} else if len(errs) == 0 {
+			e.state = v1alpha1.RecordWritten
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (int, map[grant.Key]string, error) {
+	z := r.zones.lock(zoneID)
+	defer z.mu.Unlock()
+	if err := z.load(ctx, p, zoneID, r.now(), r.DriftInterval); err != nil {
+		return 0, nil, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
+	}
+	current := append(z.named(names), z.owned(owner)...)
+	plan := planRecords(desired, dedupe(current), owner)
+	if plan.Changes.IsEmpty() {
+		return 0, plan.NotOwned, nil
+	}
+	res, err := p.ApplyChanges(ctx, zoneID, plan.Changes)
+	z.applied(res)
+	if err != nil {
+		z.invalidate()
+		return len(res.Created) + len(res.Updated) + len(res.Deleted), plan.NotOwned, fmt.Errorf("writing records in zone %s: %w", zoneID, err)
+	}
+	return plan.Changes.Len(), plan.NotOwned, nil
+}
+
+// removeOwnedRecords deletes every record of the claim in every zone of the scope.
+func (r *ClaimReconciler) removeOwnedRecords(ctx context.Context, scope *v1alpha1.DNSScope, claim *v1alpha1.DNSRecordClaim) error {
+	if !isReady(scope) {
+		return fmt.Errorf("DNSScope %s is not Ready; the claim's records are removed once it is", scope.Name)
+	}
+	p, err := r.Providers.For(ctx, scope)
+	if err != nil {
+		return err
+	}
+	owner := provider.OwnerComment(r.ClusterName, claim.Namespace, claim.Name)
+	var removed int
+	for _, z := range scope.Status.Zones {
+		if z.ID == "" {
+			continue
+		}
+		n, _, err := r.syncZone(ctx, p, z.ID, owner, nil, nil)
+		if err != nil {
+			return err
+		}
+		removed += n
+	}
+	if removed > 0 {
+		r.Recorder.Eventf(claim, nil, corev1.EventTypeNormal, "RecordsRemoved", "DeleteRecords", "%d records removed", removed)
+	}
+	return nil
+}
+
+func dedupe(rs []provider.Record) []provider.Record {
+	seen := map[string]bool{}
+	out := rs[:0]
+	for _, r := range rs {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func zoneIDOf(scope *v1alpha1.DNSScope, zone string) string {
+	for _, z := range scope.Status.Zones {
+		if z.Name == zone {
+			return z.ID
+		}
+	}
+	return ""
+}
+
+func sortedZoneIDs(m map[string][]provider.Record) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isReady(scope *v1alpha1.DNSScope) bool {
+	for _, c := range scope.Status.Conditions {
+		if c.Type == v1alpha1.ConditionReady {
+			return c.Status == "True"
+		}
+	}
+	return false
+}

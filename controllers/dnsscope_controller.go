@@ -1,0 +1,194 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/policy"
+	"github.com/scopedns/scopedns/internal/webhook"
+)
+
+// ScopeReconciler verifies a scope's master credential, resolves its zones at
+// the provider and reports how many namespaces and claims it serves. Claims
+// and credentials read the resolved zone IDs from its status, so the provider
+// is asked for zones once per scope change, not once per claim.
+type ScopeReconciler struct {
+	Client    client.Client
+	Providers ProviderSource
+	Recorder  events.EventRecorder
+	// Namespace is the operator's namespace, where master credentials live.
+	Namespace string
+	// VerifyInterval is how often a healthy scope re-verifies its credential.
+	VerifyInterval time.Duration
+	Now            func() time.Time
+}
+
+// Reconcile brings one DNSScope's status up to date.
+func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var scope v1alpha1.DNSScope
+	if err := r.Client.Get(ctx, req.NamespacedName, &scope); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := scope.DeepCopy()
+	result, err := r.reconcile(ctx, &scope)
+	if perr := r.Client.Status().Patch(ctx, &scope, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+		err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
+	}
+	return result, err
+}
+
+func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScope) (ctrl.Result, error) {
+	gen := scope.Generation
+	if err := r.countUsage(ctx, scope); err != nil {
+		return ctrl.Result{}, err
+	}
+	if errs, _ := webhook.ValidateScopeSpec(scope, r.now()); len(errs) > 0 {
+		msg := errs.ToAggregate().Error()
+		setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, false, v1alpha1.ReasonOutsideGrant, "the scope is invalid: "+msg)
+		setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonOutsideGrant, "the scope is invalid and grants nothing: "+msg)
+		return ctrl.Result{}, nil // a spec change requeues
+	}
+
+	p, err := r.Providers.For(ctx, scope)
+	if err != nil {
+		var ce *credentialError
+		if errors.As(err, &ce) {
+			r.notReady(scope, ce.reason, ce.msg)
+			return ctrl.Result{RequeueAfter: time.Minute}, nil // the Secret watch requeues sooner
+		}
+		return ctrl.Result{}, err
+	}
+	if err := p.Verify(ctx); err != nil {
+		r.notReady(scope, v1alpha1.ReasonCredentialInvalid, "the master credential did not verify: "+err.Error())
+		r.Recorder.Eventf(scope, nil, corev1.EventTypeWarning, v1alpha1.ReasonCredentialInvalid, "Verify", "master credential did not verify: %v", err)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+
+	names := make([]string, 0, len(scope.Spec.Zones))
+	for _, z := range scope.Spec.Zones {
+		names = append(names, strings.TrimSuffix(strings.ToLower(z.Name), "."))
+	}
+	zones, err := p.Zones(ctx, names)
+	if err != nil {
+		r.notReady(scope, v1alpha1.ReasonProviderError, "looking up zones: "+err.Error())
+		return ctrl.Result{}, err
+	}
+	found := map[string]string{}
+	for _, z := range zones {
+		found[z.Name] = z.ID
+	}
+	scope.Status.Zones = scope.Status.Zones[:0]
+	var missing []string
+	for _, n := range names {
+		scope.Status.Zones = append(scope.Status.Zones, v1alpha1.ZoneStatus{Name: n, ID: found[n]})
+		if found[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		r.notReady(scope, v1alpha1.ReasonZoneNotFound, fmt.Sprintf("zones not found at the provider, or not visible to the master credential: %s", strings.Join(missing, ", ")))
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, true, v1alpha1.ReasonReconciled, fmt.Sprintf("credential verified; %d zones resolved", len(zones)))
+	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonReconciled, "")
+	scope.Status.ObservedGeneration = gen
+	return ctrl.Result{RequeueAfter: r.VerifyInterval}, nil
+}
+
+func (r *ScopeReconciler) notReady(scope *v1alpha1.DNSScope, reason, msg string) {
+	setCondition(&scope.Status.Conditions, scope.Generation, v1alpha1.ConditionProviderReady, false, reason, msg)
+	setCondition(&scope.Status.Conditions, scope.Generation, v1alpha1.ConditionReady, false, reason, msg)
+}
+
+// countUsage fills status.claims and status.namespaces from the cache index.
+func (r *ScopeReconciler) countUsage(ctx context.Context, scope *v1alpha1.DNSScope) error {
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: scope.Name}); err != nil {
+		return fmt.Errorf("listing claims of scope %q: %w", scope.Name, err)
+	}
+	namespaces := map[string]bool{}
+	states := map[string]float64{}
+	for _, c := range claims.Items {
+		namespaces[c.Namespace] = true
+		states[claimState(&c)]++
+	}
+	scope.Status.Claims = int32(len(claims.Items))
+	scope.Status.Namespaces = int32(len(namespaces))
+	claimsByState.DeletePartialMatch(map[string]string{"scope": scope.Name})
+	keys := make([]string, 0, len(states))
+	for k := range states {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		claimsByState.WithLabelValues(scope.Name, k).Set(states[k])
+	}
+	return nil
+}
+
+func claimState(c *v1alpha1.DNSRecordClaim) string {
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == v1alpha1.ConditionReady {
+			if cond.Status == "True" {
+				return "Ready"
+			}
+			return cond.Reason
+		}
+	}
+	return "Pending"
+}
+
+func (r *ScopeReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager watches scopes, the master credential Secrets in the
+// operator's namespace, and claims (for the counts).
+func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.VerifyInterval == 0 {
+		r.VerifyInterval = 10 * time.Minute
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.DNSScope{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.scopesForSecret),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == r.Namespace }))).
+		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*v1alpha1.DNSRecordClaim).Spec.ScopeName}}}
+		})).
+		Named("dnsscope").
+		Complete(r)
+}
+
+func (r *ScopeReconciler) scopesForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var scopes v1alpha1.DNSScopeList
+	if err := r.Client.List(ctx, &scopes); err != nil {
+		log.FromContext(ctx).Error(err, "listing scopes for a Secret change")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, s := range scopes.Items {
+		if cf := s.Spec.Provider.Cloudflare; cf != nil && cf.APITokenSecretRef.Name == o.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: s.Name}})
+		}
+	}
+	return out
+}

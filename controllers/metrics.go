@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// Metrics exported on the manager's /metrics endpoint. docs/operations.md
+// lists them with the alerts worth setting.
+var (
+	providerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_provider_requests_total",
+		Help: "Requests to the DNS provider by operation and result.",
+	}, []string{"operation", "result"})
+	providerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "scopedns_provider_request_duration_seconds",
+		Help:    "Latency of requests to the DNS provider.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"operation"})
+	tokensHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_tokens_held",
+		Help: "Provider tokens this cluster holds, by scope (current and overlapping previous).",
+	}, []string{"scope"})
+	rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_credential_rotations_total",
+		Help: "Credential rotations by scope and result.",
+	}, []string{"scope", "result"})
+	revocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_revocation_failures_total",
+		Help: "Token revocations that failed and will be retried.",
+	}, []string{"scope"})
+	revocationsPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_revocations_pending",
+		Help: "Tokens that should be revoked and are not yet, by scope.",
+	}, []string{"scope"})
+	credentialExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_credential_expiry_timestamp_seconds",
+		Help: "When each namespace's current provider token expires (Unix time).",
+	}, []string{"scope", "namespace"})
+	claimsByState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_claims",
+		Help: "Claims by scope and Ready reason.",
+	}, []string{"scope", "state"})
+	tokensSwept = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_tokens_swept_total",
+		Help: "Tokens of this cluster revoked by the sweep because no Secret referenced them.",
+	})
+)
+
+func init() {
+	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
+		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept)
+}
+
+// observeProvider is the provider.Observer that feeds the metrics above.
+var observeProvider provider.Observer = func(op, result string, d time.Duration) {
+	providerRequests.WithLabelValues(op, result).Inc()
+	providerLatency.WithLabelValues(op).Observe(d.Seconds())
+}
