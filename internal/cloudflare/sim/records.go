@@ -1,0 +1,567 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is a DNS record as the simulator stores it. Records handed out are
+// copies.
+type Record struct {
+	ID       string
+	ZoneID   string
+	ZoneName string
+	Name     string // fully qualified, lower case, no trailing dot
+	Type     string
+	Content  string
+	TTL      int // 1 means automatic (300 on the wire)
+	Proxied  bool
+	Priority int         // MX and SRV
+	Data     *RecordData // SRV and CAA
+	Comment  string
+	Tags     []string
+
+	CreatedOn         time.Time
+	ModifiedOn        time.Time
+	CommentModifiedOn time.Time
+	TagsModifiedOn    time.Time
+}
+
+// RecordData holds the structured fields of SRV and CAA records.
+type RecordData struct {
+	Priority int    `json:"priority,omitempty"`
+	Weight   int    `json:"weight,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	Target   string `json:"target,omitempty"`
+	Flags    int    `json:"flags,omitempty"`
+	Tag      string `json:"tag,omitempty"`
+	Value    string `json:"value,omitempty"`
+}
+
+func (r *Record) clone() *Record {
+	c := *r
+	if r.Data != nil {
+		d := *r.Data
+		c.Data = &d
+	}
+	c.Tags = append([]string(nil), r.Tags...)
+	return &c
+}
+
+// supportedTypes are the record types the simulator accepts and answers.
+var supportedTypes = map[string]bool{"A": true, "AAAA": true, "CNAME": true, "TXT": true, "MX": true, "SRV": true, "CAA": true, "NS": true}
+
+func proxiable(typ string) bool { return typ == "A" || typ == "AAAA" || typ == "CNAME" }
+
+// recordSet indexes a zone's records. Stored *Record values are never
+// modified in place, so a shallow clone of the maps is an independent copy.
+type recordSet struct {
+	byID   map[string]*Record
+	byName map[string]map[string]*Record
+}
+
+func newRecordSet() *recordSet {
+	return &recordSet{byID: map[string]*Record{}, byName: map[string]map[string]*Record{}}
+}
+
+func (rs *recordSet) clone() *recordSet {
+	c := &recordSet{byID: make(map[string]*Record, len(rs.byID)), byName: make(map[string]map[string]*Record, len(rs.byName))}
+	for k, v := range rs.byID {
+		c.byID[k] = v
+	}
+	for n, m := range rs.byName {
+		mm := make(map[string]*Record, len(m))
+		for k, v := range m {
+			mm[k] = v
+		}
+		c.byName[n] = mm
+	}
+	return c
+}
+
+func (rs *recordSet) put(r *Record) {
+	if old := rs.byID[r.ID]; old != nil && old.Name != r.Name {
+		rs.removeName(old)
+	}
+	rs.byID[r.ID] = r
+	m := rs.byName[r.Name]
+	if m == nil {
+		m = map[string]*Record{}
+		rs.byName[r.Name] = m
+	}
+	m[r.ID] = r
+}
+
+func (rs *recordSet) remove(id string) {
+	if old := rs.byID[id]; old != nil {
+		rs.removeName(old)
+		delete(rs.byID, id)
+	}
+}
+
+func (rs *recordSet) removeName(r *Record) {
+	m := rs.byName[r.Name]
+	delete(m, r.ID)
+	if len(m) == 0 {
+		delete(rs.byName, r.Name)
+	}
+}
+
+// at returns the records named name, sorted by type then ID.
+func (rs *recordSet) at(name string) []*Record {
+	m := rs.byName[name]
+	out := make([]*Record, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+type zone struct {
+	id, name string
+	created  time.Time
+	modified time.Time
+	serial   uint32
+	recs     *recordSet
+}
+
+func (z *zone) touch(now time.Time) {
+	z.serial++
+	z.modified = now
+}
+
+// recordInput is a record as it arrives in a request body. Pointers tell
+// absent from zero for PATCH.
+type recordInput struct {
+	ID       string          `json:"id"`
+	Name     *string         `json:"name"`
+	Type     *string         `json:"type"`
+	Content  *string         `json:"content"`
+	TTL      *float64        `json:"ttl"`
+	Proxied  *bool           `json:"proxied"`
+	Priority *float64        `json:"priority"`
+	Comment  *string         `json:"comment"`
+	Tags     *[]string       `json:"tags"`
+	Data     *dataInput      `json:"data"`
+	Settings json.RawMessage `json:"settings"`
+}
+
+type dataInput struct {
+	Priority *float64 `json:"priority"`
+	Weight   *float64 `json:"weight"`
+	Port     *float64 `json:"port"`
+	Target   *string  `json:"target"`
+	Flags    *float64 `json:"flags"`
+	Tag      *string  `json:"tag"`
+	Value    *string  `json:"value"`
+}
+
+func decodeRecordInput(b []byte) (recordInput, *failure) {
+	var in recordInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, decodeFailure(err)
+	}
+	return in, nil
+}
+
+// decodeFailure turns a JSON error into Cloudflare's answer: 6007 for
+// syntax, a DNS validation error naming the field for a wrong type.
+func decodeFailure(err error) *failure {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return dnsInvalid(CodeInvalidField, "Invalid '%s' value, must be a %s", te.Field, jsonKind(te.Type.Kind().String()))
+	}
+	return fail(400, CodeMalformedJSON, "Malformed JSON in request body")
+}
+
+func jsonKind(k string) string {
+	switch {
+	case k == "bool":
+		return "boolean"
+	case strings.HasPrefix(k, "float"), strings.HasPrefix(k, "int"):
+		return "number"
+	case k == "ptr":
+		return "valid value"
+	}
+	return k
+}
+
+type buildMode int
+
+const (
+	modeCreate buildMode = iota // POST: full record
+	modePut                     // PUT: full record replacing the old one
+	modePatch                   // PATCH: fields given replace the old ones
+)
+
+// build makes the record a request asks for in zone z. base is the record
+// being replaced (PUT, PATCH) or nil.
+func (s *Server) build(z *zone, base *Record, in recordInput, mode buildMode, id string, now time.Time) (*Record, *failure) {
+	var r *Record
+	if mode == modePatch {
+		r = base.clone()
+	} else {
+		// POST and PUT describe the whole record: what is not given is
+		// reset to its default (PUT keeps only the creation time).
+		r = &Record{TTL: 1}
+		if base != nil {
+			r.CreatedOn = base.CreatedOn
+		}
+	}
+	r.ID, r.ZoneID, r.ZoneName = id, z.id, z.name
+
+	if in.Type != nil {
+		r.Type = strings.ToUpper(strings.TrimSpace(*in.Type))
+	} else if mode != modePatch {
+		return nil, dnsInvalid(CodeInvalidField, "DNS record type is required")
+	}
+	if !supportedTypes[r.Type] {
+		return nil, dnsInvalid(CodeInvalidField, "Invalid DNS record type %q (the simulator supports A, AAAA, CNAME, TXT, MX, SRV, CAA, NS)", r.Type)
+	}
+	if in.Name != nil {
+		n, err := s.recordName(*in.Name, z.name)
+		if err != nil {
+			return nil, dnsInvalid(CodeInvalidField, "Invalid DNS record name %q: %v", *in.Name, err)
+		}
+		r.Name = n
+	} else if mode != modePatch {
+		return nil, dnsInvalid(CodeInvalidField, "DNS record name is required")
+	}
+	if in.TTL != nil {
+		ttl := *in.TTL
+		if ttl != math.Trunc(ttl) || (ttl != 1 && (ttl < 60 || ttl > 86400)) {
+			return nil, dnsInvalid(CodeInvalidField, "Invalid TTL %v. Must be between 60 and 86400 seconds, or 1 for Automatic.", ttl)
+		}
+		r.TTL = int(ttl)
+	}
+	if in.Proxied != nil {
+		r.Proxied = *in.Proxied
+	} else if mode != modePatch {
+		r.Proxied = false
+	}
+	if in.Priority != nil {
+		p := *in.Priority
+		if p != math.Trunc(p) || p < 0 || p > 65535 {
+			return nil, dnsInvalid(CodeInvalidField, "Invalid priority %v. Must be between 0 and 65535.", p)
+		}
+		r.Priority = int(p)
+	}
+	if in.Comment != nil && *in.Comment != r.Comment {
+		r.Comment, r.CommentModifiedOn = *in.Comment, now
+		if r.Comment == "" {
+			r.CommentModifiedOn = time.Time{}
+		}
+	}
+	if n := utf8.RuneCountInString(r.Comment); n > s.commentMax {
+		return nil, dnsInvalid(CodeInvalidField, "DNS record has %d comment characters, exceeding the quota of %d.", n, s.commentMax)
+	}
+	if in.Tags != nil {
+		tags := append([]string(nil), (*in.Tags)...)
+		for _, t := range tags {
+			if !strings.Contains(t, ":") || strings.HasPrefix(t, ":") {
+				return nil, dnsInvalid(CodeInvalidField, "Invalid tag %q, must be <name>:<value>", t)
+			}
+		}
+		sort.Strings(tags)
+		r.Tags, r.TagsModifiedOn = tags, now
+		if len(tags) == 0 {
+			r.Tags, r.TagsModifiedOn = nil, time.Time{}
+		}
+	}
+	if f := setContent(r, in, mode == modePatch && in.Type != nil && base.Type != r.Type); f != nil {
+		return nil, f
+	}
+	if r.Proxied {
+		if !proxiable(r.Type) {
+			return nil, dnsInvalid(CodeNotProxiable, "This record type cannot be proxied.")
+		}
+		r.TTL = 1
+	}
+	if r.CreatedOn.IsZero() {
+		r.CreatedOn = now
+	}
+	r.ModifiedOn = now
+	return r, nil
+}
+
+// recordName expands relative names and "@" into the zone, like
+// Cloudflare.
+func (s *Server) recordName(name, zoneName string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "@" || n == "" {
+		return zoneName, nil
+	}
+	norm, err := normalizeName(n, true)
+	if err != nil {
+		return "", err
+	}
+	if !inZone(norm, zoneName) {
+		norm += "." + zoneName
+		if len(norm) > 253 {
+			return "", fmt.Errorf("name is longer than 253 characters")
+		}
+	}
+	return norm, nil
+}
+
+// setContent validates content and data for the record's type; typeChanged
+// forces content to be given again on a PATCH that changes the type.
+func setContent(r *Record, in recordInput, typeChanged bool) *failure {
+	needContent := in.Content == nil && in.Data == nil && (r.Content == "" || typeChanged)
+	switch r.Type {
+	case "SRV", "CAA":
+		return setStructured(r, in, needContent)
+	}
+	if in.Data != nil && in.Content == nil {
+		return dnsInvalid(CodeInvalidField, "%s records take 'content', not 'data'", r.Type)
+	}
+	if needContent {
+		return dnsInvalid(CodeInvalidField, "Content for %s record is required.", r.Type)
+	}
+	c := r.Content
+	if in.Content != nil {
+		c = strings.TrimSpace(*in.Content)
+	}
+	r.Data = nil
+	switch r.Type {
+	case "A":
+		a, err := netip.ParseAddr(c)
+		if err != nil || !a.Is4() {
+			return dnsInvalid(CodeInvalidField, "Content for A record must be a valid IPv4 address.")
+		}
+		c = a.String()
+	case "AAAA":
+		a, err := netip.ParseAddr(c)
+		if err != nil || !a.Is6() || a.Is4In6() {
+			return dnsInvalid(CodeInvalidField, "Content for AAAA record must be a valid IPv6 address.")
+		}
+		c = a.String()
+	case "CNAME", "NS", "MX":
+		h, err := normalizeHostname(c)
+		if err != nil {
+			return dnsInvalid(CodeInvalidField, "Content for %s record is invalid: %v", r.Type, err)
+		}
+		if r.Type == "CNAME" && h == r.Name {
+			return dnsInvalid(CodeInvalidField, "Content for CNAME record cannot be the record's own name.")
+		}
+		c = h
+		if r.Type == "MX" && in.Priority == nil && r.Priority == 0 && r.CreatedOn.IsZero() {
+			// Cloudflare needs a priority for MX; 0 must be said explicitly.
+			return dnsInvalid(CodeInvalidField, "Priority for MX record is required.")
+		}
+	case "TXT":
+		if c == "" {
+			return dnsInvalid(CodeInvalidField, "Content for TXT record is required.")
+		}
+		if len(c) > 2048 {
+			return dnsInvalid(CodeInvalidField, "Content for TXT record must be at most 2048 characters.")
+		}
+	}
+	if r.Type != "MX" {
+		r.Priority = 0
+	}
+	r.Content = c
+	return nil
+}
+
+func setStructured(r *Record, in recordInput, needContent bool) *failure {
+	if needContent {
+		return dnsInvalid(CodeInvalidField, "Data for %s record is required.", r.Type)
+	}
+	d := RecordData{}
+	if r.Data != nil {
+		d = *r.Data
+	}
+	if in.Data != nil {
+		if r.Type == "SRV" {
+			d = RecordData{Priority: d.Priority, Weight: d.Weight, Port: d.Port, Target: d.Target}
+		} else {
+			d = RecordData{Flags: d.Flags, Tag: d.Tag, Value: d.Value}
+		}
+		num := func(p *float64, dst *int, field string, max float64) *failure {
+			if p == nil {
+				return nil
+			}
+			if *p != math.Trunc(*p) || *p < 0 || *p > max {
+				return dnsInvalid(CodeInvalidField, "Invalid '%s' for %s record.", field, r.Type)
+			}
+			*dst = int(*p)
+			return nil
+		}
+		for _, f := range []*failure{
+			num(in.Data.Priority, &d.Priority, "data.priority", 65535),
+			num(in.Data.Weight, &d.Weight, "data.weight", 65535),
+			num(in.Data.Port, &d.Port, "data.port", 65535),
+			num(in.Data.Flags, &d.Flags, "data.flags", 255),
+		} {
+			if f != nil {
+				return f
+			}
+		}
+		if in.Data.Target != nil {
+			d.Target = *in.Data.Target
+		}
+		if in.Data.Tag != nil {
+			d.Tag = *in.Data.Tag
+		}
+		if in.Data.Value != nil {
+			d.Value = *in.Data.Value
+		}
+	} else if in.Content != nil {
+		parsed, f := parseStructuredContent(r.Type, strings.TrimSpace(*in.Content), in.Priority)
+		if f != nil {
+			return f
+		}
+		d = parsed
+	}
+	switch r.Type {
+	case "SRV":
+		if in.Priority != nil && in.Data != nil && in.Data.Priority == nil {
+			d.Priority = r.Priority
+		}
+		h, err := normalizeHostname(d.Target)
+		if err != nil {
+			return dnsInvalid(CodeInvalidField, "Invalid 'data.target' for SRV record: %v", err)
+		}
+		d.Target = h
+		r.Priority = d.Priority
+		r.Content = fmt.Sprintf("%d %d %s", d.Weight, d.Port, d.Target)
+	case "CAA":
+		switch d.Tag {
+		case "issue", "issuewild", "iodef", "issuevmc", "issuemail":
+		default:
+			return dnsInvalid(CodeInvalidField, "Invalid 'data.tag' for CAA record: %q", d.Tag)
+		}
+		r.Priority = 0
+		r.Content = fmt.Sprintf("%d %s %s", d.Flags, d.Tag, strconv.Quote(d.Value))
+	}
+	r.Data = &d
+	return nil
+}
+
+// parseStructuredContent reads SRV content "[priority] weight port target"
+// and CAA content `flags tag "value"`.
+func parseStructuredContent(typ, c string, prio *float64) (RecordData, *failure) {
+	f := strings.Fields(c)
+	switch typ {
+	case "SRV":
+		if len(f) == 3 && prio != nil {
+			f = append([]string{strconv.Itoa(int(*prio))}, f...)
+		}
+		if len(f) != 4 {
+			return RecordData{}, dnsInvalid(CodeInvalidField, "Content for SRV record must be \"priority weight port target\" or use 'data'.")
+		}
+		var n [3]int
+		for i := 0; i < 3; i++ {
+			v, err := strconv.Atoi(f[i])
+			if err != nil || v < 0 || v > 65535 {
+				return RecordData{}, dnsInvalid(CodeInvalidField, "Content for SRV record has an invalid number %q.", f[i])
+			}
+			n[i] = v
+		}
+		return RecordData{Priority: n[0], Weight: n[1], Port: n[2], Target: f[3]}, nil
+	default: // CAA
+		if len(f) < 3 {
+			return RecordData{}, dnsInvalid(CodeInvalidField, "Content for CAA record must be 'flags tag \"value\"' or use 'data'.")
+		}
+		flags, err := strconv.Atoi(f[0])
+		if err != nil || flags < 0 || flags > 255 {
+			return RecordData{}, dnsInvalid(CodeInvalidField, "Content for CAA record has invalid flags %q.", f[0])
+		}
+		rest := strings.TrimSpace(strings.SplitN(c, f[1], 2)[1])
+		if v, err := strconv.Unquote(rest); err == nil {
+			rest = v
+		}
+		return RecordData{Flags: flags, Tag: f[1], Value: rest}, nil
+	}
+}
+
+// conflict applies Cloudflare's rules against the records already at the
+// name: no identical record, a CNAME stands alone.
+func conflict(rs *recordSet, r *Record) *failure {
+	others := rs.byName[r.Name]
+	for _, o := range others {
+		if o.ID == r.ID {
+			continue
+		}
+		if o.Type == r.Type && strings.EqualFold(o.Content, r.Content) && o.Priority == r.Priority {
+			return fail(400, CodeRecordExists, "Record already exists.")
+		}
+	}
+	for _, o := range others {
+		if o.ID == r.ID {
+			continue
+		}
+		switch {
+		case r.Type == "CNAME" && (o.Type == "A" || o.Type == "AAAA" || o.Type == "CNAME"):
+			return fail(400, CodeHostConflict, "An A, AAAA, or CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>.")
+		case r.Type == "CNAME":
+			return failf(400, CodeHostConflict, "A record with that host already exists (%s). A CNAME record cannot share its name with any other record.", o.Type)
+		case o.Type == "CNAME":
+			return fail(400, CodeCNAMEConflict, "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>.")
+		}
+	}
+	return nil
+}
+
+// recordJSON is Cloudflare's record object.
+type recordJSON struct {
+	ID                string         `json:"id"`
+	Name              string         `json:"name"`
+	Type              string         `json:"type"`
+	Content           string         `json:"content"`
+	Proxiable         bool           `json:"proxiable"`
+	Proxied           bool           `json:"proxied"`
+	TTL               int            `json:"ttl"`
+	Priority          *int           `json:"priority,omitempty"`
+	Data              *RecordData    `json:"data,omitempty"`
+	Settings          map[string]any `json:"settings"`
+	Meta              map[string]any `json:"meta"`
+	Comment           *string        `json:"comment"`
+	Tags              []string       `json:"tags"`
+	CreatedOn         time.Time      `json:"created_on"`
+	ModifiedOn        time.Time      `json:"modified_on"`
+	CommentModifiedOn *time.Time     `json:"comment_modified_on,omitempty"`
+	TagsModifiedOn    *time.Time     `json:"tags_modified_on,omitempty"`
+}
+
+func toJSON(r *Record) recordJSON {
+	j := recordJSON{
+		ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content,
+		Proxiable: proxiable(r.Type), Proxied: r.Proxied, TTL: r.TTL,
+		Data: r.Data, Settings: map[string]any{}, Meta: map[string]any{},
+		Tags: r.Tags, CreatedOn: r.CreatedOn, ModifiedOn: r.ModifiedOn,
+	}
+	if j.Tags == nil {
+		j.Tags = []string{}
+	}
+	if r.Type == "MX" || r.Type == "SRV" {
+		p := r.Priority
+		j.Priority = &p
+	}
+	if r.Comment != "" {
+		c := r.Comment
+		j.Comment = &c
+		t := r.CommentModifiedOn
+		j.CommentModifiedOn = &t
+	}
+	if len(r.Tags) > 0 {
+		t := r.TagsModifiedOn
+		j.TagsModifiedOn = &t
+	}
+	return j
+}
