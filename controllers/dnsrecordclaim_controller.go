@@ -38,7 +38,12 @@ type ClaimReconciler struct {
 	// DriftInterval is how old a zone snapshot may get before it is listed
 	// again, and how often a Ready claim is re-checked against it.
 	DriftInterval time.Duration
-	Now           func() time.Time
+	// FreshFor is how old a snapshot may be when a claim creates records: an
+	// older one is listed again first, so a record written outside scopedns
+	// since then is seen and left alone (default 1m). Bulk convergence
+	// writes against fresh snapshots and pays nothing extra.
+	FreshFor time.Duration
+	Now      func() time.Time
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
 
@@ -95,6 +100,9 @@ func (r *ClaimReconciler) reconcileDelete(ctx context.Context, claim *v1alpha1.D
 func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.DriftInterval == 0 {
 		r.DriftInterval = 10 * time.Minute
+	}
+	if r.FreshFor == 0 {
+		r.FreshFor = time.Minute
 	}
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 4

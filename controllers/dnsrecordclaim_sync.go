@@ -242,8 +242,16 @@ func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zon
 	if err := z.load(ctx, p, zoneID, r.now(), r.DriftInterval); err != nil {
 		return 0, nil, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
 	}
-	current := append(z.named(names), z.owned(owner)...)
-	plan := planRecords(desired, dedupe(current), owner)
+	plan := planRecords(desired, dedupe(append(z.named(names), z.owned(owner)...)), owner)
+	if len(plan.Changes.Create) > 0 && r.now().Sub(z.fetched) > r.FreshFor {
+		// Creating beside a record someone else wrote since the snapshot
+		// would touch a name we do not own: look again before writing.
+		z.invalidate()
+		if err := z.load(ctx, p, zoneID, r.now(), r.DriftInterval); err != nil {
+			return 0, nil, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
+		}
+		plan = planRecords(desired, dedupe(append(z.named(names), z.owned(owner)...)), owner)
+	}
 	if plan.Changes.IsEmpty() {
 		return 0, plan.NotOwned, nil
 	}

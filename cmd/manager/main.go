@@ -25,6 +25,10 @@ func main() {
 	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server.")
 	flag.BoolVar(&o.DisableWebhooks, "disable-webhooks", false, "Run without admission webhooks (the controllers still refuse claims outside their grant).")
 	flag.DurationVar(&o.GracefulShutdownTime, "graceful-shutdown-timeout", 30*time.Second, "How long to wait for running reconciles on shutdown.")
+	flag.DurationVar(&o.DriftInterval, "drift-interval", 10*time.Minute, "How often each zone's records are listed to find and repair drift.")
+	flag.IntVar(&o.TokenQuota, "token-quota", 500, "The provider account's API token limit; rotations that would cross it are postponed.")
+	flag.DurationVar(&o.SweepInterval, "sweep-interval", 10*time.Minute, "How often tokens of this cluster that no Secret references are revoked.")
+	flag.DurationVar(&o.SweepMinAge, "sweep-min-age", 5*time.Minute, "Tokens younger than this are never swept (a Secret write may be in flight).")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -24,16 +24,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/policy"
+	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 	scopewebhook "github.com/scopedns/scopedns/internal/webhook"
-)
-
-// ManagedByLabel marks the Secrets the operator writes. The manager caches
-// only Secrets with this label (plus its own namespace), so a cluster full of
-// unrelated Secrets costs it no memory.
-const (
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "scopedns"
 )
 
 // Options configure the manager.
@@ -54,6 +48,18 @@ type Options struct {
 	WebhookCertDir       string
 	DisableWebhooks      bool
 	GracefulShutdownTime time.Duration
+
+	// DriftInterval is how often each zone is listed to find drift.
+	DriftInterval time.Duration
+	// TokenQuota is the provider account's token limit.
+	TokenQuota int
+	// SweepInterval and SweepMinAge pace the sweep of unreferenced tokens.
+	SweepInterval time.Duration
+	SweepMinAge   time.Duration
+	// Now is the clock of rotation and expiry; time.Now when nil.
+	Now func() time.Time
+	// ConfigureProvider adjusts provider client options (simulator, tests).
+	ConfigureProvider func(*cloudflare.Options)
 }
 
 // Validate reports every bad option at once.
@@ -83,7 +89,10 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	managed := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
+	// The manager caches only Secrets it labelled (plus its own namespace,
+	// for master credentials), so a cluster full of unrelated Secrets costs
+	// it no memory.
+	managed := labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagedBy})
 	mopts := ctrl.Options{
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
@@ -123,6 +132,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 			return nil, fmt.Errorf("registering DNSRecordClaim webhook: %w", err)
 		}
 	}
+	if err := addControllers(mgr, o, policies); err != nil {
+		return nil, err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -134,6 +146,35 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
+	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: o.ConfigureProvider}
+	scopes := &controllers.ScopeReconciler{
+		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-scope"),
+		Namespace: o.Namespace, Now: o.Now,
+	}
+	if err := scopes.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the DNSScope controller: %w", err)
+	}
+	claims := &controllers.ClaimReconciler{
+		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
+		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now,
+	}
+	if err := claims.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)
+	}
+	creds := &controllers.CredentialsReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
+		ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now,
+	}
+	if err := creds.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the credentials controller: %w", err)
+	}
+	return mgr.Add(&controllers.TokenSweeper{
+		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
+		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now,
+	})
 }
 
 func addIndexes(mgr manager.Manager) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,27 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 )
+
+// fakeClock is the operator's and the simulator's clock, so specs can move
+// time past a rotation instead of waiting for it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 // warningRecorder keeps the admission warnings the API server passed back.
 type warningRecorder struct {
@@ -72,8 +94,9 @@ func newScope(name string, opts ...scopeOpt) *v1alpha1.DNSScope {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v1alpha1.DNSScopeSpec{
 			Provider: v1alpha1.ProviderSpec{Cloudflare: &v1alpha1.CloudflareProvider{
-				AccountID:         "0123456789abcdef0123456789abcdef",
+				AccountID:         account,
 				APITokenSecretRef: v1alpha1.SecretKeySelector{Name: "cloudflare-master", Key: "api-token"},
+				BaseURL:           cfURL,
 			}},
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/scopedns/scopedns/internal/app"
+	"github.com/scopedns/scopedns/internal/cloudflare/sim"
+	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
 
 const operatorNamespace = "scopedns-system"
@@ -39,6 +42,14 @@ var (
 	// mgrCache is the manager's own cache; specs wait on it where the webhook
 	// must see an object before the next request.
 	mgrCache client.Reader
+
+	// cf is the Cloudflare simulator the operator writes to; cfURL its API root.
+	cf      *sim.Server
+	cfHTTP  *httptest.Server
+	cfURL   string
+	clock   = newFakeClock(time.Now())
+	master  = "master-token-value-0123456789abcdef"
+	account = "0123456789abcdef0123456789abcdef"
 )
 
 func TestIntegration(t *testing.T) {
@@ -71,6 +82,18 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 
+	cf, err = sim.New(sim.Config{
+		AccountID: account, AccountName: "integration", Zones: []string{"example.com", "example.net", "example.org"},
+		MasterToken: master, Now: clock.Now,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	cfHTTP = httptest.NewServer(cf)
+	cfURL = cfHTTP.URL + "/client/v4/"
+	Expect(k8s.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "cloudflare-master"},
+		Data:       map[string][]byte{"api-token": []byte(master)},
+	})).To(Succeed())
+
 	wh := testEnv.WebhookInstallOptions
 	mgr, err := app.New(cfg, app.Options{
 		Namespace:      operatorNamespace,
@@ -80,6 +103,11 @@ var _ = BeforeSuite(func() {
 		WebhookHost:    wh.LocalServingHost,
 		WebhookPort:    wh.LocalServingPort,
 		WebhookCertDir: wh.LocalServingCertDir,
+		Now:            clock.Now,
+		SweepInterval:  time.Hour, // specs sweep on demand
+		ConfigureProvider: func(o *cloudflare.Options) {
+			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCache = mgr.GetCache()
@@ -101,6 +129,9 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if cfHTTP != nil {
+		cfHTTP.Close()
+	}
 	if mgrCancel != nil {
 		mgrCancel()
 	}

@@ -32,9 +32,9 @@ type api interface {
 	ListRecords(ctx context.Context, params dns.RecordListParams) (*recordPage, error)
 	BatchRecords(ctx context.Context, params dns.RecordBatchParams) (*batchResult, error)
 	ListPermissionGroups(ctx context.Context, params accounts.TokenPermissionGroupListParams) (*pagination.SinglePage[accounts.TokenPermissionGroupListResponse], error)
-	NewToken(ctx context.Context, params accounts.TokenNewParams) (*accounts.TokenNewResponse, error)
+	NewToken(ctx context.Context, params accounts.TokenNewParams, opts ...option.RequestOption) (*accounts.TokenNewResponse, error)
 	GetToken(ctx context.Context, tokenID string, params accounts.TokenGetParams) (*shared.Token, error)
-	UpdateToken(ctx context.Context, tokenID string, params accounts.TokenUpdateParams) (*shared.Token, error)
+	UpdateToken(ctx context.Context, tokenID string, params accounts.TokenUpdateParams, opts ...option.RequestOption) (*shared.Token, error)
 	DeleteToken(ctx context.Context, tokenID string, params accounts.TokenDeleteParams) (*accounts.TokenDeleteResponse, error)
 	ListTokens(ctx context.Context, params accounts.TokenListParams) (*pagination.V4PagePaginationArray[shared.Token], error)
 	VerifyToken(ctx context.Context, params accounts.TokenVerifyParams) (*accounts.TokenVerifyResponse, error)
@@ -84,16 +84,16 @@ func (s *sdk) ListPermissionGroups(ctx context.Context, p accounts.TokenPermissi
 	return s.tokens.PermissionGroups.List(ctx, p)
 }
 
-func (s *sdk) NewToken(ctx context.Context, p accounts.TokenNewParams) (*accounts.TokenNewResponse, error) {
-	return s.tokens.New(ctx, p)
+func (s *sdk) NewToken(ctx context.Context, p accounts.TokenNewParams, opts ...option.RequestOption) (*accounts.TokenNewResponse, error) {
+	return s.tokens.New(ctx, p, opts...)
 }
 
 func (s *sdk) GetToken(ctx context.Context, id string, p accounts.TokenGetParams) (*shared.Token, error) {
 	return s.tokens.Get(ctx, id, p)
 }
 
-func (s *sdk) UpdateToken(ctx context.Context, id string, p accounts.TokenUpdateParams) (*shared.Token, error) {
-	return s.tokens.Update(ctx, id, p)
+func (s *sdk) UpdateToken(ctx context.Context, id string, p accounts.TokenUpdateParams, opts ...option.RequestOption) (*shared.Token, error) {
+	return s.tokens.Update(ctx, id, p, opts...)
 }
 
 func (s *sdk) DeleteToken(ctx context.Context, id string, p accounts.TokenDeleteParams) (*accounts.TokenDeleteResponse, error) {

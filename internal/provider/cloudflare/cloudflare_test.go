@@ -1,10 +1,15 @@
 package cloudflare_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +330,59 @@ func TestACanceledContextStopsTheCall(t *testing.T) {
 	err := p.Verify(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) && provider.KindOf(err) != provider.KindUnavailable {
 		t.Fatalf("Verify past the deadline: %v", err)
+	}
+}
+
+// Cloudflare's schema calls the IP condition "request.ip"; cloudflare-go v7
+// sends "request_ip", which the simulator accepts too. Check the wire.
+func TestTheIPConditionIsSentAsRequestDotIPAndKeptOnUpdate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var mu sync.Mutex
+	var bodies []string
+	capture := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		f.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(capture.Close)
+	p := f.provider(t, func(o *cloudflare.Options) { o.BaseURL = capture.URL + "/client/v4/"; o.HTTPClient = capture.Client() })
+	a, b := f.sim.ZoneID("example.com"), f.sim.ZoneID("example.org")
+	tok, err := p.MintToken(ctx, provider.TokenSpec{Name: "scopedns/test/s/ns/ip", ZoneIDs: []string{a}, AllowedCIDRs: []string{"192.0.2.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tok.AllowedCIDRs, []string{"192.0.2.0/24"}) {
+		t.Fatalf("minted token allows %v", tok.AllowedCIDRs)
+	}
+	updated, err := p.UpdateTokenZones(ctx, tok.ID, []string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(updated.AllowedCIDRs, []string{"192.0.2.0/24"}) {
+		t.Fatalf("updated token allows %v", updated.AllowedCIDRs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 {
+		t.Fatalf("captured %d bodies, want the create and the update", len(bodies))
+	}
+	for _, body := range bodies {
+		var v struct {
+			Condition map[string]struct {
+				In []string `json:"in"`
+			} `json:"condition"`
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		if _, underscore := v.Condition["request_ip"]; underscore || len(v.Condition["request.ip"].In) != 1 {
+			t.Fatalf("body sends condition %v, want exactly request.ip", v.Condition)
+		}
 	}
 }

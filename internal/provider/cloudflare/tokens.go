@@ -2,6 +2,7 @@ package cloudflare
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	cf "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/accounts"
+	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/packages/pagination"
 	"github.com/cloudflare/cloudflare-go/v7/shared"
 
@@ -81,11 +83,6 @@ func (p *Provider) MintToken(ctx context.Context, spec provider.TokenSpec) (prov
 		Name:      cf.F(spec.Name),
 		Policies:  cf.F(policies(groups, spec.ZoneIDs)),
 	}
-	if len(spec.AllowedCIDRs) > 0 {
-		params.Condition = cf.F(accounts.TokenNewParamsCondition{
-			RequestIP: cf.F(accounts.TokenNewParamsConditionRequestIP{In: cf.F(slices.Clone(spec.AllowedCIDRs))}),
-		})
-	}
 	if !spec.NotBefore.IsZero() {
 		params.NotBefore = cf.F(cfTime(spec.NotBefore))
 	}
@@ -94,7 +91,7 @@ func (p *Provider) MintToken(ctx context.Context, spec provider.TokenSpec) (prov
 	}
 	var res *accounts.TokenNewResponse
 	err = p.call(ctx, provider.OpTokensCreate, func(ctx context.Context) (err error) {
-		res, err = p.api.NewToken(ctx, params)
+		res, err = p.api.NewToken(ctx, params, conditionOption(spec.AllowedCIDRs, nil)...)
 		return err
 	})
 	if err != nil {
@@ -108,8 +105,8 @@ func (p *Provider) MintToken(ctx context.Context, spec provider.TokenSpec) (prov
 	t := fromToken(shared.Token{
 		ID: res.ID, Name: res.Name, Status: shared.TokenStatus(res.Status), Policies: res.Policies,
 		IssuedOn: res.IssuedOn, ModifiedOn: res.ModifiedOn, NotBefore: res.NotBefore, ExpiresOn: res.ExpiresOn,
-		Condition: shared.TokenCondition{RequestIP: shared.TokenConditionRequestIP{In: res.Condition.RequestIP.In, NotIn: res.Condition.RequestIP.NotIn}},
 	})
+	t.AllowedCIDRs, _ = requestIP(res.Condition.JSON.RawJSON(), res.Condition.RequestIP.In, res.Condition.RequestIP.NotIn)
 	return provider.MintedToken{Token: t, Value: value}, nil
 }
 
@@ -140,16 +137,7 @@ func (p *Provider) UpdateTokenZones(ctx context.Context, tokenID string, zoneIDs
 	if cur.Status == shared.TokenStatusActive || cur.Status == shared.TokenStatusDisabled {
 		tok.Status = cf.F(cur.Status)
 	}
-	if in, notIn := cur.Condition.RequestIP.In, cur.Condition.RequestIP.NotIn; len(in)+len(notIn) > 0 {
-		ip := shared.TokenConditionRequestIPParam{}
-		if len(in) > 0 {
-			ip.In = cf.F(in)
-		}
-		if len(notIn) > 0 {
-			ip.NotIn = cf.F(notIn)
-		}
-		tok.Condition = cf.F(shared.TokenConditionParam{RequestIP: cf.F(ip)})
-	}
+	in, notIn := requestIP(cur.Condition.JSON.RawJSON(), cur.Condition.RequestIP.In, cur.Condition.RequestIP.NotIn)
 	if !cur.NotBefore.IsZero() {
 		tok.NotBefore = cf.F(cfTime(cur.NotBefore))
 	}
@@ -158,7 +146,8 @@ func (p *Provider) UpdateTokenZones(ctx context.Context, tokenID string, zoneIDs
 	}
 	var res *shared.Token
 	err = p.call(ctx, provider.OpTokensUpdate, func(ctx context.Context) (err error) {
-		res, err = p.api.UpdateToken(ctx, tokenID, accounts.TokenUpdateParams{AccountID: cf.F(p.opts.AccountID), Token: tok})
+		res, err = p.api.UpdateToken(ctx, tokenID, accounts.TokenUpdateParams{AccountID: cf.F(p.opts.AccountID), Token: tok},
+			conditionOption(in, notIn)...)
 		return err
 	})
 	if err != nil {
@@ -201,17 +190,55 @@ func (p *Provider) Tokens(ctx context.Context, namePrefix string) ([]provider.To
 	return out, nil
 }
 
+// The IP condition is written and read here rather than through the SDK's
+// types: Cloudflare's API schema names it "request.ip", cloudflare-go v7 names
+// it "request_ip", and a condition the API does not recognise would leave the
+// token usable from anywhere (and a PUT would drop an existing condition).
+// Tokens are sent "request.ip"; either spelling is read.
+
+// conditionOption sets the token body's condition to the IP lists, if any.
+func conditionOption(in, notIn []string) []option.RequestOption {
+	if len(in)+len(notIn) == 0 {
+		return nil
+	}
+	ip := map[string][]string{}
+	if len(in) > 0 {
+		ip["in"] = in
+	}
+	if len(notIn) > 0 {
+		ip["not_in"] = notIn
+	}
+	return []option.RequestOption{option.WithJSONSet("condition", map[string]any{"request.ip": ip})}
+}
+
+// requestIP reads the IP lists from a token's raw condition JSON, falling back
+// to what the SDK decoded.
+func requestIP(raw string, in, notIn []string) ([]string, []string) {
+	var c map[string]struct {
+		In    []string `json:"in"`
+		NotIn []string `json:"not_in"`
+	}
+	if raw != "" && json.Unmarshal([]byte(raw), &c) == nil {
+		for _, key := range []string{"request.ip", "request_ip"} {
+			if ip, ok := c[key]; ok {
+				return slices.Clone(ip.In), slices.Clone(ip.NotIn)
+			}
+		}
+	}
+	return slices.Clone(in), slices.Clone(notIn)
+}
+
 func fromToken(t shared.Token) provider.Token {
 	out := provider.Token{
-		ID:           t.ID,
-		Name:         t.Name,
-		Status:       provider.TokenStatus(t.Status),
-		IssuedOn:     t.IssuedOn,
-		ModifiedOn:   t.ModifiedOn,
-		NotBefore:    t.NotBefore,
-		ExpiresOn:    t.ExpiresOn,
-		AllowedCIDRs: slices.Clone(t.Condition.RequestIP.In),
+		ID:         t.ID,
+		Name:       t.Name,
+		Status:     provider.TokenStatus(t.Status),
+		IssuedOn:   t.IssuedOn,
+		ModifiedOn: t.ModifiedOn,
+		NotBefore:  t.NotBefore,
+		ExpiresOn:  t.ExpiresOn,
 	}
+	out.AllowedCIDRs, _ = requestIP(t.Condition.JSON.RawJSON(), t.Condition.RequestIP.In, t.Condition.RequestIP.NotIn)
 	for _, pol := range t.Policies {
 		if pol.Effect != shared.TokenPolicyEffectAllow {
 			continue

@@ -21,17 +21,6 @@ import (
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
-// Retries are ours, not cloudflare-go's (the SDK runs with MaxRetries 0): the
-// SDK retries POSTs after a 5xx, which can apply a batch or mint a token twice,
-// and sits through any Retry-After, however long. Here:
-//   - idempotent requests (GET, PUT of a token, DELETE) are retried after a
-//     5xx or a transport failure, with exponential backoff and jitter;
-//   - every request is retried after a 429 whose Retry-After is at most
-//     MaxRateLimitWait, and after a failure to connect;
-//   - everything else is returned, classified, for the caller to requeue.
-// The middleware below paces every HTTP attempt through the shared limiter and
-// reports it to the Observer.
-
 type opKey struct{}
 
 func opFrom(ctx context.Context) string {
@@ -122,6 +111,18 @@ func retryAfter(h http.Header) time.Duration {
 
 // call runs fn, an SDK call, with retries, and returns its error classified.
 // secrets are values to redact from error messages besides the credential.
+//
+// Retries are ours, not cloudflare-go's (the SDK runs with MaxRetries 0): the
+// SDK retries POSTs after a 5xx, which can apply a batch or mint a token twice,
+// and sits through any Retry-After, however long. Here:
+//   - idempotent requests (GET, PUT of a token, DELETE) are retried after a
+//     5xx or a transport failure, with exponential backoff and jitter;
+//   - every request is retried after a 429 whose Retry-After is at most
+//     MaxRateLimitWait, and after a failure to connect;
+//   - everything else is returned, classified, for the caller to requeue.
+//
+// The middleware paces every HTTP attempt through the shared limiter and
+// reports it to the Observer.
 func (p *Provider) call(ctx context.Context, op string, fn func(ctx context.Context) error, secrets ...provider.Secret) error {
 	ctx = context.WithValue(ctx, opKey{}, op)
 	for attempt := 0; ; attempt++ {

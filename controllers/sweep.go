@@ -1,0 +1,133 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// TokenSweeper revokes tokens of this cluster that no credentials Secret
+// references: the backstop for every crash the intent annotation does not
+// cover (a Secret deleted by hand, a finalizer removed by force). It runs on
+// the leader only.
+type TokenSweeper struct {
+	Client      client.Client
+	Providers   ProviderSource
+	ClusterName string
+	// Interval between sweeps (default 10m); MinAge protects tokens minted
+	// moments ago whose Secret write is still in flight (default 5m).
+	Interval time.Duration
+	MinAge   time.Duration
+	Now      func() time.Time
+}
+
+// Start sweeps until ctx ends; it implements manager.Runnable.
+func (s *TokenSweeper) Start(ctx context.Context) error {
+	if s.Interval == 0 {
+		s.Interval = 10 * time.Minute
+	}
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil {
+			log.FromContext(ctx).Error(err, "token sweep failed; retrying next interval")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep revokes unreferenced tokens once and returns how many it revoked.
+func (s *TokenSweeper) Sweep(ctx context.Context) (int, error) {
+	referenced, err := s.referenced(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var scopes v1alpha1.DNSScopeList
+	if err := s.Client.List(ctx, &scopes); err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	minAge := s.MinAge
+	if minAge == 0 {
+		minAge = 5 * time.Minute
+	}
+	revoked := 0
+	seenAccounts := map[string]bool{}
+	for i := range scopes.Items {
+		scope := &scopes.Items[i]
+		cf := scope.Spec.Provider.Cloudflare
+		if cf == nil || !isReady(scope) || seenAccounts[cf.AccountID+cf.BaseURL] {
+			continue
+		}
+		seenAccounts[cf.AccountID+cf.BaseURL] = true
+		p, err := s.Providers.For(ctx, scope)
+		if err != nil {
+			return revoked, err
+		}
+		tokens, err := p.Tokens(ctx, provider.TokenNamePrefix(s.ClusterName))
+		if err != nil {
+			return revoked, err
+		}
+		for _, t := range tokens {
+			if referenced[t.ID] || referenced[t.Name] || now.Sub(t.IssuedOn) < minAge {
+				continue
+			}
+			if err := p.RevokeToken(ctx, t.ID); err != nil && !provider.IsNotFound(err) {
+				revocationFailures.WithLabelValues(scope.Name).Inc()
+				return revoked, err
+			}
+			revoked++
+			tokensSwept.Inc()
+			log.FromContext(ctx).Info("revoked a token no Secret references", "tokenID", t.ID, "tokenName", t.Name)
+		}
+	}
+	return revoked, nil
+}
+
+// referenced collects token IDs and in-flight mint names from every
+// credentials Secret, and counts tokens held per scope for the metric.
+func (s *TokenSweeper) referenced(ctx context.Context) (map[string]bool, error) {
+	var list corev1.SecretList
+	if err := s.Client.List(ctx, &list, client.MatchingLabels{LabelManagedBy: ManagedBy}); err != nil {
+		return nil, err
+	}
+	refs := map[string]bool{}
+	held := map[string]float64{}
+	pending := map[string]float64{}
+	for _, sec := range list.Items {
+		scope := sec.Labels[LabelScope]
+		for _, k := range []string{AnnTokenID, AnnPreviousTokenID, AnnMinting} {
+			if v := sec.Annotations[k]; v != "" {
+				refs[v] = true
+				if k != AnnMinting {
+					held[scope]++
+				}
+			}
+		}
+		if sec.Annotations[AnnPreviousTokenID] != "" && !parseTime(sec.Annotations[AnnPreviousRevokeAt]).After(time.Now()) {
+			pending[scope]++
+		}
+	}
+	tokensHeld.Reset()
+	for sc, n := range held {
+		tokensHeld.WithLabelValues(sc).Set(n)
+	}
+	revocationsPending.Reset()
+	for sc, n := range pending {
+		revocationsPending.WithLabelValues(sc).Set(n)
+	}
+	return refs, nil
+}
