@@ -23,6 +23,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests into c
 	$(CONTROLLER_GEN) rbac:roleName=scopedns-manager crd webhook paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
 		output:webhook:artifacts:config=config/webhook
+	hack/chart-sync.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
@@ -48,7 +49,9 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy
 .PHONY: test
 test: manifests generate ## Run every test on a real API server and etcd built from source (the README's test command).
 	assets=$$(hack/controlplane.sh); \
-	KUBEBUILDER_ASSETS=$$assets go test $(GOTEST_FLAGS) ./... ; \
+	hack/tools/helm/helm.sh >/dev/null; \
+	hack/build-manager.sh $(LOCALBIN)/manager; \
+	KUBEBUILDER_ASSETS=$$assets go test $(GOTEST_FLAGS) ./... && \
 	hack/test-modules.sh $(GOTEST_FLAGS)
 
 .PHONY: fuzz
@@ -60,8 +63,16 @@ fuzz: ## Run each fuzz target of internal/grant for FUZZTIME (default 30s).
 
 .PHONY: build
 build: manifests generate ## Build the manager and simulator binaries into bin/.
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
+	hack/build-manager.sh $(LOCALBIN)/manager
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/cfsim ./cmd/cfsim
+
+.PHONY: chart-check
+chart-check: ## Lint and render the Helm chart with default and non-default values.
+	hack/chart-check.sh >/dev/null
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

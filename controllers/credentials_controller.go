@@ -54,10 +54,12 @@ const (
 // longer holds claims under the scope. Requests are keyed by namespace and
 // scope name.
 type CredentialsReconciler struct {
-	Client    client.Client
-	APIReader client.Reader // uncached: Secrets the operator did not label are invisible to the cache
-	Providers ProviderSource
-	Recorder  events.EventRecorder
+	// MaxBackoff caps the retry delay after errors (DefaultMaxBackoff).
+	MaxBackoff time.Duration
+	Client     client.Client
+	APIReader  client.Reader // uncached: Secrets the operator did not label are invisible to the cache
+	Providers  ProviderSource
+	Recorder   events.EventRecorder
 	// ClusterName goes into every token name, for the sweep.
 	ClusterName string
 	// TokenQuota is the provider's token limit for the account; rotations
@@ -70,6 +72,10 @@ type CredentialsReconciler struct {
 
 // Reconcile brings one namespace's credentials under one scope up to date.
 func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return requeueOnRateLimit(ctx)(r.reconcile(ctx, req))
+}
+
+func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns, scopeName := req.Namespace, req.Name
 	scope, zoneIDs, err := r.desired(ctx, ns, scopeName)
 	if err != nil {
@@ -84,7 +90,13 @@ func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			"Secret %s/%s exists and was not created by scopedns; it is left alone and no credentials are written for DNSScope %s", ns, secret.Name, scopeName)
 		return ctrl.Result{}, nil
 	}
+	log.FromContext(ctx).V(1).Info("credentials", "zones", zoneIDs, "secret", secret != nil, "scopeReady", scope != nil && isReady(scope))
 	if secret != nil && !secret.DeletionTimestamp.IsZero() || len(zoneIDs) == 0 {
+		if scope != nil && !isReady(scope) {
+			// Revoking needs the provider; wait for the scope instead of
+			// acting on what may be a transient view of the claims.
+			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		}
 		return ctrl.Result{}, r.retire(ctx, scope, secret)
 	}
 	return r.ensure(ctx, scope, ns, zoneIDs, secret)
@@ -179,7 +191,7 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		})).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.namespacesOfScope)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Complete(r)
 }
 

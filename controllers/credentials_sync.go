@@ -25,6 +25,7 @@ import (
 // it when due and revokes the previous one after the overlap.
 func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSScope, ns string, zoneIDs []string, secret *corev1.Secret) (ctrl.Result, error) {
 	if err := requireReady(scope); err != nil {
+		log.FromContext(ctx).V(1).Info("waiting for the scope to be Ready")
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
 	}
 	p, err := r.Providers.For(ctx, scope)

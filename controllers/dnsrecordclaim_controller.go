@@ -29,10 +29,12 @@ const ClaimFinalizer = "scopedns.io/records"
 // refused), settles conflicts (the older claim wins), plans against a
 // snapshot of the zone and applies the changes in one batch per zone.
 type ClaimReconciler struct {
-	Client    client.Client
-	Providers ProviderSource
-	Recorder  events.EventRecorder
-	Policies  *policy.Cache
+	// MaxBackoff caps the retry delay after errors (DefaultMaxBackoff).
+	MaxBackoff time.Duration
+	Client     client.Client
+	Providers  ProviderSource
+	Recorder   events.EventRecorder
+	Policies   *policy.Cache
 	// ClusterName goes into the owner marker of every record written.
 	ClusterName string
 	// DriftInterval is how old a zone snapshot may get before it is listed
@@ -65,7 +67,7 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 	}
 	before := claim.DeepCopy()
-	result, err := r.reconcile(ctx, &claim)
+	result, err := requeueOnRateLimit(ctx)(r.reconcile(ctx, &claim))
 	if perr := r.Client.Status().Patch(ctx, &claim, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 		err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
 	}
@@ -111,7 +113,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.DNSRecordClaim{}).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.claimsInNamespace)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Named("dnsrecordclaim").
 		Complete(r)
 }

@@ -20,8 +20,9 @@ func (r *ClaimReconciler) setStatus(claim *v1alpha1.DNSRecordClaim, evals []reco
 		}
 	}
 	// Zones keep the ones the claim wrote before, until a successful sync
-	// proves they are empty of its records.
-	if reason == v1alpha1.ReasonProviderError {
+	// proves they are empty of its records: the credentials controller reads
+	// them, and a provider blip must not narrow or revoke a namespace's token.
+	if reason == v1alpha1.ReasonProviderError || reason == v1alpha1.ReasonProgressing {
 		for _, z := range claim.Status.Zones {
 			zones[z] = true
 		}

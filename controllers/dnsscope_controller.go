@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/policy"
+	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/webhook"
 )
 
@@ -29,9 +31,11 @@ import (
 // and credentials read the resolved zone IDs from its status, so the provider
 // is asked for zones once per scope change, not once per claim.
 type ScopeReconciler struct {
-	Client    client.Client
-	Providers ProviderSource
-	Recorder  events.EventRecorder
+	// MaxBackoff caps the retry delay after errors (DefaultMaxBackoff).
+	MaxBackoff time.Duration
+	Client     client.Client
+	Providers  ProviderSource
+	Recorder   events.EventRecorder
 	// Namespace is the operator's namespace, where master credentials live.
 	Namespace string
 	// VerifyInterval is how often a healthy scope re-verifies its credential.
@@ -46,7 +50,7 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := scope.DeepCopy()
-	result, err := r.reconcile(ctx, &scope)
+	result, err := requeueOnRateLimit(ctx)(r.reconcile(ctx, &scope))
 	if perr := r.Client.Status().Patch(ctx, &scope, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 		err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
 	}
@@ -75,6 +79,11 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 		return ctrl.Result{}, err
 	}
 	if err := p.Verify(ctx); err != nil {
+		if !provider.IsForbidden(err) {
+			// A provider blip says nothing about the credential; flipping
+			// the scope to not Ready would stall every claim under it.
+			return ctrl.Result{}, fmt.Errorf("verifying the master credential: %w", err)
+		}
 		r.notReady(scope, v1alpha1.ReasonCredentialInvalid, "the master credential did not verify: "+err.Error())
 		r.Recorder.Eventf(scope, nil, corev1.EventTypeWarning, v1alpha1.ReasonCredentialInvalid, "Verify", "master credential did not verify: %v", err)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
@@ -86,8 +95,10 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 	}
 	zones, err := p.Zones(ctx, names)
 	if err != nil {
-		r.notReady(scope, v1alpha1.ReasonProviderError, "looking up zones: "+err.Error())
-		return ctrl.Result{}, err
+		if provider.IsForbidden(err) {
+			r.notReady(scope, v1alpha1.ReasonCredentialInvalid, "looking up zones: "+err.Error())
+		}
+		return ctrl.Result{}, fmt.Errorf("looking up zones: %w", err)
 	}
 	found := map[string]string{}
 	for _, z := range zones {
@@ -174,6 +185,7 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*v1alpha1.DNSRecordClaim).Spec.ScopeName}}}
 		})).
+		WithOptions(controller.Options{RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Named("dnsscope").
 		Complete(r)
 }

@@ -56,6 +56,8 @@ type Options struct {
 	// SweepInterval and SweepMinAge pace the sweep of unreferenced tokens.
 	SweepInterval time.Duration
 	SweepMinAge   time.Duration
+	// MaxBackoff caps controllers' retry delay after errors.
+	MaxBackoff time.Duration
 	// Now is the clock of rotation and expiry; time.Now when nil.
 	Now func() time.Time
 	// ConfigureProvider adjusts provider client options (simulator, tests).
@@ -152,21 +154,21 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: o.ConfigureProvider}
 	scopes := &controllers.ScopeReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-scope"),
-		Namespace: o.Namespace, Now: o.Now,
+		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff,
 	}
 	if err := scopes.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSScope controller: %w", err)
 	}
 	claims := &controllers.ClaimReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
-		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now,
+		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
 	}
 	if err := claims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)
 	}
 	creds := &controllers.CredentialsReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
-		ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now,
+		ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
 	}
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)

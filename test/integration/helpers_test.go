@@ -7,8 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	. "github.com/onsi/gomega"
 
@@ -115,4 +117,11 @@ func newClaim(namespace, name, scope string, records ...v1alpha1.RecordSpec) *v1
 
 func rec(name string, typ v1alpha1.RecordType, values ...string) v1alpha1.RecordSpec {
 	return v1alpha1.RecordSpec{Name: name, Type: typ, TTL: 300, Values: values}
+}
+
+func clientKey(o client.Object) client.ObjectKey { return client.ObjectKeyFromObject(o) }
+
+func conditionTrue(conds []metav1.Condition, typ string) bool {
+	c := meta.FindStatusCondition(conds, typ)
+	return c != nil && c.Status == metav1.ConditionTrue
 }

@@ -105,6 +105,7 @@ var _ = BeforeSuite(func() {
 		WebhookCertDir: wh.LocalServingCertDir,
 		Now:            clock.Now,
 		SweepInterval:  time.Hour, // specs sweep on demand
+		MaxBackoff:     2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		},

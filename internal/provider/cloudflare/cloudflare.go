@@ -127,6 +127,7 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	warmEncoders()
 	p := newProvider(opts, nil)
 	p.api = newSDK(
 		option.WithBaseURL(opts.BaseURL),

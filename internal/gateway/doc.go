@@ -1,0 +1,83 @@
+// Package gateway is scopedns's RFC 2136 DNS UPDATE server. Every namespace
+// that claimed names under a DNSScope gets a TSIG key (see [Key]) that can
+// write exactly the (name, type) pairs it reserved, nothing else; the gateway
+// writes through the scope's provider with the master credential, so
+// thousands of tenants need no provider tokens at all.
+//
+// The controllers feed it keys ([Keys], typically a [KeyStore]) and providers
+// ([Writers]); the server ([Server]) listens on UDP and TCP, verifies TSIG with
+// a dynamic [dns.TsigProvider], and answers with the response codes below.
+//
+// # Response codes
+//
+// In the order the checks run:
+//
+//   - A message that is a response (QR set) is dropped. An opcode other than
+//     QUERY or UPDATE gets NOTIMP; an UPDATE whose zone count is not 1, or a
+//     QUERY that is not exactly one question, gets FORMERR (both from the
+//     MsgAcceptFunc, before the message is parsed further).
+//   - TSIG (RFC 8945 §5.2): a TSIG RR anywhere but last in the additional
+//     section gets FORMERR. An unknown key, or an algorithm other than the
+//     key's (HMAC-SHA256 or HMAC-SHA512; MD5 and SHA-1 are never accepted),
+//     gets NOTAUTH with TSIG error BADKEY; a MAC that none of the key's
+//     secrets produces gets NOTAUTH/BADSIG; a valid MAC outside the time
+//     window (the request's fudge, at most 300 s) gets NOTAUTH/BADTIME,
+//     signed, with the server's time in Other Data. BADKEY and BADSIG
+//     answers carry an unsigned TSIG RR (MAC size 0), as RFC 8945 §5.3.2 says.
+//   - An unsigned UPDATE or QUERY gets REFUSED: RFC 8945 reserves NOTAUTH for
+//     TSIG failures, and RFC 2136 §3.3 says a requestor without permission
+//     gets REFUSED (BIND answers the same).
+//   - A key over its rate (token bucket per key, [Options.RatePerKey]) gets
+//     REFUSED, signed.
+//   - QUERY: a signed SOA question for a name inside one of the key's zones
+//     gets a synthesised SOA (answer at the apex, authority below it), which
+//     is what nsupdate asks before an update when no zone is given. Every
+//     other question gets REFUSED: no recursion, nothing outside the key's
+//     zones, never more bytes back than a short SOA.
+//   - UPDATE zone section (RFC 2136 §3.1.1): ZTYPE other than SOA gets
+//     FORMERR; a zone that is not one of the key's zones (or a class other
+//     than IN) gets NOTAUTH.
+//   - Prerequisite and update sections are prescanned before anything is
+//     read from the provider (RFC 2136 §3.2.1, §3.4.1): a name outside the
+//     zone (or inside a more specific zone of the key) gets NOTZONE; a
+//     malformed RR (non-zero TTL or RDATA where the RFC wants none, meta
+//     types, a class other than IN/ANY/NONE) gets FORMERR. Then permissions
+//     (§3.3), before the prerequisites are evaluated so that a key learns
+//     nothing about names it was not granted and costs no provider call: a
+//     prerequisite on a name where the key has no grant, an update of a
+//     (name, type) that is not granted, a type the gateway cannot write
+//     (A, AAAA, CNAME, TXT, NS, PTR are supported), a TTL above the grant's
+//     maximum, or more than [Options.MaxUpdateRecords] RRs get REFUSED and
+//     nothing is written.
+//   - Prerequisites (§3.2) are evaluated against the provider's records of
+//     the names involved: NXDOMAIN (name not in use), YXDOMAIN (name in use),
+//     NXRRSET (RRset missing, or value-dependent RRset differs), YXRRSET
+//     (RRset exists).
+//   - Updates (§3.4.2) are applied in order to a copy of those records: class
+//     IN adds (an identical RR has its TTL replaced; a CNAME beside other
+//     data, or other data beside a CNAME, is ignored as the RFC says; a CNAME
+//     replaces a CNAME), class ANY deletes an RRset (type ANY: every RRset at
+//     the name, allowed only when every type there is granted), class NONE
+//     deletes one RR; NS deletions at the zone apex are ignored. Touching a
+//     record that this key's namespace did not write through the gateway
+//     (deleting it, changing its TTL, or adding an RR identical to it) gets
+//     REFUSED and nothing is written: the gateway only ever changes records
+//     whose comment is [OwnerComment] for the key's cluster and namespace.
+//   - The resulting creates, updates and deletes go to the provider in one
+//     ApplyChanges call for the zone; a provider error (or a failure to get
+//     the scope's provider) gets SERVFAIL. Nothing to change is NOERROR
+//     without a provider write.
+//
+// Updates of one zone are serialised within a replica, so prerequisites and
+// the write see the same records; replicas do not coordinate with each other,
+// so two replicas updating the same RRset at once can still interleave.
+//
+// Every UPDATE produces one audit line on [Options.Logger] (key name,
+// namespace, scope, zone, names, types, result, reason, remote address; at
+// debug level when the request is unsigned or names an unknown key, warning
+// level for a bad signature of a known key, error level for SERVFAIL, info
+// level otherwise) and every request one
+// call of [Options.Observer] with the response code's name ("NOERROR",
+// "REFUSED", "NOTAUTH", ...). Secrets never reach a log line, an error or a
+// response.
+package gateway

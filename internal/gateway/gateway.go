@@ -1,0 +1,389 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// Key is one namespace's TSIG key under one scope, with what it may write.
+type Key struct {
+	// Name is the TSIG key name, a FQDN with the trailing dot, for example
+	// "team-a.prod.scopedns.".
+	Name string
+	// Algorithm is dns.HmacSHA256 or dns.HmacSHA512 (the spellings
+	// "hmac-sha256", "HMACSHA256" and "sha256" are accepted too). Any other
+	// algorithm, MD5 and SHA-1 included, makes the key unusable.
+	Algorithm string
+	// Secrets are base64 secrets, [current, previous during the rotation
+	// overlap]; a MAC made with any one of them verifies, and the response is
+	// signed with the one that verified the request.
+	Secrets []string
+	// Namespace and Scope say whose key it is; Scope selects the provider
+	// (Writers.Writer) and Namespace the owner marker of written records.
+	Namespace, Scope string
+	// Zones maps zone name (lower case, no trailing dot) to provider zone ID.
+	Zones map[string]string
+	// Grants are the exact (name, type) pairs the namespace reserved, with the
+	// maximum TTL for each (0: any).
+	Grants map[Grant]int32
+}
+
+// Grant is one (name, type) a key may write: the name in lower case without
+// the trailing dot, the type in upper case ("TXT").
+type Grant struct{ Name, Type string }
+
+// Keys looks keys up by the name in a request's TSIG RR. The gateway passes
+// the name in lower case with the trailing dot. Implementations must be safe
+// for concurrent use; [KeyStore] is one.
+type Keys interface {
+	Key(name string) (Key, bool)
+}
+
+// Writer is what the gateway needs from a provider; provider.Provider
+// satisfies it.
+type Writer interface {
+	Records(ctx context.Context, zoneID string, f provider.RecordFilter) ([]provider.Record, error)
+	ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error)
+}
+
+var _ Writer = provider.Provider(nil)
+
+// Writers gives the provider, with the master credential, of a scope.
+type Writers interface {
+	Writer(ctx context.Context, scope string) (Writer, error)
+}
+
+// WritersFunc adapts a function to Writers.
+type WritersFunc func(ctx context.Context, scope string) (Writer, error)
+
+// Writer implements Writers.
+func (f WritersFunc) Writer(ctx context.Context, scope string) (Writer, error) { return f(ctx, scope) }
+
+// Options configure a Server. Keys and Writers are required.
+type Options struct {
+	// Addr is the host:port to listen on, UDP and TCP on the same port;
+	// "127.0.0.1:0" picks a free port. Default ":53".
+	Addr string
+	// Keys and Writers supply keys and providers; both are required.
+	Keys    Keys
+	Writers Writers
+	// ClusterName goes into the owner marker of written records (see
+	// OwnerComment); required.
+	ClusterName string
+	// RatePerKey is how many requests per second each key may make on
+	// average (default 10; negative: unlimited), BurstPerKey how many at once
+	// (default 20). nsupdate spends two per send: an SOA query and the update.
+	RatePerKey  float64
+	BurstPerKey int
+	// MaxMessageSize is the largest request accepted, in bytes, over UDP and
+	// TCP (default 4096; at most 65535). Larger UDP datagrams are dropped and
+	// larger TCP messages close the connection.
+	MaxMessageSize int
+	// MaxUpdateRecords is the most RRs an UPDATE may carry in its
+	// prerequisite section and, separately, its update section (default 100).
+	MaxUpdateRecords int
+	// MinTTL raises the TTL of added records that ask for less (default 60,
+	// Cloudflare's minimum; negative: keep the TTL as sent).
+	MinTTL int
+	// Nameserver is the MNAME of synthesised SOA answers (default
+	// "gateway.scopedns.invalid.").
+	Nameserver string
+	// RequestTimeout bounds the provider calls of one request (default 10s).
+	RequestTimeout time.Duration
+	// Logger receives one audit line per UPDATE; default: discard.
+	Logger *slog.Logger
+	// Observer, when set, is called once per request with the response code's
+	// name ("NOERROR", "REFUSED", "NOTAUTH", ...), for metrics. It must be
+	// cheap and safe for concurrent use.
+	Observer func(result string)
+	// Now is the clock for TSIG time checks, rate limits and SOA serials;
+	// default time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultRate        = 10
+	defaultBurst       = 20
+	defaultMaxMessage  = 4096
+	defaultMaxRecords  = 100
+	defaultMinTTL      = 60
+	defaultNameserver  = "gateway.scopedns.invalid."
+	defaultTimeout     = 10 * time.Second
+	maxFudge           = 300
+	ioTimeout          = 5 * time.Second
+	tcpIdleTimeout     = 8 * time.Second
+	maxTCPQueries      = 128
+	verifiedCacheLimit = 4096
+)
+
+// Server is the RFC 2136 gateway. It implements the controller-runtime
+// manager.Runnable (Start) and LeaderElectionRunnable (every replica serves).
+type Server struct {
+	o        Options
+	tsig     *tsigVerifier
+	verified verifiedCache
+	limits   *limiters
+
+	zmu   sync.Mutex
+	zones map[string]*sync.Mutex // zone ID -> lock
+
+	baseCtx atomic.Pointer[context.Context]
+
+	mu      sync.Mutex
+	started bool
+	ready   chan struct{}
+	udpAddr net.Addr
+	tcpAddr net.Addr
+}
+
+// New checks the options and builds a server; Start runs it.
+func New(o Options) (*Server, error) {
+	var problems []error
+	if o.Keys == nil {
+		problems = append(problems, errors.New("gateway: Options.Keys is required"))
+	}
+	if o.Writers == nil {
+		problems = append(problems, errors.New("gateway: Options.Writers is required"))
+	}
+	if o.ClusterName == "" {
+		problems = append(problems, errors.New("gateway: Options.ClusterName is required"))
+	}
+	if o.MaxMessageSize > dns.MaxMsgSize {
+		problems = append(problems, fmt.Errorf("gateway: Options.MaxMessageSize %d is above %d", o.MaxMessageSize, dns.MaxMsgSize))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	if o.Addr == "" {
+		o.Addr = ":53"
+	}
+	if o.RatePerKey == 0 {
+		o.RatePerKey = defaultRate
+	}
+	if o.BurstPerKey <= 0 {
+		o.BurstPerKey = defaultBurst
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = defaultMaxMessage
+	}
+	if o.MaxMessageSize < dns.MinMsgSize {
+		o.MaxMessageSize = dns.MinMsgSize
+	}
+	if o.MaxUpdateRecords <= 0 {
+		o.MaxUpdateRecords = defaultMaxRecords
+	}
+	if o.MinTTL == 0 {
+		o.MinTTL = defaultMinTTL
+	}
+	if o.Nameserver == "" {
+		o.Nameserver = defaultNameserver
+	}
+	o.Nameserver = dns.Fqdn(o.Nameserver)
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = defaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{
+		o:      o,
+		limits: newLimiters(o.RatePerKey, o.BurstPerKey),
+		zones:  map[string]*sync.Mutex{},
+		ready:  make(chan struct{}),
+	}
+	s.tsig = &tsigVerifier{s: s}
+	s.verified.m = map[string]*verifiedEntry{}
+	ctx := context.Background()
+	s.baseCtx.Store(&ctx)
+	return s, nil
+}
+
+// NeedLeaderElection implements controller-runtime's LeaderElectionRunnable:
+// every replica serves.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Ready is closed once Start listens on both UDP and TCP.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// UDPAddr is the UDP address the server listens on; nil before Ready.
+func (s *Server) UDPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.udpAddr
+}
+
+// TCPAddr is the TCP address the server listens on; nil before Ready.
+func (s *Server) TCPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tcpAddr
+}
+
+// Addr is the address the server listens on (the same port for UDP and TCP);
+// "" before Ready.
+func (s *Server) Addr() string {
+	if a := s.TCPAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Start listens on Options.Addr over UDP and TCP and serves until ctx is done.
+// It returns nil after a clean shutdown.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("gateway: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	pc, l, err := listen(s.o.Addr)
+	if err != nil {
+		return err
+	}
+	// In-flight updates finish (within RequestTimeout) when ctx ends, rather
+	// than fail half-way.
+	base := context.WithoutCancel(ctx)
+	s.baseCtx.Store(&base)
+
+	common := func(d *dns.Server) *dns.Server {
+		d.Handler = s
+		d.TsigProvider = s.tsig
+		d.MsgAcceptFunc = s.accept
+		d.ReadTimeout = ioTimeout
+		d.WriteTimeout = ioTimeout
+		return d
+	}
+	udpStarted, tcpStarted := make(chan struct{}), make(chan struct{})
+	udp := common(&dns.Server{PacketConn: pc, UDPSize: s.o.MaxMessageSize, NotifyStartedFunc: func() { close(udpStarted) }})
+	tcp := common(&dns.Server{
+		Listener:          l,
+		NotifyStartedFunc: func() { close(tcpStarted) },
+		IdleTimeout:       func() time.Duration { return tcpIdleTimeout },
+		MaxTCPQueries:     maxTCPQueries,
+		DecorateReader:    func(r dns.Reader) dns.Reader { return sizeLimitReader{Reader: r, max: s.o.MaxMessageSize} },
+	})
+	errc := make(chan error, 2)
+	go func() { errc <- udp.ActivateAndServe() }()
+	go func() { errc <- tcp.ActivateAndServe() }()
+
+	running := 0
+	for running < 2 {
+		select {
+		case <-udpStarted:
+			udpStarted = nil
+			running++
+		case <-tcpStarted:
+			tcpStarted = nil
+			running++
+		case err := <-errc:
+			// One side failed to start: stop the other once it runs.
+			_ = pc.Close()
+			_ = l.Close()
+			return fmt.Errorf("gateway: serving on %s: %w", s.o.Addr, err)
+		}
+	}
+	s.mu.Lock()
+	s.udpAddr, s.tcpAddr = pc.LocalAddr(), l.Addr()
+	s.mu.Unlock()
+	close(s.ready)
+	s.o.Logger.Info("rfc2136 gateway listening", "udp", pc.LocalAddr().String(), "tcp", l.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	_ = udp.ShutdownContext(shutdownCtx)
+	_ = tcp.ShutdownContext(shutdownCtx)
+	if serveErr != nil {
+		return fmt.Errorf("gateway: serving on %s: %w", s.o.Addr, serveErr)
+	}
+	return nil
+}
+
+// listen opens TCP and UDP on the same port. With port 0 it retries a few
+// times when the port TCP got is taken for UDP.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: address %q: %w", addr, err)
+	}
+	var lastErr error
+	for range 10 {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gateway: listening on tcp %s: %w", addr, err)
+		}
+		p := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, p))
+		if err == nil {
+			return pc, l, nil
+		}
+		_ = l.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("gateway: listening on udp %s: %w", addr, lastErr)
+}
+
+// sizeLimitReader refuses TCP messages above the size limit; the server then
+// closes the connection without an answer.
+type sizeLimitReader struct {
+	dns.Reader
+	max int
+}
+
+var errTooLarge = errors.New("gateway: message too large")
+
+func (r sizeLimitReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
+	m, err := r.Reader.ReadTCP(conn, timeout)
+	if err == nil && len(m) > r.max {
+		return nil, errTooLarge
+	}
+	return m, err
+}
+
+// OwnerComment is the owner marker the gateway writes into the comment of
+// every record it creates for a namespace, and the only marker whose records
+// it changes or deletes. It is provider.OwnerComment with a claim part that
+// no DNSRecordClaim can have ("@rfc2136" is not a Kubernetes name), so the
+// claim controllers never mistake gateway records for a claim's.
+func OwnerComment(cluster, namespace string) string {
+	return provider.OwnerComment(cluster, namespace, ownerClaim)
+}
+
+const ownerClaim = "@rfc2136"
+
+func (s *Server) ctx() context.Context { return *s.baseCtx.Load() }
+
+func (s *Server) zoneLock(id string) *sync.Mutex {
+	s.zmu.Lock()
+	defer s.zmu.Unlock()
+	m := s.zones[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.zones[id] = m
+	}
+	return m
+}

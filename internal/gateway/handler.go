@@ -1,0 +1,310 @@
+package gateway
+
+import (
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+const qrBit = 1 << 15
+
+// accept is the server's MsgAcceptFunc: it runs on the header alone, before
+// the message is parsed. miekg/dns's default refuses UPDATE with NOTIMP.
+func (s *Server) accept(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&qrBit != 0 {
+		return dns.MsgIgnore // never answer a response
+	}
+	switch int(dh.Bits>>11) & 0xF {
+	case dns.OpcodeUpdate:
+		if dh.Qdcount != 1 { // RFC 2136 §3.1.1: exactly one zone
+			s.observe(dns.RcodeFormatError)
+			return dns.MsgReject
+		}
+		return dns.MsgAccept
+	case dns.OpcodeQuery:
+		if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 {
+			s.observe(dns.RcodeFormatError)
+			return dns.MsgReject
+		}
+		return dns.MsgAccept
+	default:
+		s.observe(dns.RcodeNotImplemented)
+		return dns.MsgRejectNotImplemented
+	}
+}
+
+func (s *Server) observe(rcode int) {
+	if s.o.Observer != nil {
+		s.o.Observer(rcodeName(rcode))
+	}
+}
+
+func rcodeName(rcode int) string {
+	if n, ok := dns.RcodeToString[rcode]; ok {
+		return n
+	}
+	return "RCODE" + strconv.Itoa(rcode)
+}
+
+// request is the state of one request through the handler.
+type request struct {
+	w     dns.ResponseWriter
+	r     *dns.Msg
+	start time.Time
+
+	tsig    *dns.TSIG      // the request's TSIG RR, if any
+	keyName string         // from the TSIG RR, canonical
+	v       *verifiedEntry // set when this server verified the MAC
+	tsigErr uint16         // TSIG error of the response
+
+	key    Key
+	zone   string
+	names  []string
+	types  []string
+	reason string
+	answer []dns.RR // QUERY answers
+	ns     []dns.RR // QUERY authority
+
+	created, updated, deleted int
+}
+
+// ServeDNS implements dns.Handler. It trusts a TSIG RR only when this
+// server's TsigProvider verified it (the ResponseWriter's TsigStatus is nil
+// and the verification was recorded); anything else is treated as unsigned
+// or failed.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if r == nil || r.Response {
+		return
+	}
+	q := &request{w: w, r: r, start: time.Now()}
+	if q.tsig = r.IsTsig(); q.tsig != nil {
+		// Take the verification record whatever happens next, so that none
+		// is left behind.
+		q.keyName = keyName(q.tsig.Hdr.Name)
+		q.v = s.verified.take(q.keyName, q.tsig.MAC)
+	}
+	rcode := s.serve(q)
+	s.observe(rcode)
+	if r.Opcode == dns.OpcodeUpdate {
+		s.audit(q, rcode)
+	}
+	s.respond(q, rcode)
+}
+
+func (s *Server) serve(q *request) int {
+	switch q.r.Opcode {
+	case dns.OpcodeUpdate:
+		return s.serveUpdate(q)
+	case dns.OpcodeQuery:
+		return s.serveQuery(q)
+	default:
+		q.reason = "opcode not implemented"
+		return dns.RcodeNotImplemented
+	}
+}
+
+// authenticate checks the TSIG of a request, and the key's rate. It returns
+// NOERROR when the request may go on.
+func (s *Server) authenticate(q *request) int {
+	for i, rr := range q.r.Extra {
+		if rr.Header().Rrtype == dns.TypeTSIG && i != len(q.r.Extra)-1 {
+			q.reason = "TSIG record is not the last record"
+			return dns.RcodeFormatError
+		}
+	}
+	if q.tsig == nil {
+		q.reason = "unsigned request"
+		return dns.RcodeRefused
+	}
+	if err := q.w.TsigStatus(); err != nil {
+		q.tsigErr = tsigErrorOf(err)
+		if q.tsigErr == dns.RcodeBadTime && q.v == nil {
+			q.tsigErr = dns.RcodeBadSig
+		}
+		q.reason = "TSIG " + dns.RcodeToString[int(q.tsigErr)]
+		return dns.RcodeNotAuth
+	}
+	if q.v == nil {
+		// Signed, but not verified by this server's TsigProvider.
+		q.tsigErr = dns.RcodeBadSig
+		q.reason = "TSIG not verified"
+		return dns.RcodeNotAuth
+	}
+	q.key = q.v.key
+	now := s.o.Now().Unix()
+	window := int64(min(q.tsig.Fudge, maxFudge))
+	if d := now - int64(q.tsig.TimeSigned); d > window || -d > window {
+		q.tsigErr = dns.RcodeBadTime
+		q.reason = "TSIG BADTIME"
+		return dns.RcodeNotAuth
+	}
+	if !s.limits.allow(q.keyName, s.o.Now()) {
+		q.reason = "rate limit exceeded"
+		return dns.RcodeRefused
+	}
+	return dns.RcodeSuccess
+}
+
+// serveQuery answers a signed SOA question for a name in one of the key's
+// zones, which nsupdate asks to find the zone. Nothing else is answered.
+func (s *Server) serveQuery(q *request) int {
+	if rc := s.authenticate(q); rc != dns.RcodeSuccess {
+		return rc
+	}
+	if len(q.r.Question) != 1 {
+		q.reason = "not one question"
+		return dns.RcodeFormatError
+	}
+	qq := q.r.Question[0]
+	if qq.Qclass != dns.ClassINET || qq.Qtype != dns.TypeSOA {
+		q.reason = "only SOA questions are answered"
+		return dns.RcodeRefused
+	}
+	zone := zoneOf(q.key, qq.Name)
+	if zone == "" {
+		q.reason = "name outside the key's zones"
+		return dns.RcodeRefused
+	}
+	q.zone = zone
+	soa := &dns.SOA{
+		Hdr:     dns.RR_Header{Name: dns.Fqdn(zone), Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: defaultMinTTL},
+		Ns:      s.o.Nameserver,
+		Mbox:    "hostmaster." + dns.Fqdn(zone),
+		Serial:  uint32(s.o.Now().Unix()),
+		Refresh: 3600,
+		Retry:   600,
+		Expire:  604800,
+		Minttl:  defaultMinTTL,
+	}
+	if provider.NormalizeName(qq.Name) == zone {
+		q.answer = []dns.RR{soa}
+	} else {
+		q.ns = []dns.RR{soa}
+	}
+	return dns.RcodeSuccess
+}
+
+// zoneOf returns the most specific of the key's zones that holds name.
+func zoneOf(k Key, name string) string {
+	fq := dns.Fqdn(name)
+	best := ""
+	for z := range k.Zones {
+		if dns.IsSubDomain(dns.Fqdn(z), fq) && dns.CountLabel(z+".") > dns.CountLabel(dns.Fqdn(best)) {
+			best = z
+		}
+	}
+	return best
+}
+
+// respond writes the answer: the zone or question copied, the TSIG signed
+// with the secret that verified the request, nothing else. An answer to a
+// request this server did not authenticate never exceeds 512 bytes: the
+// question (which a request can inflate with compression pointers) and then
+// the TSIG RR are left out when it would, so the gateway is no amplifier.
+func (s *Server) respond(q *request, rcode int) {
+	m := new(dns.Msg)
+	m.SetRcode(q.r, rcode)
+	m.Compress = true
+	if q.r.Opcode == dns.OpcodeQuery && rcode == dns.RcodeSuccess {
+		m.Authoritative = true
+		m.Answer, m.Ns = q.answer, q.ns
+	}
+	if rcode > 0xF {
+		m.Rcode = dns.RcodeServerFailure
+	}
+	if q.v != nil && q.tsig != nil {
+		if buf, err := signResponse(m, q.tsig, q.v, q.tsigErr, s.o.Now()); err == nil {
+			_, _ = q.w.Write(buf)
+			return
+		}
+		m.Extra = nil
+	}
+	var withTSIG func(*dns.Msg) ([]byte, error)
+	if q.tsig != nil && q.tsigErr != 0 {
+		withTSIG = func(m *dns.Msg) ([]byte, error) { return signResponse(m, q.tsig, nil, q.tsigErr, s.o.Now()) }
+	}
+	buf, err := packUnauthenticated(m, withTSIG)
+	if err == nil && len(buf) > dns.MinMsgSize {
+		m.Question = nil
+		buf, err = packUnauthenticated(m, withTSIG)
+	}
+	if err != nil || len(buf) > dns.MinMsgSize {
+		m.Question, m.Extra = nil, nil
+		buf, err = m.Pack()
+	}
+	if err == nil {
+		_, _ = q.w.Write(buf)
+	}
+}
+
+func packUnauthenticated(m *dns.Msg, withTSIG func(*dns.Msg) ([]byte, error)) ([]byte, error) {
+	c := m.Copy()
+	if withTSIG != nil {
+		return withTSIG(c)
+	}
+	return c.Pack()
+}
+
+func (s *Server) audit(q *request, rcode int) {
+	attrs := []slog.Attr{
+		slog.String("result", rcodeName(rcode)),
+		slog.String("key", q.keyName),
+		slog.String("namespace", q.key.Namespace),
+		slog.String("scope", q.key.Scope),
+		slog.String("zone", q.zone),
+		slog.Any("names", q.names),
+		slog.Any("types", q.types),
+	}
+	if q.w != nil {
+		if a := remoteAddr(q.w); a != "" {
+			attrs = append(attrs, slog.String("remote", a))
+		}
+	}
+	if q.reason != "" {
+		attrs = append(attrs, slog.String("reason", q.reason))
+	}
+	if rcode == dns.RcodeSuccess {
+		attrs = append(attrs, slog.Int("created", q.created), slog.Int("updated", q.updated), slog.Int("deleted", q.deleted))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(q.start)))
+	// Requests nobody authenticated log at debug level, so that an
+	// unauthenticated flood cannot flood the audit log; failed signatures of
+	// a known key at warning level.
+	level := slog.LevelInfo
+	switch {
+	case rcode == dns.RcodeServerFailure:
+		level = slog.LevelError
+	case q.v == nil && (q.tsig == nil || q.tsigErr == dns.RcodeBadKey):
+		level = slog.LevelDebug
+	case q.v == nil:
+		level = slog.LevelWarn
+	}
+	s.o.Logger.LogAttrs(s.ctx(), level, "rfc2136 update", attrs...)
+}
+
+func remoteAddr(w dns.ResponseWriter) (a string) {
+	defer func() {
+		if recover() != nil { // miekg panics on a writer without a connection
+			a = ""
+		}
+	}()
+	if ra := w.RemoteAddr(); ra != nil {
+		return ra.String()
+	}
+	return ""
+}
+
+// addName records a name and type for the audit line.
+func (q *request) addName(name, typ string) {
+	if !slices.Contains(q.names, name) {
+		q.names = append(q.names, name)
+	}
+	if !slices.Contains(q.types, typ) {
+		q.types = append(q.types, typ)
+	}
+}

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// rdataEmpty reports whether an RR carries no RDATA (the "empty" RRs of RFC
+// 2136 prerequisites and deletes), whether it was unpacked from the wire or
+// built in memory.
+func rdataEmpty(rr dns.RR) bool {
+	switch v := rr.(type) {
+	case *dns.ANY:
+		return true
+	case *dns.RFC3597:
+		return v.Rdata == ""
+	}
+	h := rr.Header()
+	newRR, ok := dns.TypeToRR[h.Rrtype]
+	if !ok {
+		return h.Rdlength == 0
+	}
+	zero := newRR()
+	*zero.Header() = *h
+	return dns.IsDuplicate(rr, zero)
+}
+
+// contentOf is the provider content for an RR of a writable type: an address
+// in its canonical form, a target name without the trailing dot, TXT strings
+// as one string when that is unambiguous and in zone-file quoting otherwise.
+func contentOf(rr dns.RR) (string, bool) {
+	switch v := rr.(type) {
+	case *dns.A:
+		a, ok := netip.AddrFromSlice(v.A.To4())
+		if !ok {
+			return "", false
+		}
+		return a.String(), true
+	case *dns.AAAA:
+		if len(v.AAAA) != 16 {
+			return "", false
+		}
+		return netip.AddrFrom16([16]byte(v.AAAA)).String(), true
+	case *dns.CNAME:
+		return nameContent(v.Target)
+	case *dns.NS:
+		return nameContent(v.Ns)
+	case *dns.PTR:
+		return nameContent(v.Ptr)
+	case *dns.TXT:
+		if len(v.Txt) == 0 {
+			return "", false
+		}
+		return txtContent(v.Txt), true
+	}
+	return "", false
+}
+
+func nameContent(n string) (string, bool) {
+	n = provider.NormalizeName(n)
+	return n, n != ""
+}
+
+// txtContent writes TXT strings (in miekg/dns's escaped form) as provider
+// content: a single plain string as is, anything else as quoted strings.
+func txtContent(ss []string) string {
+	if len(ss) == 1 && ss[0] != "" && !strings.ContainsAny(ss[0], `"\`) {
+		return ss[0]
+	}
+	var b strings.Builder
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// canonical is the form in which two contents of one type compare equal when
+// they mean the same data.
+func canonical(typ, content string) string {
+	switch typ {
+	case "A", "AAAA":
+		if a, err := netip.ParseAddr(strings.TrimSpace(content)); err == nil {
+			return a.String()
+		}
+	case "CNAME", "NS", "PTR":
+		return provider.NormalizeName(content)
+	case "TXT":
+		var b strings.Builder
+		for _, s := range txtStrings(content) {
+			b.WriteString(strconv.Itoa(len(s)))
+			b.WriteByte(':')
+			b.WriteString(s)
+		}
+		return b.String()
+	}
+	return content
+}
+
+// txtStrings reads provider TXT content into raw (unescaped) strings: quoted
+// strings when the content is in zone-file quoting, else the content itself.
+func txtStrings(content string) []string {
+	if strings.HasPrefix(content, `"`) {
+		if parts, ok := parseQuoted(content); ok {
+			return parts
+		}
+	}
+	return []string{content}
+}
+
+// parseQuoted reads `"a" "b\"c"` with zone-file escapes (\X and \DDD).
+func parseQuoted(s string) ([]string, bool) {
+	var out []string
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return out, len(out) > 0
+		}
+		if s[0] != '"' {
+			return nil, false
+		}
+		var b strings.Builder
+		i := 1
+		for ; i < len(s) && s[i] != '"'; i++ {
+			if s[i] != '\\' {
+				b.WriteByte(s[i])
+				continue
+			}
+			if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+				n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+				if n > 255 {
+					return nil, false
+				}
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+			if i+1 >= len(s) {
+				return nil, false
+			}
+			i++
+			b.WriteByte(s[i])
+		}
+		if i >= len(s) {
+			return nil, false
+		}
+		out = append(out, b.String())
+		s = s[i+1:]
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func TestCanonicalContent(t *testing.T) {
+	for _, tc := range []struct {
+		name, typ, a, b string
+		same            bool
+	}{
+		{"a plain TXT string equals its quoted form", "TXT", "token", `"token"`, true},
+		{"escaped quotes are the same character", "TXT", `"a\"b"`, `a"b`, true},
+		{"decimal escapes are the byte they stand for", "TXT", `"\065BC"`, "ABC", true},
+		{"two strings differ from their concatenation", "TXT", `"a" "b"`, `"ab"`, false},
+		{"string boundaries are kept", "TXT", `"a" "bc"`, `"ab" "c"`, false},
+		{"an unterminated quote is taken literally", "TXT", `"abc`, `"abc`, true},
+		{"IPv6 addresses compare by value", "AAAA", "2001:DB8:0::1", "2001:db8::1", true},
+		{"IPv4 addresses compare by value", "A", "203.0.113.1", "203.0.113.2", false},
+		{"names compare without case or trailing dot", "CNAME", "Target.Example.NET.", "target.example.net", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := canonical(tc.typ, tc.a) == canonical(tc.typ, tc.b); got != tc.same {
+				t.Errorf("canonical(%q) == canonical(%q): %v, want %v", tc.a, tc.b, got, tc.same)
+			}
+		})
+	}
+}
+
+func TestTXTContentRoundTripsThroughTheWire(t *testing.T) {
+	for _, s := range []string{`token`, `"with space"`, `"a \"quoted\" word" "second"`, `"back\\slash"`, `"\001\255"`, `""`} {
+		t.Run(s, func(t *testing.T) {
+			r := rr(t, "x.example.com. 60 IN TXT "+s)
+			buf := make([]byte, 512)
+			off, err := dns.PackRR(r, buf, 0, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, _, err := dns.UnpackRR(buf[:off], 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := contentOf(back)
+			if !ok {
+				t.Fatal("no content")
+			}
+			if canonical("TXT", c) != canonical("TXT", txtContent(r.(*dns.TXT).Txt)) {
+				t.Errorf("content %q does not compare equal to the record it came from", c)
+			}
+			if rdataEmpty(back) {
+				t.Error("TXT with data reported empty")
+			}
+		})
+	}
+}
+
+func TestRdataEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rr    dns.RR
+		empty bool
+	}{
+		{"an ANY record is empty", anyRR("x.example.com", dns.TypeTXT, dns.ClassANY), true},
+		{"an A record without an address is empty", &dns.A{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeA}}, true},
+		{"an MX record without data is empty", &dns.MX{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeMX}}, true},
+		{"an A record with an address is not", rr(t, "x.example.com. 0 IN A 192.0.2.1"), false},
+		{"an unknown type without data is empty", &dns.RFC3597{Hdr: dns.RR_Header{Name: "x.", Rrtype: 65280}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rdataEmpty(tc.rr); got != tc.empty {
+				t.Errorf("rdataEmpty = %v, want %v", got, tc.empty)
+			}
+		})
+	}
+}
