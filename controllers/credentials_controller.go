@@ -68,6 +68,9 @@ type CredentialsReconciler struct {
 	Now        func() time.Time
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
+	// Nameserver is the gateway address written to Secrets for RFC 2136
+	// clients (host:port).
+	Nameserver string
 }
 
 // Reconcile brings one namespace's credentials under one scope up to date.
@@ -112,7 +115,8 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 		}
 		return nil, nil, err
 	}
-	if !scope.DeletionTimestamp.IsZero() || !scope.Spec.Credentials.ProviderTokenEnabled() {
+	creds := &scope.Spec.Credentials
+	if !scope.DeletionTimestamp.IsZero() || !creds.ProviderTokenEnabled() && !creds.RFC2136Enabled() {
 		return &scope, nil, nil
 	}
 	var namespace corev1.Namespace

@@ -41,25 +41,36 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 		return ctrl.Result{}, err
 	}
 	now := r.now()
-	ann := secret.Annotations
-	switch {
-	case ann[AnnTokenID] == "" || len(secret.Data[KeyAPIToken]) == 0:
-		if err := r.mint(ctx, p, scope, secret, zoneIDs, false); err != nil {
-			return ctrl.Result{}, err
+	creds := &scope.Spec.Credentials
+	due := secret.Annotations[AnnNextRotation] != "" && !parseTime(secret.Annotations[AnnNextRotation]).After(now)
+	if creds.ProviderTokenEnabled() {
+		ann := secret.Annotations
+		switch {
+		case ann[AnnTokenID] == "" || len(secret.Data[KeyAPIToken]) == 0:
+			if err := r.mint(ctx, p, scope, secret, zoneIDs, false); err != nil {
+				return ctrl.Result{}, err
+			}
+		case ann[AnnTokenZones] != strings.Join(zoneIDs, ","):
+			if err := r.updateZones(ctx, p, secret, zoneIDs); err != nil {
+				return ctrl.Result{}, err
+			}
+		case due:
+			if err := r.rotate(ctx, p, scope, secret, zoneIDs); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
-	case ann[AnnTokenZones] != strings.Join(zoneIDs, ","):
-		if err := r.updateZones(ctx, p, secret, zoneIDs); err != nil {
-			return ctrl.Result{}, err
-		}
-	case !parseTime(ann[AnnNextRotation]).After(now):
-		if err := r.rotate(ctx, p, scope, secret, zoneIDs); err != nil {
-			return ctrl.Result{}, err
-		}
+	} else if err := r.dropToken(ctx, p, scope, secret); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.syncTSIG(ctx, scope, secret, due && !creds.ProviderTokenEnabled()); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.revokePreviousIfDue(ctx, p, scope, secret); err != nil {
 		return ctrl.Result{}, err
 	}
-	credentialExpiry.WithLabelValues(scope.Name, ns).Set(float64(parseTime(secret.Annotations[AnnTokenExpires]).Unix()))
+	if exp := parseTime(secret.Annotations[AnnTokenExpires]); !exp.IsZero() {
+		credentialExpiry.WithLabelValues(scope.Name, ns).Set(float64(exp.Unix()))
+	}
 	return ctrl.Result{RequeueAfter: nextWake(secret.Annotations, r.now())}, nil
 }
 
@@ -139,9 +150,17 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 		ann[AnnPreviousTokenID] = ann[AnnTokenID]
 		ann[AnnPreviousRevokeAt] = formatTime(now.Add(creds.RotationOverlap()))
 	}
-	next := sched.Next(now).Add(spread(secret.Namespace+"/"+scope.Name, sched.LongestPeriod(now)))
+	next := nextRotation(sched, secret.Namespace+"/"+scope.Name, now)
 	if latest := expires.Add(-creds.RotationOverlap()); next.After(latest) {
 		next = latest // never let a token expire before its successor is in place
+	}
+	if secret.Data == nil {
+		secret.Data = map[string][]byte{}
+	}
+	if rotating && creds.RFC2136Enabled() {
+		if err := rotateTSIG(secret, now, creds.RotationOverlap()); err != nil {
+			return err
+		}
 	}
 	ann[AnnTokenID] = minted.ID
 	ann[AnnTokenName] = name
@@ -294,6 +313,87 @@ func hasTokens(s *corev1.Secret) bool {
 	return s.Annotations[AnnTokenID] != "" || s.Annotations[AnnPreviousTokenID] != "" || s.Annotations[AnnMinting] != ""
 }
 
+// nextRotation is the next rotation time after now on the schedule, spread
+// per namespace.
+func nextRotation(sched rotation.Schedule, key string, now time.Time) time.Time {
+	return sched.Next(now).Add(spread(key, sched.LongestPeriod(now)))
+}
+
+// syncTSIG keeps the Secret's TSIG key in line with the scope: present when
+// rfc2136 is enabled (rotated on the schedule when no provider token sets the
+// pace), the previous secret dropped after the overlap, gone when disabled.
+func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DNSScope, secret *corev1.Secret, rotateNow bool) error {
+	creds := &scope.Spec.Credentials
+	now := r.now()
+	if secret.Data == nil {
+		secret.Data = map[string][]byte{}
+	}
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	if !creds.RFC2136Enabled() {
+		if dropTSIG(secret) {
+			return r.Client.Update(ctx, secret)
+		}
+		return nil
+	}
+	created := len(secret.Data[KeyTSIGSecret]) == 0
+	changed, err := ensureTSIG(secret, r.Nameserver)
+	if err != nil {
+		return err
+	}
+	if !creds.ProviderTokenEnabled() && (rotateNow || secret.Annotations[AnnNextRotation] == "") {
+		sched, err := rotation.Parse(creds.RotationSchedule())
+		if err != nil {
+			return fmt.Errorf("spec.credentials.rotation.schedule: %w", err)
+		}
+		if rotateNow {
+			if err := rotateTSIG(secret, now, creds.RotationOverlap()); err != nil {
+				return err
+			}
+			rotations.WithLabelValues(scope.Name, "ok").Inc()
+		}
+		secret.Annotations[AnnNextRotation] = formatTime(nextRotation(sched, secret.Namespace+"/"+scope.Name, now))
+		changed = true
+	}
+	if expirePreviousTSIG(secret, now) {
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Client.Update(ctx, secret); err != nil {
+		return err
+	}
+	switch {
+	case created:
+		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TSIGKeyIssued", "IssueTSIGKey", "TSIG key %s issued for the RFC 2136 gateway", TSIGKeyName(secret.Namespace, scope.Name))
+	case rotateNow:
+		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TSIGKeyRotated", "RotateTSIGKey", "TSIG key %s rotated; the previous secret works until %s", TSIGKeyName(secret.Namespace, scope.Name), secret.Annotations[AnnPreviousTSIGUntil])
+	}
+	return nil
+}
+
+// dropToken revokes and forgets the provider token of a scope that no
+// longer hands out provider tokens.
+func (r *CredentialsReconciler) dropToken(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret) error {
+	for _, k := range []string{AnnTokenID, AnnPreviousTokenID} {
+		if id := secret.Annotations[k]; id != "" {
+			if err := r.revoke(ctx, p, scope, secret, id); err != nil {
+				return err
+			}
+		}
+	}
+	if _, had := secret.Data[KeyAPIToken]; !had && secret.Annotations[AnnTokenID] == "" {
+		return nil
+	}
+	delete(secret.Data, KeyAPIToken)
+	for _, k := range []string{AnnTokenID, AnnTokenName, AnnTokenExpires, AnnTokenZones, AnnPreviousTokenID, AnnPreviousRevokeAt} {
+		delete(secret.Annotations, k)
+	}
+	return r.Client.Update(ctx, secret)
+}
+
 // spread delays a namespace's rotation by a stable fraction of a twentieth
 // of the period (at most an hour), so a cron schedule does not rotate a
 // thousand namespaces in the same second and burst past the rate limit.
@@ -314,8 +414,13 @@ func spread(key string, period time.Duration) time.Duration {
 // of the overlap, whichever comes first. Never negative, never a tight loop.
 func nextWake(ann map[string]string, now time.Time) time.Duration {
 	next := parseTime(ann[AnnNextRotation])
-	if at := parseTime(ann[AnnPreviousRevokeAt]); !at.IsZero() && at.Before(next) {
-		next = at
+	for _, k := range []string{AnnPreviousRevokeAt, AnnPreviousTSIGUntil} {
+		if at := parseTime(ann[k]); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	if next.IsZero() {
+		return time.Hour
 	}
 	d := next.Sub(now)
 	if d < time.Second {

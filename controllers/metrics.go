@@ -61,3 +61,13 @@ var observeProvider provider.Observer = func(op, result string, d time.Duration)
 	providerRequests.WithLabelValues(op, result).Inc()
 	providerLatency.WithLabelValues(op).Observe(d.Seconds())
 }
+
+var gatewayRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "scopedns_gateway_requests_total",
+	Help: "RFC 2136 gateway requests by response code (NOERROR, REFUSED, NOTAUTH, ...).",
+}, []string{"rcode"})
+
+func init() { metrics.Registry.MustRegister(gatewayRequests) }
+
+// ObserveGateway is the gateway's Observer: one count per request by rcode.
+func ObserveGateway(rcode string) { gatewayRequests.WithLabelValues(rcode).Inc() }

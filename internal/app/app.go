@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
+	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 	scopewebhook "github.com/scopedns/scopedns/internal/webhook"
@@ -60,6 +63,12 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Now is the clock of rotation and expiry; time.Now when nil.
 	Now func() time.Time
+	// GatewayAddr is where the RFC 2136 gateway listens (UDP and TCP); empty
+	// or "0" turns it off.
+	GatewayAddr string
+	// GatewayNameserver is the host:port written to credentials Secrets as
+	// `nameserver` for RFC 2136 clients; defaults to GatewayAddr.
+	GatewayNameserver string
 	// ConfigureProvider adjusts provider client options (simulator, tests).
 	ConfigureProvider func(*cloudflare.Options)
 }
@@ -169,14 +178,50 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	creds := &controllers.CredentialsReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
 		ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr),
 	}
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)
+	}
+	if err := addGateway(mgr, o, providers, policies); err != nil {
+		return err
 	}
 	return mgr.Add(&controllers.TokenSweeper{
 		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
 		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now,
 	})
+}
+
+// addGateway starts the RFC 2136 gateway on every replica, with keys kept
+// current by the gateway keys controller.
+func addGateway(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
+	if o.GatewayAddr == "" || o.GatewayAddr == "0" {
+		return nil
+	}
+	keys := gateway.NewKeyStore()
+	if err := (&controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Keys: keys, Policies: policies}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the gateway keys controller: %w", err)
+	}
+	reader := mgr.GetClient()
+	srv, err := gateway.New(gateway.Options{
+		Addr:        o.GatewayAddr,
+		Keys:        keys,
+		ClusterName: o.ClusterName,
+		Writers: gateway.WritersFunc(func(ctx context.Context, scopeName string) (gateway.Writer, error) {
+			var scope v1alpha1.DNSScope
+			if err := reader.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
+				return nil, err
+			}
+			return providers.For(ctx, &scope)
+		}),
+		Logger:   slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
+		Observer: controllers.ObserveGateway,
+		// TSIG time checks run on the wall clock, whatever clock rotation uses.
+	})
+	if err != nil {
+		return fmt.Errorf("--gateway-address: %w", err)
+	}
+	return mgr.Add(srv)
 }
 
 func addIndexes(mgr manager.Manager) error {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,4 +125,21 @@ func clientKey(o client.Object) client.ObjectKey { return client.ObjectKeyFromOb
 func conditionTrue(conds []metav1.Condition, typ string) bool {
 	c := meta.FindStatusCondition(conds, typ)
 	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+// freeAddr returns a loopback address whose port is free for both UDP and TCP.
+func freeAddr() string {
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		_ = l.Close()
+		if err == nil {
+			_ = u.Close()
+			return addr
+		}
+	}
 }

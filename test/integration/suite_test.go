@@ -44,12 +44,14 @@ var (
 	mgrCache client.Reader
 
 	// cf is the Cloudflare simulator the operator writes to; cfURL its API root.
-	cf      *sim.Server
-	cfHTTP  *httptest.Server
-	cfURL   string
-	clock   = newFakeClock(time.Now())
-	master  = "master-token-value-0123456789abcdef"
-	account = "0123456789abcdef0123456789abcdef"
+	cf     *sim.Server
+	cfHTTP *httptest.Server
+	cfURL  string
+	// gatewayAddr is the manager's RFC 2136 gateway.
+	gatewayAddr = freeAddr()
+	clock       = newFakeClock(time.Now())
+	master      = "master-token-value-0123456789abcdef"
+	account     = "0123456789abcdef0123456789abcdef"
 )
 
 func TestIntegration(t *testing.T) {
@@ -105,6 +107,7 @@ var _ = BeforeSuite(func() {
 		WebhookCertDir: wh.LocalServingCertDir,
 		Now:            clock.Now,
 		SweepInterval:  time.Hour, // specs sweep on demand
+		GatewayAddr:    gatewayAddr,
 		MaxBackoff:     2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond

@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/gateway"
+	"github.com/scopedns/scopedns/internal/policy"
+)
+
+// GatewayKeysReconciler feeds the RFC 2136 gateway's key store from the
+// credentials Secrets and the claims: each namespace's key may write exactly
+// the (name, type) pairs it reserved, within the rule's TTL. It only reads
+// the cluster, so it runs on every replica (each serves the gateway), not
+// just the leader. Requests are keyed by namespace and scope, like the
+// credentials controller's.
+type GatewayKeysReconciler struct {
+	Client   client.Client
+	Keys     *gateway.KeyStore
+	Policies *policy.Cache
+}
+
+// Reconcile puts the namespace's key for the scope into the store, or takes it out.
+func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ns, scopeName := req.Namespace, req.Name
+	keyName := TSIGKeyName(ns, scopeName)
+	key, ok, err := r.key(ctx, ns, scopeName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !ok {
+		r.Keys.Delete(keyName)
+		return ctrl.Result{}, nil
+	}
+	r.Keys.Put(key)
+	return ctrl.Result{}, nil
+}
+
+func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (gateway.Key, bool, error) {
+	var scope v1alpha1.DNSScope
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
+		return gateway.Key{}, false, client.IgnoreNotFound(err)
+	}
+	if !scope.Spec.Credentials.RFC2136Enabled() {
+		return gateway.Key{}, false, nil
+	}
+	var secret corev1.Secret
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(&scope)}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return gateway.Key{}, false, nil
+		}
+		return gateway.Key{}, false, err
+	}
+	if !isOurs(&secret) || !secret.DeletionTimestamp.IsZero() || len(secret.Data[KeyTSIGSecret]) == 0 {
+		return gateway.Key{}, false, nil
+	}
+	compiled, err := r.Policies.Compile(&scope)
+	if err != nil {
+		return gateway.Key{}, false, nil //nolint:nilerr // an invalid scope grants nothing; its status says why
+	}
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
+		return gateway.Key{}, false, err
+	}
+	key := gateway.Key{
+		Name:      TSIGKeyName(ns, scopeName),
+		Algorithm: TSIGAlgorithm,
+		Secrets:   []string{string(secret.Data[KeyTSIGSecret])},
+		Namespace: ns,
+		Scope:     scopeName,
+		Zones:     map[string]string{},
+		Grants:    map[gateway.Grant]int32{},
+	}
+	if prev := secret.Data[KeyTSIGPrevious]; len(prev) > 0 {
+		key.Secrets = append(key.Secrets, string(prev))
+	}
+	for i := range claims.Items {
+		c := &claims.Items[i]
+		if !c.DeletionTimestamp.IsZero() {
+			continue
+		}
+		reserved := map[string]bool{}
+		for _, st := range c.Status.Records {
+			if st.State == v1alpha1.RecordReserved {
+				reserved[st.Name+"/"+string(st.Type)] = true
+			}
+		}
+		// The grant engine is asked again, so a key never outlives a
+		// narrowed scope even before the claim's status catches up.
+		for _, d := range policy.CheckClaim(compiled, ns, c) {
+			if d.Err != nil || !reserved[d.Key.Name+"/"+d.Key.Type] {
+				continue
+			}
+			id := zoneIDOf(&scope, d.Match.Zone)
+			if id == "" {
+				continue
+			}
+			key.Zones[d.Match.Zone] = id
+			key.Grants[gateway.Grant{Name: d.Key.Name, Type: strings.ToUpper(d.Key.Type)}] = d.Match.MaxTTL
+		}
+	}
+	return key, true, nil
+}
+
+// SetupWithManager watches what a key depends on; it needs no leader.
+func (r *GatewayKeysReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	byClaim := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		c := o.(*v1alpha1.DNSRecordClaim)
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ScopeName}}}
+	})
+	bySecret := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if !isOurs(o) || o.GetLabels()[LabelScope] == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelScope]}}}
+	})
+	creds := &CredentialsReconciler{Client: r.Client}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("gatewaykeys").
+		Watches(&v1alpha1.DNSRecordClaim{}, byClaim).
+		Watches(&corev1.Secret{}, bySecret).
+		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(creds.namespacesOfScope)).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), RateLimiter: rateLimiter(0)}).
+		Complete(r)
+}
