@@ -46,10 +46,18 @@ type ClaimReconciler struct {
 	// writes against fresh snapshots and pays nothing extra.
 	FreshFor time.Duration
 	Now      func() time.Time
-	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
+	// MaxConcurrentReconciles bounds parallel reconciles (default 32).
 	MaxConcurrentReconciles int
 
-	zones zoneRecords
+	// BatchWindow is how long the first claim with changes for a zone waits
+	// for others to join its batch (default 50ms).
+	BatchWindow time.Duration
+	// BatchLimit is the most record changes per batch (default 200, the
+	// Cloudflare free plan's limit).
+	BatchLimit int
+
+	zones   zoneRecords
+	batches *batcher
 }
 
 // Reconcile brings one claim's records and status up to date.
@@ -107,8 +115,17 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.FreshFor = time.Minute
 	}
 	if r.MaxConcurrentReconciles == 0 {
-		r.MaxConcurrentReconciles = 4
+		// Reconciles mostly wait on a shared batch; enough of them must be
+		// in flight for a batch to fill.
+		r.MaxConcurrentReconciles = 32
 	}
+	if r.BatchWindow == 0 {
+		r.BatchWindow = 50 * time.Millisecond
+	}
+	if r.BatchLimit == 0 {
+		r.BatchLimit = 200
+	}
+	r.batches = newBatcher(r.BatchWindow, r.BatchLimit)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.DNSRecordClaim{}).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope)).

@@ -237,10 +237,30 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 }
 
 func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (int, map[grant.Key]string, error) {
+	plan, err := r.planZone(ctx, p, zoneID, owner, desired, names)
+	if err != nil || plan.Changes.IsEmpty() {
+		return 0, plan.NotOwned, err
+	}
+	res, err := r.batches.apply(ctx, p, zoneID, plan.Changes)
+	z := r.zones.lock(zoneID)
+	z.applied(res)
+	if err != nil {
+		z.invalidate()
+	}
+	z.mu.Unlock()
+	if err != nil {
+		return len(res.Created) + len(res.Updated) + len(res.Deleted), plan.NotOwned, fmt.Errorf("writing records in zone %s: %w", zoneID, err)
+	}
+	return plan.Changes.Len(), plan.NotOwned, nil
+}
+
+// planZone plans one claim's changes against the zone's snapshot, listing
+// the zone first when the snapshot is too old.
+func (r *ClaimReconciler) planZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (zonePlan, error) {
 	z := r.zones.lock(zoneID)
 	defer z.mu.Unlock()
 	if err := z.load(ctx, p, zoneID, r.now(), r.DriftInterval); err != nil {
-		return 0, nil, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
+		return zonePlan{}, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
 	}
 	plan := planRecords(desired, dedupe(append(z.named(names), z.owned(owner)...)), owner)
 	if len(plan.Changes.Create) > 0 && r.now().Sub(z.fetched) > r.FreshFor {
@@ -248,20 +268,11 @@ func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zon
 		// would touch a name we do not own: look again before writing.
 		z.invalidate()
 		if err := z.load(ctx, p, zoneID, r.now(), r.DriftInterval); err != nil {
-			return 0, nil, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
+			return zonePlan{}, fmt.Errorf("listing records of zone %s: %w", zoneID, err)
 		}
 		plan = planRecords(desired, dedupe(append(z.named(names), z.owned(owner)...)), owner)
 	}
-	if plan.Changes.IsEmpty() {
-		return 0, plan.NotOwned, nil
-	}
-	res, err := p.ApplyChanges(ctx, zoneID, plan.Changes)
-	z.applied(res)
-	if err != nil {
-		z.invalidate()
-		return len(res.Created) + len(res.Updated) + len(res.Deleted), plan.NotOwned, fmt.Errorf("writing records in zone %s: %w", zoneID, err)
-	}
-	return plan.Changes.Len(), plan.NotOwned, nil
+	return plan, nil
 }
 
 // removeOwnedRecords deletes every record of the claim in every zone of the scope.

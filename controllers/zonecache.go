@@ -81,6 +81,11 @@ func (z *zoneSnapshot) applied(res provider.ApplyResult) {
 	for _, id := range res.Deleted {
 		gone[id] = true
 	}
+	// A zone listed while the batch was in flight may hold the created
+	// records already; replace rather than append twice.
+	for _, r := range res.Created {
+		gone[r.ID] = true
+	}
 	updated := map[string]provider.Record{}
 	for _, r := range res.Updated {
 		updated[r.ID] = r

@@ -26,8 +26,12 @@ import (
 // for the claim's namespace, or that collide with another namespace's claim.
 type ClaimValidator struct {
 	// Reader answers from the manager's cache; NameIndex must be registered on it.
-	Reader   client.Reader
-	Policies *policy.Cache
+	Reader client.Reader
+	// APIReader reads the API server directly. It is asked only when the
+	// cache does not know a scope or namespace yet: GitOps tools apply a
+	// namespace and its claims in one go, faster than the cache follows.
+	APIReader client.Reader
+	Policies  *policy.Cache
 }
 
 var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
@@ -35,7 +39,7 @@ var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
 // SetupClaimWebhook registers the claim webhook with the manager.
 func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSRecordClaim{}).
-		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), Policies: policies}).
+		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies}).
 		Complete()
 }
 
@@ -64,7 +68,7 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 	scopePath := field.NewPath("spec", "scopeName")
 
 	var scope v1alpha1.DNSScope
-	if err := v.Reader.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope); err != nil {
+	if err := v.get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{
 				field.NotFound(scopePath, claim.Spec.ScopeName)})
@@ -73,7 +77,7 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 	}
 
 	var ns corev1.Namespace
-	if err := v.Reader.Get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
+	if err := v.get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
 		return nil, fmt.Errorf("reading namespace %q: %w", claim.Namespace, err)
 	}
 	selected, err := policy.Selects(&scope, ns.Labels)
@@ -148,6 +152,16 @@ func (v *ClaimValidator) conflicts(ctx context.Context, oldClaim, claim *v1alpha
 		}
 	}
 	return errs, nil
+}
+
+// get reads from the cache, and from the API server when the cache has not
+// seen the object yet.
+func (v *ClaimValidator) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := v.Reader.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && v.APIReader != nil {
+		return v.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }
 
 func selectorString(scope *v1alpha1.DNSScope) string {
