@@ -39,9 +39,9 @@ func (a *countingApplier) ApplyChanges(_ context.Context, _ string, c provider.C
 func TestBatcherCoalescesConcurrentClaimsAndSharesResults(t *testing.T) {
 	cases := map[string]struct {
 		claims, perClaim, max int
-		wantCalls            int
+		wantCalls             int
 	}{
-		"twenty claims arriving together share one batch":     {claims: 20, perClaim: 2, max: 200, wantCalls: 1},
+		"twenty claims arriving together share one batch":      {claims: 20, perClaim: 2, max: 200, wantCalls: 1},
 		"a batch that reaches the limit goes out at once":      {claims: 10, perClaim: 10, max: 50, wantCalls: 2},
 		"a single claim still gets its batch after the window": {claims: 1, perClaim: 3, max: 200, wantCalls: 1},
 	}

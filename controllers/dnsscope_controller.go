@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,15 @@ type ScopeReconciler struct {
 	// VerifyInterval is how often a healthy scope re-verifies its credential.
 	VerifyInterval time.Duration
 	Now            func() time.Time
+
+	// verified remembers, per scope, what was last verified and when, so
+	// the claim-count updates a busy scope gets do not each cost provider calls.
+	verified sync.Map // types.UID -> verification
+}
+
+type verification struct {
+	fingerprint string
+	at          time.Time
 }
 
 // Reconcile brings one DNSScope's status up to date.
@@ -69,6 +79,13 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 		return ctrl.Result{}, nil // a spec change requeues
 	}
 
+	fp := r.fingerprint(ctx, scope)
+	if v, ok := r.verified.Load(scope.UID); ok && isReady(scope) {
+		if v := v.(verification); v.fingerprint == fp && r.now().Sub(v.at) < r.VerifyInterval {
+			return ctrl.Result{RequeueAfter: r.VerifyInterval - r.now().Sub(v.at)}, nil
+		}
+	}
+	r.verified.Delete(scope.UID)
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
 		var ce *credentialError
@@ -119,7 +136,21 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, true, v1alpha1.ReasonReconciled, fmt.Sprintf("credential verified; %d zones resolved", len(zones)))
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonReconciled, "")
 	scope.Status.ObservedGeneration = gen
+	r.verified.Store(scope.UID, verification{fingerprint: fp, at: r.now()})
 	return ctrl.Result{RequeueAfter: r.VerifyInterval}, nil
+}
+
+// fingerprint changes whenever what a verification depends on changes: the
+// scope's spec or its master credential Secret.
+func (r *ScopeReconciler) fingerprint(ctx context.Context, scope *v1alpha1.DNSScope) string {
+	fp := fmt.Sprint(scope.Generation)
+	if cf := scope.Spec.Provider.Cloudflare; cf != nil {
+		var s corev1.Secret
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: cf.APITokenSecretRef.Name}, &s); err == nil {
+			fp += "/" + s.ResourceVersion
+		}
+	}
+	return fp
 }
 
 func (r *ScopeReconciler) notReady(scope *v1alpha1.DNSScope, reason, msg string) {
