@@ -47,6 +47,9 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 		ann := secret.Annotations
 		switch {
 		case ann[AnnTokenID] == "" || len(secret.Data[KeyAPIToken]) == 0:
+			if err := r.checkQuota(ctx, scope, secret, "MintToken"); err != nil {
+				return ctrl.Result{}, err
+			}
 			if err := r.mint(ctx, p, scope, secret, zoneIDs, false); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -205,21 +208,31 @@ func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider,
 	if secret.Annotations[AnnPreviousTokenID] != "" {
 		return nil // finish the last rotation first; revokePreviousIfDue runs next
 	}
+	if err := r.checkQuota(ctx, scope, secret, "RotateToken"); err != nil {
+		rotations.WithLabelValues(scope.Name, "quota").Inc()
+		return err
+	}
+	return r.mint(ctx, p, scope, secret, zoneIDs, true)
+}
+
+// checkQuota refuses a mint that would take this cluster past the provider's
+// token quota, and warns from 80 % on. Rotation overlap doubles a namespace's
+// need for a while, so the count includes tokens waiting for revocation.
+func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, secret *corev1.Secret, action string) error {
 	held, err := r.tokensHeld(ctx)
 	if err != nil {
 		return err
 	}
 	if held+1 > r.TokenQuota {
-		rotations.WithLabelValues(scope.Name, "quota").Inc()
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, "RotateToken",
-			"rotation postponed: this cluster holds %d provider tokens and the quota is %d", held, r.TokenQuota)
-		return fmt.Errorf("rotation of %s/%s postponed: %d tokens held, quota %d", secret.Namespace, secret.Name, held, r.TokenQuota)
+		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
+			"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the RFC 2136 gateway needs none", held, r.TokenQuota)
+		return fmt.Errorf("%s for %s/%s postponed: %d provider tokens held, quota %d", action, secret.Namespace, scope.Name, held, r.TokenQuota)
 	}
 	if held+1 >= r.TokenQuota*8/10 {
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", "RotateToken",
-			"this cluster holds %d of %d provider tokens", held, r.TokenQuota)
+		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", action,
+			"this cluster holds %d of %d provider tokens", held+1, r.TokenQuota)
 	}
-	return r.mint(ctx, p, scope, secret, zoneIDs, true)
+	return nil
 }
 
 // revokePreviousIfDue revokes the rotated-out token once its overlap ends.
