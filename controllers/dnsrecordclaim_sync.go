@@ -91,6 +91,11 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 		}
 		return nil, nil, "", "", err
 	}
+	if !scope.DeletionTimestamp.IsZero() {
+		msg := fmt.Sprintf("DNSScope %q is being deleted; the claim's records are removed", scope.Name)
+		refuseAll(v1alpha1.RecordRefused, msg)
+		return &scope, evals, v1alpha1.ReasonScopeNotFound, msg, nil
+	}
 	var ns corev1.Namespace
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
 		return nil, nil, "", "", err

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -26,6 +27,11 @@ import (
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/webhook"
 )
+
+// ScopeFinalizer holds a deleted scope until the claims under it removed
+// their records and every namespace's credentials were revoked: without the
+// scope there would be no credential left to clean up with.
+const ScopeFinalizer = "scopedns.io/cleanup"
 
 // ScopeReconciler verifies a scope's master credential, resolves its zones at
 // the provider and reports how many namespaces and claims it serves. Claims
@@ -58,6 +64,14 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	var scope v1alpha1.DNSScope
 	if err := r.Client.Get(ctx, req.NamespacedName, &scope); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !scope.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, &scope)
+	}
+	if controllerutil.AddFinalizer(&scope, ScopeFinalizer) {
+		if err := r.Client.Update(ctx, &scope); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	before := scope.DeepCopy()
 	result, err := requeueOnRateLimit(ctx)(r.reconcile(ctx, &scope))
@@ -138,6 +152,37 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 	scope.Status.ObservedGeneration = gen
 	r.verified.Store(scope.UID, verification{fingerprint: fp, at: r.now()})
 	return ctrl.Result{RequeueAfter: r.VerifyInterval}, nil
+}
+
+// reconcileDelete lets a deleted scope go once nothing it granted is left:
+// the claim controller removes records of claims under a deleting scope and
+// the credentials controller revokes their tokens, both through this scope.
+func (r *ScopeReconciler) reconcileDelete(ctx context.Context, scope *v1alpha1.DNSScope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(scope, ScopeFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: scope.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	withRecords := 0
+	for _, c := range claims.Items {
+		if len(c.Status.Zones) > 0 {
+			withRecords++
+		}
+	}
+	var secrets corev1.SecretList
+	if err := r.Client.List(ctx, &secrets, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: scope.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	if withRecords > 0 || len(secrets.Items) > 0 {
+		log.FromContext(ctx).Info("scope is being deleted; waiting for its records and credentials to be removed",
+			"claimsWithRecords", withRecords, "credentialSecrets", len(secrets.Items))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	r.verified.Delete(scope.UID)
+	controllerutil.RemoveFinalizer(scope, ScopeFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Update(ctx, scope))
 }
 
 // fingerprint changes whenever what a verification depends on changes: the

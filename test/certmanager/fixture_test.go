@@ -99,9 +99,9 @@ func serveDNS(t *testing.T, h dns.Handler) string {
 	return l.Addr().String()
 }
 
-// mint mints a token for zones with scopedns's Cloudflare provider, as the
-// operator does, using the master token.
-func (f *fixture) mint(ctx context.Context, t *testing.T, zones ...string) provider.MintedToken {
+// master is scopedns's Cloudflare provider on the simulator with the master
+// token, as the operator runs it.
+func (f *fixture) master(t *testing.T) *cloudflare.Provider {
 	t.Helper()
 	p, err := cloudflare.New(cloudflare.Options{
 		AccountID: accountID,
@@ -111,6 +111,14 @@ func (f *fixture) mint(ctx context.Context, t *testing.T, zones ...string) provi
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// mint mints a token for zones with scopedns's Cloudflare provider, as the
+// operator does, using the master token.
+func (f *fixture) mint(ctx context.Context, t *testing.T, zones ...string) provider.MintedToken {
+	t.Helper()
+	p := f.master(t)
 	found, err := p.Zones(ctx, zones)
 	if err != nil {
 		t.Fatal(err)

@@ -256,3 +256,29 @@ func tokensNamedFor(scope string) []sim.TokenInfo {
 	}
 	return out
 }
+
+var _ = Describe("Deleting a DNSScope", func() {
+	It("removes the records of its claims and revokes every namespace's token before it goes", func() {
+		label := uniq("del") + ".example.io/dns"
+		scope := tenantScope(uniq("doomed"), label)
+		createScope(scope)
+		ns := uniq("team")
+		tenantNamespace(ns, map[string]string{label: "true"})
+		name := "web." + ns + ".apps.example.com"
+		c := newClaim(ns, "web", scope.Name, rec(name, v1alpha1.RecordTypeA, "203.0.113.40"),
+			rec("_acme-challenge."+ns+".apps.example.com", v1alpha1.RecordTypeTXT))
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		waitReady(c, v1alpha1.ConditionReady)
+		token, _ := secretToken(ns, scope.Name+"-dns-credentials")
+		Expect(recordsNamed("example.com", name)).To(HaveLen(1))
+
+		Expect(k8s.Delete(ctx, scope)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(scope), &v1alpha1.DNSScope{}) }, 60*time.Second).
+			Should(Satisfy(apierrors.IsNotFound), "the scope's finalizer is released once everything it granted is gone")
+		Expect(recordsNamed("example.com", name)).To(BeEmpty())
+		Expect(writeTXT(token, "example.com", "_acme-challenge."+ns+".apps.example.com")).NotTo(Succeed())
+		Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: scope.Name + "-dns-credentials"}, &corev1.Secret{}))).To(BeTrue())
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(c), c)).To(Succeed())
+		Expect(meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionAccepted).Reason).To(Equal(v1alpha1.ReasonScopeNotFound))
+	})
+})
