@@ -251,6 +251,15 @@ func packUnauthenticated(m *dns.Msg, withTSIG func(*dns.Msg) ([]byte, error)) ([
 }
 
 func (s *Server) audit(q *request, rcode int) {
+	// A refused signature still names a key; when that key is known, say
+	// whose it is, so a misconfigured Issuer (HMAC-MD5, a stale secret) is
+	// visible to the tenant's admins rather than lost as noise.
+	known := q.key.Namespace != ""
+	if !known && q.keyName != "" {
+		if k, ok := s.o.Keys.Key(q.keyName); ok {
+			q.key.Namespace, q.key.Scope, known = k.Namespace, k.Scope, true
+		}
+	}
 	attrs := []slog.Attr{
 		slog.String("result", rcodeName(rcode)),
 		slog.String("key", q.keyName),
@@ -279,7 +288,7 @@ func (s *Server) audit(q *request, rcode int) {
 	switch {
 	case rcode == dns.RcodeServerFailure:
 		level = slog.LevelError
-	case q.v == nil && (q.tsig == nil || q.tsigErr == dns.RcodeBadKey):
+	case q.v == nil && (q.tsig == nil || q.tsigErr == dns.RcodeBadKey) && !known:
 		level = slog.LevelDebug
 	case q.v == nil:
 		level = slog.LevelWarn
