@@ -69,6 +69,9 @@ type Options struct {
 	// GatewayNameserver is the host:port written to credentials Secrets as
 	// `nameserver` for RFC 2136 clients; defaults to GatewayAddr.
 	GatewayNameserver string
+	// SkipNameValidation lets several managers run in one process (tests of
+	// leader election); controller names are otherwise unique per process.
+	SkipNameValidation bool
 	// ConfigureProvider adjusts provider client options (simulator, tests).
 	ConfigureProvider func(*cloudflare.Options)
 }
@@ -120,6 +123,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 				}},
 			},
 		},
+	}
+	if o.SkipNameValidation {
+		mopts.Controller.SkipNameValidation = &o.SkipNameValidation
 	}
 	if o.GracefulShutdownTime > 0 {
 		mopts.GracefulShutdownTimeout = &o.GracefulShutdownTime
