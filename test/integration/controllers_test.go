@@ -194,6 +194,7 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		scope := tenantScope(uniq("rot"), label)
 		scope.Spec.Credentials.Rotation = v1alpha1.RotationSpec{Schedule: "@every 1h", Overlap: &metav1.Duration{Duration: 10 * time.Minute}}
 		scope.Spec.Credentials.ExpireAfter = &metav1.Duration{Duration: 2 * time.Hour}
+		scope.Spec.Credentials.RFC2136 = &v1alpha1.CredentialToggle{Enabled: true}
 		createScope(scope)
 		ns := uniq("team")
 		tenantNamespace(ns, map[string]string{label: "true"})
@@ -202,6 +203,8 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		waitReady(c, v1alpha1.ConditionReady)
 		secretName := scope.Name + "-dns-credentials"
 		oldToken, oldAnn := secretToken(ns, secretName)
+		oldTSIG := tsigSecret(ns, secretName)
+		Expect(oldTSIG).NotTo(BeEmpty())
 
 		clock.Advance(65 * time.Minute) // past the rotation and its spread (at most 3 minutes)
 		poke(c)
@@ -214,6 +217,8 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		Expect(newAnn[controllers.AnnPreviousTokenID]).To(Equal(oldAnn[controllers.AnnTokenID]))
 		Expect(writeTXT(newToken, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed())
 		Expect(writeTXT(oldToken, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed(), "the old token works during the overlap")
+		Expect(tsigSecret(ns, secretName)).NotTo(Equal(oldTSIG), "the TSIG key rotates with the token")
+		Expect(secretData(ns, secretName, controllers.KeyTSIGPrevious)).To(Equal(oldTSIG), "the previous TSIG secret is kept for the overlap")
 
 		clock.Advance(11 * time.Minute)
 		poke(c)
@@ -224,6 +229,8 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 			_, ann := secretToken(ns, secretName)
 			return ann[controllers.AnnPreviousTokenID]
 		}, 30*time.Second).Should(BeEmpty())
+		Eventually(func() string { return secretData(ns, secretName, controllers.KeyTSIGPrevious) }, 30*time.Second).
+			Should(BeEmpty(), "the previous TSIG secret is dropped when the overlap ends")
 	})
 
 	It("leaks no token when the answer to a mint is lost, and still hands out a working one", func() {
@@ -282,3 +289,15 @@ var _ = Describe("Deleting a DNSScope", func() {
 		Expect(meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionAccepted).Reason).To(Equal(v1alpha1.ReasonScopeNotFound))
 	})
 })
+
+func secretData(ns, name, key string) string {
+	var s corev1.Secret
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)).To(Succeed())
+	return string(s.Data[key])
+}
+
+func tsigSecret(ns, name string) string {
+	var v string
+	EventuallyWithOffset(1, func() string { v = secretData(ns, name, controllers.KeyTSIGSecret); return v }, 30*time.Second).ShouldNot(BeEmpty())
+	return v
+}
