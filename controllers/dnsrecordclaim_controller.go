@@ -51,7 +51,8 @@ type ClaimReconciler struct {
 	MaxConcurrentReconciles int
 
 	// BatchWindow is how long the first claim with changes for a zone waits
-	// for others to join its batch (default 50ms).
+	// for others to join its batch (default 250ms: a quarter second of
+	// latency turns a burst of a thousand claims into a handful of requests).
 	BatchWindow time.Duration
 	// BatchLimit is the most record changes per batch (default 200, the
 	// Cloudflare free plan's limit).
@@ -125,7 +126,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MaxConcurrentReconciles = 32
 	}
 	if r.BatchWindow == 0 {
-		r.BatchWindow = 50 * time.Millisecond
+		r.BatchWindow = 250 * time.Millisecond
 	}
 	if r.BatchLimit == 0 {
 		r.BatchLimit = 200
