@@ -79,6 +79,10 @@ func (s *SecretProviders) For(ctx context.Context, scope *v1alpha1.DNSScope) (pr
 		APIToken:  provider.Secret(token),
 		BaseURL:   cf.BaseURL,
 		Observer:  observeProvider,
+		// Cloudflare serves up to 5,000,000 records a page; 5,000 keeps one
+		// answer small while a 10,000-record zone's drift check costs two
+		// requests instead of a hundred.
+		PageSize: 5000,
 	}
 	if s.Configure != nil {
 		s.Configure(&opts)
