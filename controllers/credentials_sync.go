@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -145,6 +146,15 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 	expires := now.Add(creds.TokenLifetime())
 	minted, err := p.MintToken(ctx, provider.TokenSpec{Name: name, ZoneIDs: zoneIDs, AllowedCIDRs: creds.AllowedCIDRs, ExpiresOn: expires})
 	if err != nil {
+		if _, limited := provider.IsRateLimited(err); limited {
+			// A rate-limited mint never reached the provider (throttled here,
+			// or a 429, which Cloudflare answers before acting): drop the
+			// intent, or the next reconcile lists every token to look for it.
+			delete(secret.Annotations, AnnMinting)
+			if uerr := r.Client.Update(ctx, secret); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
+		}
 		return fmt.Errorf("minting a token for namespace %s: %w", secret.Namespace, err)
 	}
 

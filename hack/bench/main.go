@@ -236,9 +236,10 @@ func (b *bench) run(ctx context.Context) (err error) {
 			return fmt.Errorf("rate-limited convergence: %w", err)
 		}
 		if err != nil {
-			logf("  %s", lim.incomplete)
+			logf("  %s: %d requests, %d x 429, at most %d in any 5 minutes", lim.incomplete, lim.requests, lim.tooMany, lim.maxIn5m)
+		} else {
+			logf("  converged in %s: %d requests, %d x 429, at most %d in any 5 minutes", lim.duration.Round(time.Millisecond), lim.requests, lim.tooMany, lim.maxIn5m)
 		}
-		logf("  converged in %s: %d requests, %d x 429, at most %d in any 5 minutes", lim.duration.Round(time.Millisecond), lim.requests, lim.tooMany, lim.maxIn5m)
 	}
 	b.res.finished = time.Now()
 	return nil
