@@ -153,6 +153,10 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 // name when the scope exists, by label when it is gone.
 func (r *CredentialsReconciler) currentSecret(ctx context.Context, ns, scopeName string, scope *v1alpha1.DNSScope) (*corev1.Secret, error) {
 	if scope != nil {
+		// Read from the API server, not the cache: the intent annotation is
+		// acted on (tokens revoked by name) before any write could catch a
+		// stale copy, so a cached Secret that still shows a finished mint's
+		// intent would revoke the token the fresh Secret holds.
 		var s corev1.Secret
 		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(scope)}, &s)
 		if err == nil {
@@ -193,33 +197,37 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelScope]}}}
 		})).
-		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.namespacesOfScope)).
+		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Complete(r)
 }
 
-func (r *CredentialsReconciler) namespacesOfScope(ctx context.Context, o client.Object) []reconcile.Request {
-	seen := map[string]bool{}
-	var claims v1alpha1.DNSRecordClaimList
-	if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing claims of a scope")
+// namespacesOfScope maps a scope to a (namespace, scope) request for every
+// namespace that claims under it or holds its credentials Secret.
+func namespacesOfScope(c client.Reader) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		seen := map[string]bool{}
+		var claims v1alpha1.DNSRecordClaimList
+		if err := c.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: o.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "listing claims of a scope")
+		}
+		for _, claim := range claims.Items {
+			seen[claim.Namespace] = true
+		}
+		var secrets corev1.SecretList
+		if err := c.List(ctx, &secrets, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: o.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "listing credentials Secrets of a scope")
+		}
+		for _, s := range secrets.Items {
+			seen[s.Namespace] = true
+		}
+		out := make([]reconcile.Request, 0, len(seen))
+		for ns := range seen {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: o.GetName()}})
+		}
+		return out
 	}
-	for _, c := range claims.Items {
-		seen[c.Namespace] = true
-	}
-	var secrets corev1.SecretList
-	if err := r.Client.List(ctx, &secrets, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing credentials Secrets of a scope")
-	}
-	for _, s := range secrets.Items {
-		seen[s.Namespace] = true
-	}
-	out := make([]reconcile.Request, 0, len(seen))
-	for ns := range seen {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: o.GetName()}})
-	}
-	return out
 }
 
 func (r *CredentialsReconciler) scopesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {

@@ -124,12 +124,11 @@ func (r *GatewayKeysReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelScope]}}}
 	})
-	creds := &CredentialsReconciler{Client: r.Client}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gatewaykeys").
 		Watches(&v1alpha1.DNSRecordClaim{}, byClaim).
 		Watches(&corev1.Secret{}, bySecret).
-		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(creds.namespacesOfScope)).
+		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client))).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), RateLimiter: rateLimiter(0)}).
 		Complete(r)
 }
