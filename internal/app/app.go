@@ -17,6 +17,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,6 +115,13 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        orDefault(o.LeaderElectionID, "scopedns.io"),
 		LeaderElectionNamespace: o.Namespace,
+		// A standby takes over at most a lease plus a retry after the leader
+		// dies without releasing it; 12s+2s keeps that well inside the 20s
+		// the operator promises, with room for a loaded node. Renewing at
+		// 8s leaves the leader four seconds of slack against API latency.
+		LeaseDuration: ptr.To(12 * time.Second),
+		RenewDeadline: ptr.To(8 * time.Second),
+		RetryPeriod:   ptr.To(2 * time.Second),
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
