@@ -199,30 +199,61 @@ func TestLimiterAdmitsNPerSlidingWindow(t *testing.T) {
 	l.now = func() time.Time { return now }
 	step := func(d time.Duration) { now = now.Add(d) }
 	for i := range 3 {
-		if d := l.reserve(); d != 0 {
+		if _, d := l.reserve(); d != 0 {
 			t.Fatalf("request %d waits %s", i+1, d)
 		}
 		step(time.Second)
 	}
-	if d := l.reserve(); d != 7*time.Second {
+	if _, d := l.reserve(); d != 7*time.Second {
 		t.Fatalf("fourth request waits %s, want 7s (until the first leaves the window)", d)
 	}
 	step(7 * time.Second)
-	if d := l.reserve(); d != 0 {
+	if _, d := l.reserve(); d != 0 {
 		t.Fatalf("after the first left the window, wait %s", d)
 	}
-	if d := l.reserve(); d != time.Second {
+	if _, d := l.reserve(); d != time.Second {
 		t.Fatalf("next waits %s, want 1s", d)
 	}
 	l.pause(30 * time.Second)
 	step(2 * time.Second)
-	if d := l.reserve(); d != 28*time.Second {
+	if _, d := l.reserve(); d != 28*time.Second {
 		t.Fatalf("paused limiter waits %s, want 28s", d)
 	}
-	if err := l.wait(context.Background(), time.Second); err == nil {
+	if _, err := l.wait(context.Background(), time.Second); err == nil {
 		t.Fatal("wait longer than the maximum did not refuse")
 	} else if _, ok := err.(*throttled); !ok {
 		t.Fatalf("wait refused with %v, want *throttled", err)
+	}
+}
+
+// A request's slot frees a window after its answer came back, not after it
+// was sent: the server counted it on arrival, somewhere in between.
+func TestLimiterCountsFromTheAnswer(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(2, 10*time.Second)
+	l.now = func() time.Time { return now }
+	slow, d := l.reserve()
+	if d != 0 {
+		t.Fatalf("first request waits %s", d)
+	}
+	fast, _ := l.reserve()
+	l.done(fast)
+	now = now.Add(3 * time.Second) // the first request's answer takes 3 s
+	l.done(slow)
+	now = now.Add(7 * time.Second) // a window after the first was sent
+	if _, d := l.reserve(); d != 3*time.Second {
+		t.Fatalf("third request waits %s, want 3s (a window after the slow answer)", d)
+	}
+	now = now.Add(3 * time.Second)
+	third, d := l.reserve()
+	if d != 0 {
+		t.Fatalf("a window after the slow answer the third request still waits %s", d)
+	}
+	// A stale ticket (its slot reused) must not move the new request's time.
+	now = now.Add(time.Minute)
+	l.done(slow)
+	if l.slots[third.i].t != time.Unix(13, 0) {
+		t.Fatalf("a stale ticket moved the slot to %s", l.slots[third.i].t)
 	}
 }
 

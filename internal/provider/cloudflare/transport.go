@@ -47,8 +47,10 @@ var idempotent = map[string]bool{
 func (p *Provider) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	ctx := req.Context()
 	op := opFrom(ctx)
+	var tk ticket
 	if p.limiter != nil {
-		if err := p.limiter.wait(ctx, p.opts.MaxRateLimitWait); err != nil {
+		var err error
+		if tk, err = p.limiter.wait(ctx, p.opts.MaxRateLimitWait); err != nil {
 			if t, ok := err.(*throttled); ok {
 				p.observe(op, provider.ResultThrottled, 0)
 				p.log.LogAttrs(ctx, slog.LevelDebug, "cloudflare request held back by the client-side rate limit",
@@ -60,6 +62,9 @@ func (p *Provider) middleware(req *http.Request, next option.MiddlewareNext) (*h
 	start := time.Now()
 	res, err := next(req)
 	d := time.Since(start)
+	if p.limiter != nil {
+		p.limiter.done(tk)
+	}
 	if res != nil && res.StatusCode == http.StatusTooManyRequests && p.limiter != nil {
 		p.limiter.pause(retryAfter(res.Header))
 	}

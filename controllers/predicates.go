@@ -1,0 +1,52 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+)
+
+// scopeUpdates passes the DNSScope updates its dependents (claims,
+// credentials, gateway keys) act on. The scope controller rewrites the
+// status counts as claims come and go; passing those would re-enqueue every
+// claim and credential of the scope on each count, which at a thousand
+// namespaces made most of the reconciles (see docs/benchmarks.md).
+var scopeUpdates = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*v1alpha1.DNSScope)
+	n, ok2 := e.ObjectNew.(*v1alpha1.DNSScope)
+	return !ok1 || !ok2 || scopeChangeMatters(o, n)
+}}
+
+// scopeChangeMatters reports whether anything but the status counts changed
+// between two versions of a scope.
+func scopeChangeMatters(o, n *v1alpha1.DNSScope) bool {
+	if o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) {
+		return true
+	}
+	os, ns := o.Status, n.Status
+	os.Claims, os.Namespaces, ns.Claims, ns.Namespaces = 0, 0, 0, 0
+	return !equality.Semantic.DeepEqual(os, ns)
+}
+
+// claimZoneUpdates passes the claim updates the credentials and gateway-key
+// controllers act on: a changed spec, deletion, a change of the zones and
+// records the claim holds, or of its labels and annotations (touching a
+// claim is how a user asks for its credentials to be looked at now). Status
+// patches that only touch conditions (most of them) are dropped.
+var claimZoneUpdates = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*v1alpha1.DNSRecordClaim)
+	n, ok2 := e.ObjectNew.(*v1alpha1.DNSRecordClaim)
+	return !ok1 || !ok2 || claimChangeMatters(o, n)
+}}
+
+// claimChangeMatters reports whether a claim changed in what it holds.
+func claimChangeMatters(o, n *v1alpha1.DNSRecordClaim) bool {
+	return o.Generation != n.Generation ||
+		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+		!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+		!equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
+		!equality.Semantic.DeepEqual(o.Status.Zones, n.Status.Zones) ||
+		!equality.Semantic.DeepEqual(o.Status.Records, n.Status.Records)
+}

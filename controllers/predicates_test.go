@@ -1,0 +1,71 @@
+package controllers
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+)
+
+func TestScopeChangeMattersIgnoresOnlyTheCounts(t *testing.T) {
+	base := func() *v1alpha1.DNSScope {
+		s := &v1alpha1.DNSScope{ObjectMeta: metav1.ObjectMeta{Name: "s", Generation: 3}}
+		s.Status.Claims, s.Status.Namespaces = 10, 2
+		s.Status.Zones = []v1alpha1.ZoneStatus{{Name: "example.com", ID: "z1"}}
+		s.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonReconciled}}
+		return s
+	}
+	now := metav1.Now()
+	for name, tc := range map[string]struct {
+		edit func(*v1alpha1.DNSScope)
+		want bool
+	}{
+		"claim count":       {func(s *v1alpha1.DNSScope) { s.Status.Claims = 11 }, false},
+		"namespace count":   {func(s *v1alpha1.DNSScope) { s.Status.Namespaces = 3 }, false},
+		"nothing":           {func(*v1alpha1.DNSScope) {}, false},
+		"spec (generation)": {func(s *v1alpha1.DNSScope) { s.Generation++ }, true},
+		"deletion":          {func(s *v1alpha1.DNSScope) { s.DeletionTimestamp = &now }, true},
+		"readiness":         {func(s *v1alpha1.DNSScope) { s.Status.Conditions[0].Status = metav1.ConditionFalse }, true},
+		"zone resolved":     {func(s *v1alpha1.DNSScope) { s.Status.Zones[0].ID = "z2" }, true},
+		"zone added": {func(s *v1alpha1.DNSScope) {
+			s.Status.Zones = append(s.Status.Zones, v1alpha1.ZoneStatus{Name: "b.com"})
+		}, true},
+		"counts with readiness": {func(s *v1alpha1.DNSScope) { s.Status.Claims = 0; s.Status.Conditions = nil }, true},
+	} {
+		o, n := base(), base()
+		tc.edit(n)
+		if got := scopeChangeMatters(o, n); got != tc.want {
+			t.Errorf("%s: scopeChangeMatters = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+func TestClaimChangeMattersIgnoresConditions(t *testing.T) {
+	base := func() *v1alpha1.DNSRecordClaim {
+		c := &v1alpha1.DNSRecordClaim{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "a", Generation: 1}}
+		c.Status.Zones = []string{"example.com"}
+		c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com", Type: "A", State: v1alpha1.RecordReserved}}
+		return c
+	}
+	now := metav1.Now()
+	for name, tc := range map[string]struct {
+		edit func(*v1alpha1.DNSRecordClaim)
+		want bool
+	}{
+		"conditions only": {func(c *v1alpha1.DNSRecordClaim) {
+			c.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+		}, false},
+		"spec (generation)": {func(c *v1alpha1.DNSRecordClaim) { c.Generation++ }, true},
+		"deletion":          {func(c *v1alpha1.DNSRecordClaim) { c.DeletionTimestamp = &now }, true},
+		"annotation":        {func(c *v1alpha1.DNSRecordClaim) { c.Annotations = map[string]string{"touched": "now"} }, true},
+		"zones":             {func(c *v1alpha1.DNSRecordClaim) { c.Status.Zones = nil }, true},
+		"record state":      {func(c *v1alpha1.DNSRecordClaim) { c.Status.Records[0].State = v1alpha1.RecordWritten }, true},
+	} {
+		o, n := base(), base()
+		tc.edit(n)
+		if got := claimChangeMatters(o, n); got != tc.want {
+			t.Errorf("%s: claimChangeMatters = %v, want %v", name, got, tc.want)
+		}
+	}
+}
