@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,7 +68,16 @@ func (r *ClaimReconciler) reconcile(ctx context.Context, claim *v1alpha1.DNSReco
 	if readyReason == "" {
 		claim.Status.ObservedGeneration = claim.Generation
 	}
-	return ctrl.Result{RequeueAfter: r.DriftInterval}, nil
+	return ctrl.Result{RequeueAfter: jitter(r.DriftInterval)}, nil
+}
+
+// jitter adds up to a tenth to d, so claims created together do not all
+// come back for their drift check in the same instant.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d + rand.N(d/10+1)
 }
 
 // evaluate checks the claim against its scope and against older claims. A

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -67,5 +68,23 @@ func TestClaimChangeMattersIgnoresConditions(t *testing.T) {
 		if got := claimChangeMatters(o, n); got != tc.want {
 			t.Errorf("%s: claimChangeMatters = %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+func TestJitterStaysWithinATenth(t *testing.T) {
+	const d = 10 * time.Minute
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		j := jitter(d)
+		if j < d || j > d+d/10 {
+			t.Fatalf("jitter(%s) = %s, outside [d, 1.1d]", d, j)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 100 {
+		t.Fatalf("200 jittered intervals took only %d values", len(seen))
+	}
+	if jitter(0) != 0 {
+		t.Fatal("jitter(0) != 0")
 	}
 }
