@@ -110,3 +110,41 @@ func TestBatcherGivesEveryClaimTheBatchError(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// trickle applies n one-record claims, one every gap, and waits for them all.
+func trickle(t *testing.T, b *batcher, a changeApplier, n int, gap time.Duration) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for c := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := provider.Changes{Create: []provider.Record{{Name: "t.example.com", Type: "TXT", Content: fmt.Sprint(c)}}}
+			if _, err := b.apply(context.Background(), a, "zone", ch); err != nil {
+				t.Errorf("claim %d: %v", c, err)
+			}
+		}()
+		time.Sleep(gap) // the arrival pattern under test, not a wait for a condition
+	}
+	wg.Wait()
+}
+
+func TestBatcherKeepsGatheringWhileClaimsTrickleIn(t *testing.T) {
+	a := &countingApplier{}
+	// 12 claims 25 ms apart span 275 ms, longer than the 200 ms window, but
+	// none is ever a window behind the one before it.
+	trickle(t, newBatcher(200*time.Millisecond, 200), a, 12, 25*time.Millisecond)
+	if len(a.calls) != 1 {
+		t.Fatalf("a trickle of claims went out in %d batches %v, want 1", len(a.calls), a.calls)
+	}
+}
+
+func TestBatcherStopsGatheringAfterFourWindows(t *testing.T) {
+	a := &countingApplier{}
+	// 48 claims 25 ms apart span 1.2 s: a batch may gather for at most
+	// 4 × 100 ms, so at least three go out.
+	trickle(t, newBatcher(100*time.Millisecond, 200), a, 48, 25*time.Millisecond)
+	if len(a.calls) < 3 {
+		t.Fatalf("a steady stream of claims over 1.2 s went out in %d batches %v, want at least 3 (four windows each at most)", len(a.calls), a.calls)
+	}
+}
