@@ -316,9 +316,14 @@ func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider,
 }
 
 // tokensHeld counts the tokens the credentials Secrets of this cluster name.
+// It runs before every mint, over every credentials Secret, so it reads the
+// cache without deep copies (nothing here is modified). Workers minting at
+// the same moment each see the same count, so the quota can be passed by up
+// to MaxConcurrentReconciles-1 tokens; it is a guard well below Cloudflare's
+// own limit, not an exact one.
 func (r *CredentialsReconciler) tokensHeld(ctx context.Context) (int, error) {
 	var list corev1.SecretList
-	if err := r.Client.List(ctx, &list, client.MatchingLabels{LabelManagedBy: ManagedBy}); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingLabels{LabelManagedBy: ManagedBy}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	held := 0
