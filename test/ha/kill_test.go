@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,9 @@ import (
 
 // TestKilledManagerLeaksNothing stops the manager abruptly, over and over,
 // while claims arrive and the provider is slow and flaky: reconciles are cut
-// off mid-mint and mid-batch. A last manager then converges, and after one
+// off mid-mint, mid-batch, mid-rotation and mid-revocation (the operator's
+// clock moves past every namespace's rotation, and past the overlap of the
+// one before, each round). A last manager then converges, and after one
 // sweep no token of this cluster is unreferenced, no record is duplicated
 // or missing, and every namespace's token works.
 func TestKilledManagerLeaksNothing(t *testing.T) {
@@ -65,12 +68,22 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 			Zones: []v1alpha1.ZoneGrant{{Name: "example.com", Rules: []v1alpha1.GrantRule{{
 				Names: []string{"*.{namespace}.example.com"}, Types: []v1alpha1.RecordType{"A", "TXT"},
 			}}}},
+			Credentials: v1alpha1.CredentialsSpec{
+				Rotation:    v1alpha1.RotationSpec{Schedule: "@every 1h", Overlap: &metav1.Duration{Duration: 10 * time.Minute}},
+				ExpireAfter: &metav1.Duration{Duration: 2 * time.Hour},
+			},
 		},
 	})).To(Succeed())
 
+	// The operator's clock: each round moves it past every rotation (at
+	// most an hour and its spread of a few minutes) and past the overlap of
+	// the previous one.
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+
 	run := func(d time.Duration) {
 		mgr, err := app.New(cfg, app.Options{
-			Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0",
+			Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now,
 			DisableWebhooks: true, SkipNameValidation: true, MaxBackoff: time.Second,
 			GracefulShutdownTime: time.Millisecond, // abandon in-flight reconciles, as a kill would
 		})
@@ -98,12 +111,13 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 			})).To(Succeed())
 		}
 		run(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
+		offset.Add(int64(65 * time.Minute))
 	}
 
 	// Recovery: the provider behaves, a last manager runs until all converge.
 	cf.SetFaults(sim.Faults{})
 	mgr, err := app.New(cfg, app.Options{
-		Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0",
+		Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now,
 		DisableWebhooks: true, SkipNameValidation: true, MaxBackoff: time.Second,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -120,6 +134,11 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-dns-credentials"}, &s)).To(Succeed())
 			g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty())
 			g.Expect(s.Annotations[controllers.AnnMinting]).To(BeEmpty())
+			// Every rotation left due by the rounds is done, so the sweep
+			// below does not race a mint (in production MinAge covers that).
+			next, err := time.Parse(time.RFC3339, s.Annotations[controllers.AnnNextRotation])
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(next.After(now())).To(BeTrue(), "%s: rotation due at %s is not done", ns, next)
 		}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
 	}
 
@@ -134,6 +153,9 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 		var s corev1.Secret
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-dns-credentials"}, &s)).To(Succeed())
 		referenced[s.Annotations[controllers.AnnTokenID]] = ns
+		if prev := s.Annotations[controllers.AnnPreviousTokenID]; prev != "" {
+			referenced[prev] = ns // rotated out, inside its overlap
+		}
 
 		token := provider.Secret(s.Data[controllers.KeyAPIToken])
 		g.Expect(tokenWorks(ctx, baseURL, token, cf.ZoneID("example.com"))).To(Succeed(), "namespace %s has a working token", ns)
@@ -151,4 +173,9 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 			g.Expect(referenced).To(HaveKey(tok.ID), "token %s (%s) is referenced by no Secret", tok.ID, tok.Name)
 		}
 	}
+	// The rounds must really have cut into rotations: far more tokens were
+	// minted than namespaces hold.
+	minted := cf.Requests()["tokens.create"]
+	t.Logf("%d tokens minted for %d namespaces", minted, len(namespaces))
+	g.Expect(minted).To(BeNumerically(">", 2*len(namespaces)), "the rounds rotated tokens")
 }
