@@ -8,6 +8,9 @@
 #   default.yaml  default values plus clusterName
 #   full.yaml     charts/scopedns/ci/full-values.yaml: cert-manager, ServiceMonitor,
 #                 NetworkPolicy, 3 replicas, LoadBalancer gateway
+#   renamed.yaml  default values as release "dns", whose full name is not the
+#                 chart's: names derived from it (RBAC resourceNames, manager
+#                 flags) must follow
 # and checks that rendering refuses values it must refuse. The last line on
 # stdout is OUTDIR. test/chart runs this script and applies every rendered
 # object to a real API server with a server-side dry run.
@@ -29,13 +32,15 @@ log "helm lint (default values)"
 log "helm lint (ci/full-values.yaml)"
 "${HELM}" lint --strict "${CHART}" -f "${CHART}/ci/full-values.yaml" >&2
 
-template() { # <out file> <helm args…>
-  local out="$1"; shift
-  "${HELM}" template "${RELEASE}" "${CHART}" --namespace "${NAMESPACE}" --include-crds "$@" > "${OUT}/${out}"
+template_as() { # <release> <out file> <helm args…>
+  local release="$1" out="$2"; shift 2
+  "${HELM}" template "${release}" "${CHART}" --namespace "${NAMESPACE}" --include-crds "$@" > "${OUT}/${out}"
   log "rendered ${OUT}/${out} ($(grep -c '^kind:' "${OUT}/${out}") objects)"
 }
+template() { template_as "${RELEASE}" "$@"; } # <out file> <helm args…>
 template default.yaml --set clusterName=ci-default
 template full.yaml -f "${CHART}/ci/full-values.yaml"
+template_as dns renamed.yaml --set clusterName=ci-renamed
 
 # Values the chart must refuse, with the message it must give.
 refuse() { # <expected message> <helm args…>

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -32,6 +35,7 @@ import (
 	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 	scopewebhook "github.com/scopedns/scopedns/internal/webhook"
+	"github.com/scopedns/scopedns/internal/webhookcert"
 )
 
 // Options configure the manager.
@@ -52,6 +56,24 @@ type Options struct {
 	WebhookCertDir       string
 	DisableWebhooks      bool
 	GracefulShutdownTime time.Duration
+
+	// WebhookCertRotation has the manager issue and renew the webhook's
+	// serving certificate itself (internal/webhookcert) instead of reading
+	// one that cert-manager keeps in WebhookCertDir.
+	WebhookCertRotation bool
+	// WebhookCertSecret is the Secret in Namespace that holds the CA and the
+	// serving certificate; it must exist (the chart creates it).
+	WebhookCertSecret string
+	// WebhookServiceName is the webhook Service in Namespace: the
+	// certificate is issued for its cluster DNS names.
+	WebhookServiceName string
+	// WebhookConfigName is the ValidatingWebhookConfiguration whose caBundle
+	// the manager keeps.
+	WebhookConfigName string
+	// WebhookCertExtraDNSNames are further certificate names, for webhooks
+	// reached by URL instead of the Service (tests, a manager run outside
+	// the cluster).
+	WebhookCertExtraDNSNames []string
 
 	// DriftInterval is how often each zone is listed to find drift.
 	DriftInterval time.Duration
@@ -87,6 +109,20 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--cluster-name: required, it names this cluster's tokens and records at the provider"))
 	} else if len(o.ClusterName) > 32 {
 		errs = append(errs, fmt.Errorf("--cluster-name: %d characters, at most 32 fit in a record comment", len(o.ClusterName)))
+	}
+	if o.WebhookCertRotation {
+		if o.DisableWebhooks {
+			errs = append(errs, errors.New("--webhook-cert-rotation: the webhooks are disabled, there is no certificate to rotate"))
+		}
+		for _, f := range []struct{ flag, value string }{
+			{"--webhook-cert-secret", o.WebhookCertSecret},
+			{"--webhook-service-name", o.WebhookServiceName},
+			{"--webhook-config-name", o.WebhookConfigName},
+		} {
+			if f.value == "" {
+				errs = append(errs, fmt.Errorf("%s: required with --webhook-cert-rotation", f.flag))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -138,12 +174,34 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if o.GracefulShutdownTime > 0 {
 		mopts.GracefulShutdownTimeout = &o.GracefulShutdownTime
 	}
+	// certsReady is closed by the rotator once the serving certificate is
+	// in the webhook's CertDir; nil without rotation.
+	var certsReady chan struct{}
 	if !o.DisableWebhooks {
-		mopts.WebhookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir})
+		wopts := webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir}
+		var srv webhook.Server
+		if o.WebhookCertRotation {
+			if wopts.CertDir == "" {
+				// controller-runtime's default, which the rotator must know
+				// to write there.
+				wopts.CertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
+			}
+			o.WebhookCertDir = wopts.CertDir
+			certsReady = make(chan struct{})
+			srv = webhookcert.Gate(webhook.NewServer(wopts), certsReady)
+		} else {
+			srv = webhook.NewServer(wopts)
+		}
+		mopts.WebhookServer = srv
 	}
 	mgr, err := ctrl.NewManager(cfg, mopts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if certsReady != nil {
+		if err := addCertRotation(mgr, o, certsReady); err != nil {
+			return nil, err
+		}
 	}
 	if err := addIndexes(mgr); err != nil {
 		return nil, err
@@ -171,6 +229,27 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// rotators counts the certificate rotators of this process: cert-controller
+// registers its controller under a name that must be unique per process, and
+// tests run several managers in one (SkipNameValidation).
+var rotators atomic.Int32
+
+func addCertRotation(mgr manager.Manager, o Options, ready chan struct{}) error {
+	name := "webhook-cert-rotator"
+	if n := rotators.Add(1); o.SkipNameValidation && n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	return webhookcert.Add(mgr, webhookcert.Config{
+		Secret:         client.ObjectKey{Namespace: o.Namespace, Name: o.WebhookCertSecret},
+		Service:        o.WebhookServiceName,
+		ExtraDNSNames:  o.WebhookCertExtraDNSNames,
+		WebhookConfig:  o.WebhookConfigName,
+		CertDir:        o.WebhookCertDir,
+		ControllerName: name,
+		Ready:          ready,
+	})
 }
 
 func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {

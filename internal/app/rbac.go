@@ -23,3 +23,12 @@ package app
 
 // Leader election.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// The webhook's serving certificate, with --webhook-cert-rotation. The
+// rotator watches ValidatingWebhookConfigurations through a cache, which
+// cannot list by name (reading them reveals nothing secret), and writes the
+// caBundle of ours only. The name is the kustomize tree's; the chart renames
+// resourceNames as it renames the roles, to <fullname>-…. The rotator's
+// Secret is covered by the Secrets rule above.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=list;watch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;update,resourceNames=scopedns-validating-webhook-configuration

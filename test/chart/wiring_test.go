@@ -59,7 +59,7 @@ func checkWiring(t *testing.T, v variant) {
 	if mgr == nil {
 		t.Fatal("Deployment has no container named manager")
 	}
-	checkArgs(t, v, mgr.Args)
+	flags := checkArgs(t, v, mgr.Args)
 	checkContainer(t, d, mgr)
 	ports := map[string]corev1.ContainerPort{}
 	for _, p := range mgr.Ports {
@@ -78,20 +78,38 @@ func checkWiring(t *testing.T, v variant) {
 		}
 	}
 
-	// The serving certificate's Secret, mounted at --webhook-cert-dir.
+	// The serving certificate's Secret: mounted at --webhook-cert-dir from
+	// cert-manager, or kept by the manager, which writes the pair into a
+	// writable emptyDir there.
 	var certSecret string
+	var certVolume *corev1.Volume
 	for _, m := range mgr.VolumeMounts {
 		if m.MountPath != certDir {
 			continue
 		}
-		for _, vol := range d.Spec.Template.Spec.Volumes {
-			if vol.Name == m.Name && vol.Secret != nil {
-				certSecret = vol.Secret.SecretName
+		for i, vol := range d.Spec.Template.Spec.Volumes {
+			if vol.Name == m.Name {
+				certVolume = &d.Spec.Template.Spec.Volumes[i]
+				if v.certManager && !m.ReadOnly {
+					t.Errorf("volume mount %s at %s is writable; cert-manager's Secret is only read", m.Name, certDir)
+				}
+				if !v.certManager && m.ReadOnly {
+					t.Errorf("volume mount %s at %s is read-only; the manager writes its certificate there", m.Name, certDir)
+				}
 			}
 		}
 	}
-	if certSecret == "" {
-		t.Errorf("no Secret volume mounted at %s", certDir)
+	switch {
+	case certVolume == nil:
+		t.Errorf("no volume mounted at %s", certDir)
+	case v.certManager && certVolume.Secret != nil:
+		certSecret = certVolume.Secret.SecretName
+	case v.certManager:
+		t.Errorf("volume %s at %s is not cert-manager's Secret", certVolume.Name, certDir)
+	case certVolume.EmptyDir == nil || certVolume.EmptyDir.Medium != corev1.StorageMediumMemory:
+		t.Errorf("volume %s at %s: want an in-memory emptyDir for the certificate the manager writes, got %+v", certVolume.Name, certDir, certVolume.VolumeSource)
+	default:
+		certSecret = flags["webhook-cert-secret"]
 	}
 
 	// ServiceAccount and RBAC.
@@ -143,7 +161,7 @@ func checkWiring(t *testing.T, v variant) {
 		}
 	}
 
-	checkWebhooks(t, v, ns, services, certSecret)
+	checkWebhooks(t, v, ns, services, certSecret, flags)
 
 	// PodDisruptionBudget.
 	for _, u := range v.objs.ofKind("PodDisruptionBudget") {
@@ -210,7 +228,8 @@ func checkWiring(t *testing.T, v variant) {
 	}
 }
 
-func checkArgs(t *testing.T, v variant, args []string) {
+// checkArgs checks the manager's flags and returns them by name.
+func checkArgs(t *testing.T, v variant, args []string) map[string]string {
 	got := map[string]string{}
 	for _, a := range args {
 		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
@@ -234,13 +253,24 @@ func checkArgs(t *testing.T, v variant, args []string) {
 		"token-quota":               "500",
 		"drift-interval":            "10m",
 	}
+	// Without cert-manager the manager keeps the certificate; which
+	// Secret, Service and webhook configuration is checked with those.
+	rotation := []string{"webhook-cert-rotation", "webhook-cert-secret", "webhook-service-name", "webhook-config-name"}
+	for _, name := range rotation {
+		if _, ok := got[name]; ok == v.certManager {
+			t.Errorf("manager flag --%s: set %v with cert-manager %v", name, ok, v.certManager)
+		}
+	}
+	if !v.certManager && got["webhook-cert-rotation"] != "" {
+		t.Errorf("manager flag --webhook-cert-rotation=%s, want it bare (on)", got["webhook-cert-rotation"])
+	}
 	for name, value := range want {
 		if g, ok := got[name]; !ok || g != value {
 			t.Errorf("manager flag --%s: got %q (set: %v), want %q", name, g, ok, value)
 		}
 	}
 	if testing.Short() {
-		return
+		return got
 	}
 	defined := managerFlags(t)
 	for name := range got {
@@ -258,6 +288,7 @@ func checkArgs(t *testing.T, v variant, args []string) {
 			t.Logf("cmd/manager defines --%s now: remove it from pendingFlags in test/chart/wiring_test.go", name)
 		}
 	}
+	return got
 }
 
 func checkContainer(t *testing.T, d *appsv1.Deployment, c *corev1.Container) {
@@ -323,8 +354,8 @@ func checkRBAC(t *testing.T, v variant, ns, sa string) {
 	role := roles[b.RoleRef.Name]
 	if b.RoleRef.Kind != "ClusterRole" || role == nil {
 		t.Errorf("ClusterRoleBinding %s binds %s %s, which is not rendered", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
-	} else if !reflect.DeepEqual(role.Rules, want.Rules) {
-		t.Errorf("ClusterRole %s has rules other than config/rbac/role.yaml's:\n got %+v\nwant %+v", role.Name, role.Rules, want.Rules)
+	} else if want := chartRules(want.Rules, strings.TrimSuffix(role.Name, "-manager")); !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("ClusterRole %s has rules other than config/rbac/role.yaml's:\n got %+v\nwant %+v", role.Name, role.Rules, want)
 	}
 	if want := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}}; !reflect.DeepEqual(b.Subjects, want) {
 		t.Errorf("ClusterRoleBinding %s subjects %+v, want %+v", b.Name, b.Subjects, want)
@@ -334,7 +365,23 @@ func checkRBAC(t *testing.T, v variant, ns, sa string) {
 	}
 }
 
-func checkWebhooks(t *testing.T, v variant, ns string, services map[string]*corev1.Service, certSecret string) {
+// chartRules are the generated rules as the chart renders them: resourceNames
+// starting with scopedns- (the kustomize tree's prefix) take the release's
+// full name instead, as the role names do.
+func chartRules(rules []rbacv1.PolicyRule, fullname string) []rbacv1.PolicyRule {
+	out := make([]rbacv1.PolicyRule, len(rules))
+	for i, r := range rules {
+		out[i] = *r.DeepCopy()
+		for j, n := range r.ResourceNames {
+			if rest, ok := strings.CutPrefix(n, "scopedns-"); ok {
+				out[i].ResourceNames[j] = fullname + "-" + rest
+			}
+		}
+	}
+	return out
+}
+
+func checkWebhooks(t *testing.T, v variant, ns string, services map[string]*corev1.Service, certSecret string, flags map[string]string) {
 	generated, err := os.ReadFile(rel("config", "webhook", "manifests.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -392,6 +439,12 @@ func checkWebhooks(t *testing.T, v variant, ns string, services map[string]*core
 	if !v.certManager {
 		if inject != "" {
 			t.Errorf("cert-manager.io/inject-ca-from %q without cert-manager", inject)
+		}
+		if flags["webhook-config-name"] != vwc.Name {
+			t.Errorf("--webhook-config-name=%s: the manager would keep the caBundle of another webhook configuration than %s", flags["webhook-config-name"], vwc.Name)
+		}
+		if flags["webhook-service-name"] != svcName {
+			t.Errorf("--webhook-service-name=%s: the manager would issue its certificate for another Service than %s, which the webhooks call", flags["webhook-service-name"], svcName)
 		}
 		checkGeneratedCert(t, v, ns, certSecret, caBundle, dnsName)
 		return
