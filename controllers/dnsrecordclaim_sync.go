@@ -201,10 +201,6 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 			e.state = v1alpha1.RecordReserved
 			continue
 		}
-		if !provider.IsSupportedType(string(e.spec.Type)) {
-			e.state, e.msg = v1alpha1.RecordError, fmt.Sprintf("the provider cannot write %s records yet; leave values empty to reserve the name", e.spec.Type)
-			continue
-		}
 		zoneID := zoneIDOf(scope, e.zone)
 		if zoneID == "" {
 			e.state, e.msg = v1alpha1.RecordError, "zone "+e.zone+" is not resolved at the provider"

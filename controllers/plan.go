@@ -121,16 +121,16 @@ func indexOfContent(rs []provider.Record, d provider.Record) int {
 	return -1
 }
 
-// sameContent compares record data the way the provider stores it: host
-// names without case or trailing dot, TXT with or without the quotes.
+// sameContent compares record data the way the provider stores it: TXT with
+// or without the quotes, everything else in canonical form (host names
+// without case or trailing dot; MX, SRV and CAA as the provider reads them
+// back, so a claim's "0 issue letsencrypt.org" is the stored
+// `0 issue "letsencrypt.org"`).
 func sameContent(typ, a, b string) bool {
-	switch strings.ToUpper(typ) {
-	case "CNAME", "NS", "PTR":
-		return provider.NormalizeName(a) == provider.NormalizeName(b)
-	case "TXT":
+	if strings.EqualFold(typ, "TXT") {
 		return unquoteTXT(a) == unquoteTXT(b)
 	}
-	return a == b
+	return provider.CanonicalContent(typ, a) == provider.CanonicalContent(typ, b)
 }
 
 func unquoteTXT(s string) string {

@@ -74,6 +74,39 @@ func TestPlanRecords(t *testing.T) {
 			desired: []provider.Record{rr("", "t.example.com", "TXT", "hello", 300, owner)},
 			current: []provider.Record{rr("1", "t.example.com", "TXT", `"hello"`, 300, owner)},
 		},
+		"compares MX, SRV and CAA as the provider reads them back": {
+			desired: []provider.Record{
+				rr("", "m.example.com", "MX", "10 Mail.Example.net.", 300, owner),
+				rr("", "_sip._tcp.m.example.com", "SRV", "10 5 5060 SIP.example.net.", 300, owner),
+				rr("", "m.example.com", "CAA", "0 issue letsencrypt.org", 300, owner),
+			},
+			current: []provider.Record{
+				rr("1", "m.example.com", "MX", "10 mail.example.net", 300, owner),
+				rr("2", "_sip._tcp.m.example.com", "SRV", "10 5 5060 sip.example.net", 300, owner),
+				rr("3", "m.example.com", "CAA", `0 issue "letsencrypt.org"`, 300, owner),
+			},
+		},
+		"updates an MX record whose preference changed": {
+			desired: []provider.Record{rr("", "m.example.com", "MX", "20 mail.example.net", 300, owner)},
+			current: []provider.Record{rr("1", "m.example.com", "MX", "10 mail.example.net", 300, owner)},
+			want:    "~1:10 mail.example.net->20 mail.example.net@300",
+		},
+		"updates an SRV record whose port changed and keeps the one that did not": {
+			desired: []provider.Record{
+				rr("", "_sip._tcp.m.example.com", "SRV", "10 5 5061 sip.example.net", 300, owner),
+				rr("", "_sip._tcp.m.example.com", "SRV", "20 0 5060 sip2.example.net", 300, owner),
+			},
+			current: []provider.Record{
+				rr("1", "_sip._tcp.m.example.com", "SRV", "10 5 5060 sip.example.net", 300, owner),
+				rr("2", "_sip._tcp.m.example.com", "SRV", "20 0 5060 sip2.example.net", 300, owner),
+			},
+			want: "~1:10 5 5060 sip.example.net->10 5 5061 sip.example.net@300",
+		},
+		"updates a CAA record whose value differs only in case, as values are not host names": {
+			desired: []provider.Record{rr("", "m.example.com", "CAA", `0 issue "LetsEncrypt.org"`, 300, owner)},
+			current: []provider.Record{rr("1", "m.example.com", "CAA", `0 issue "letsencrypt.org"`, 300, owner)},
+			want:    `~1:0 issue "letsencrypt.org"->0 issue "LetsEncrypt.org"@300`,
+		},
 		"leaves a key alone where a record it did not write sits": {
 			desired:  []provider.Record{rr("", "a.example.com", "A", "192.0.2.1", 300, owner)},
 			current:  []provider.Record{rr("9", "a.example.com", "A", "198.51.100.1", 300, "hand-made")},
@@ -126,6 +159,16 @@ func TestPlanRecords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every type a claim can hold values for is one the provider writes, so
+// no accepted record is left unwritten for its type.
+func TestEveryGrantableTypeIsWritable(t *testing.T) {
+	for _, typ := range grant.SupportedTypes() {
+		if !provider.IsSupportedType(typ) {
+			t.Errorf("the grant engine grants %s, which the provider cannot write", typ)
+		}
 	}
 }
 

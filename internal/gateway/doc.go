@@ -46,9 +46,9 @@
 //     nothing about names it was not granted and costs no provider call: a
 //     prerequisite on a name where the key has no grant, an update of a
 //     (name, type) that is not granted, a type the gateway cannot write
-//     (A, AAAA, CNAME, TXT, NS, PTR are supported), a TTL above the grant's
-//     maximum, or more than [Options.MaxUpdateRecords] RRs get REFUSED and
-//     nothing is written.
+//     (A, AAAA, CNAME, TXT, MX, SRV, CAA, NS, PTR are supported), a TTL
+//     above the grant's maximum, or more than [Options.MaxUpdateRecords]
+//     RRs get REFUSED and nothing is written.
 //   - Prerequisites (§3.2) are evaluated against the provider's records of
 //     the names involved: NXDOMAIN (name not in use), YXDOMAIN (name in use),
 //     NXRRSET (RRset missing, or value-dependent RRset differs), YXRRSET

@@ -23,6 +23,8 @@ type updateCase struct {
 	tsigErr uint16
 	// want is the zone afterwards; nil means the seed, unchanged.
 	want []provider.Record
+	// log, when set, is text the request's log line must hold (its reason).
+	log string
 }
 
 func updateCases() []updateCase {
@@ -152,10 +154,63 @@ func updateCases() []updateCase {
 		},
 		{
 			name: "a granted type the gateway cannot write is refused",
-			as:   client{key: keyA, secret: secretA, alg: dns.HmacSHA256}, rcode: dns.RcodeRefused,
+			as:   asTeamA, rcode: dns.RcodeRefused, log: "the gateway cannot write HINFO records",
 			msg: func(t *testing.T) *dns.Msg {
 				m := update(testZone)
-				m.Insert(rrs(t, acmeName+". 120 IN MX 10 mail.example.com."))
+				m.Insert(rrs(t, webName+`. 120 IN HINFO "cpu" "os"`))
+				return m
+			},
+		},
+		{
+			name: "MX, SRV and CAA records inside the grant are added in canonical form",
+			as:   asTeamA, rcode: dns.RcodeSuccess,
+			msg: func(t *testing.T) *dns.Msg {
+				m := update(testZone)
+				m.Insert(rrs(t,
+					webName+". 300 IN MX 10 Mail.Example.NET.",
+					webName+". 300 IN MX 0 .",
+					srvName+". 300 IN SRV 10 0 5060 SIP.example.net.",
+					webName+`. 300 IN CAA 0 issue "ca.example.net; account=\"1\""`,
+					webName+`. 300 IN CAA 0 iodef "mailto:security@example.net"`,
+				))
+				return m
+			},
+			want: []provider.Record{
+				owned(webName, "MX", "10 mail.example.net", 300), owned(webName, "MX", "0 .", 300),
+				owned(srvName, "SRV", "10 0 5060 sip.example.net", 300),
+				owned(webName, "CAA", `0 issue "ca.example.net; account=\"1\""`, 300),
+				owned(webName, "CAA", `0 iodef "mailto:security@example.net"`, 300),
+			},
+		},
+		{
+			name: "an MX record the namespace wrote is deleted by value, whatever the case of its host",
+			seed: []provider.Record{owned(webName, "MX", "10 mail.example.net", 300), owned(webName, "MX", "20 mx2.example.net", 300)},
+			as:   asTeamA, rcode: dns.RcodeSuccess,
+			msg: func(t *testing.T) *dns.Msg {
+				m := update(testZone)
+				m.Remove(rrs(t, webName+". 0 IN MX 10 MAIL.example.net."))
+				return m
+			},
+			want: []provider.Record{owned(webName, "MX", "20 mx2.example.net", 300)},
+		},
+		{
+			name: "adding an SRV record the namespace already wrote with another TTL updates the TTL",
+			seed: []provider.Record{owned(srvName, "SRV", "10 0 5060 sip.example.net", 300)},
+			as:   asTeamA, rcode: dns.RcodeSuccess,
+			msg: func(t *testing.T) *dns.Msg {
+				m := update(testZone)
+				m.Insert(rrs(t, srvName+". 120 IN SRV 10 0 5060 sip.example.net."))
+				return m
+			},
+			want: []provider.Record{owned(srvName, "SRV", "10 0 5060 sip.example.net", 120)},
+		},
+		{
+			name: "a CAA record that was not written by the namespace is not deleted",
+			seed: []provider.Record{foreign(webName, "CAA", `0 issue "letsencrypt.org"`)},
+			as:   asTeamA, rcode: dns.RcodeRefused, log: "was not written by this key's namespace",
+			msg: func(t *testing.T) *dns.Msg {
+				m := update(testZone)
+				m.Remove(rrs(t, webName+`. 0 IN CAA 0 issue "letsencrypt.org"`))
 				return m
 			},
 		},
@@ -467,6 +522,9 @@ func TestUpdates(t *testing.T) {
 					}
 					if got := f.observed(); !slices.Equal(got, []string{dns.RcodeToString[tc.rcode]}) {
 						t.Errorf("observer saw %v, want [%s]", got, dns.RcodeToString[tc.rcode])
+					}
+					if tc.log != "" && !strings.Contains(f.logs.String(), tc.log) {
+						t.Errorf("the log does not say %q:\n%s", tc.log, f.logs.String())
 					}
 				})
 			}

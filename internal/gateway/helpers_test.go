@@ -36,6 +36,7 @@ const (
 	acmeName  = "_acme-challenge.web.team-a.apps.example.com"
 	webName   = "web.team-a.apps.example.com"
 	aliasName = "alias.team-a.apps.example.com"
+	srvName   = "_sip._tcp.web.team-a.apps.example.com"
 	otherName = "_acme-challenge.web.team-b.apps.example.com"
 )
 
@@ -75,6 +76,12 @@ func teamAKey(zoneID string) Key {
 			{Name: webName, Type: "A"}:       300,
 			{Name: webName, Type: "AAAA"}:    300,
 			{Name: aliasName, Type: "CNAME"}: 0,
+			{Name: webName, Type: "MX"}:      300,
+			{Name: webName, Type: "CAA"}:     300,
+			{Name: srvName, Type: "SRV"}:     300,
+			// The grant engine grants no HINFO; this one reaches the
+			// gateway's own check of the types it writes.
+			{Name: webName, Type: "HINFO"}: 0,
 		},
 	}
 }

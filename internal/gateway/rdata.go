@@ -32,7 +32,8 @@ func rdataEmpty(rr dns.RR) bool {
 
 // contentOf is the provider content for an RR of a writable type: an address
 // in its canonical form, a target name without the trailing dot, TXT strings
-// as one string when that is unambiguous and in zone-file quoting otherwise.
+// as one string when that is unambiguous and in zone-file quoting otherwise,
+// MX, SRV and CAA as the zone-file data provider.Record carries for them.
 func contentOf(rr dns.RR) (string, bool) {
 	switch v := rr.(type) {
 	case *dns.A:
@@ -57,8 +58,24 @@ func contentOf(rr dns.RR) (string, bool) {
 			return "", false
 		}
 		return txtContent(v.Txt), true
+	case *dns.MX:
+		return parsed(provider.MX{Preference: v.Preference, Host: v.Mx}.Content(), provider.ParseMX)
+	case *dns.SRV:
+		return parsed(provider.SRV{Priority: v.Priority, Weight: v.Weight, Port: v.Port, Target: v.Target}.Content(), provider.ParseSRV)
+	case *dns.CAA:
+		// From the wire, Value holds the raw bytes, which CAA.Content quotes.
+		return parsed(provider.CAA{Flags: v.Flag, Tag: v.Tag, Value: v.Value}.Content(), provider.ParseCAA)
 	}
 	return "", false
+}
+
+// parsed returns content if parse accepts it (a CAA tag of letters and
+// digits, a target that is a name).
+func parsed[T any](content string, parse func(string) (T, error)) (string, bool) {
+	if _, err := parse(content); err != nil {
+		return "", false
+	}
+	return content, true
 }
 
 func nameContent(n string) (string, bool) {
@@ -85,25 +102,19 @@ func txtContent(ss []string) string {
 }
 
 // canonical is the form in which two contents of one type compare equal when
-// they mean the same data.
+// they mean the same data: TXT by its strings, every other type as
+// provider.CanonicalContent writes it.
 func canonical(typ, content string) string {
-	switch typ {
-	case "A", "AAAA":
-		if a, err := netip.ParseAddr(strings.TrimSpace(content)); err == nil {
-			return a.String()
-		}
-	case "CNAME", "NS", "PTR":
-		return provider.NormalizeName(content)
-	case "TXT":
-		var b strings.Builder
-		for _, s := range txtStrings(content) {
-			b.WriteString(strconv.Itoa(len(s)))
-			b.WriteByte(':')
-			b.WriteString(s)
-		}
-		return b.String()
+	if typ != "TXT" {
+		return provider.CanonicalContent(typ, content)
 	}
-	return content
+	var b strings.Builder
+	for _, s := range txtStrings(content) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 // txtStrings reads provider TXT content into raw (unescaped) strings: quoted

@@ -20,6 +20,10 @@ func TestCanonicalContent(t *testing.T) {
 		{"IPv6 addresses compare by value", "AAAA", "2001:DB8:0::1", "2001:db8::1", true},
 		{"IPv4 addresses compare by value", "A", "203.0.113.1", "203.0.113.2", false},
 		{"names compare without case or trailing dot", "CNAME", "Target.Example.NET.", "target.example.net", true},
+		{"MX hosts compare without case or trailing dot", "MX", "10 Mail.Example.NET.", "10 mail.example.net", true},
+		{"MX preferences are part of the data", "MX", "10 mail.example.net", "20 mail.example.net", false},
+		{"a CAA value compares quoted or not", "CAA", "0 issue letsencrypt.org", `0 issue "letsencrypt.org"`, true},
+		{"a CAA value keeps its case", "CAA", `0 issue "LetsEncrypt.org"`, `0 issue "letsencrypt.org"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := canonical(tc.typ, tc.a) == canonical(tc.typ, tc.b); got != tc.same {
@@ -51,6 +55,31 @@ func TestTXTContentRoundTripsThroughTheWire(t *testing.T) {
 			}
 			if rdataEmpty(back) {
 				t.Error("TXT with data reported empty")
+			}
+		})
+	}
+}
+
+func TestStructuredContentRoundTripsThroughTheWire(t *testing.T) {
+	for _, tc := range []struct{ rr, want string }{
+		{"x.example.com. 60 IN MX 10 Mail.Example.NET.", "10 mail.example.net"},
+		{"x.example.com. 60 IN MX 0 .", "0 ."},
+		{"_sip._tcp.x.example.com. 60 IN SRV 10 0 5060 sip.example.net.", "10 0 5060 sip.example.net"},
+		{`x.example.com. 60 IN CAA 0 issue "ca.example.net; account=\"1\" \\x"`, `0 issue "ca.example.net; account=\"1\" \\x"`},
+		{`x.example.com. 60 IN CAA 128 iodef "mailto:security@example.net"`, `128 iodef "mailto:security@example.net"`},
+	} {
+		t.Run(tc.rr, func(t *testing.T) {
+			buf := make([]byte, 512)
+			off, err := dns.PackRR(rr(t, tc.rr), buf, 0, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, _, err := dns.UnpackRR(buf[:off], 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, ok := contentOf(back); !ok || c != tc.want {
+				t.Errorf("content %q, %v; want %q", c, ok, tc.want)
 			}
 		})
 	}

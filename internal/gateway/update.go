@@ -13,8 +13,8 @@ import (
 // writableTypes are the types the gateway reads from and writes to the
 // provider (provider.SupportedTypes).
 var writableTypes = map[uint16]string{
-	dns.TypeA: "A", dns.TypeAAAA: "AAAA", dns.TypeCNAME: "CNAME",
-	dns.TypeTXT: "TXT", dns.TypeNS: "NS", dns.TypePTR: "PTR",
+	dns.TypeA: "A", dns.TypeAAAA: "AAAA", dns.TypeCNAME: "CNAME", dns.TypeTXT: "TXT",
+	dns.TypeMX: "MX", dns.TypeSRV: "SRV", dns.TypeCAA: "CAA", dns.TypeNS: "NS", dns.TypePTR: "PTR",
 }
 
 // metaType reports the types that can never appear in a prerequisite or

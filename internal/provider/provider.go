@@ -79,8 +79,10 @@ type Record struct {
 	Name string
 	// Type is the record type in upper case, one of SupportedTypes.
 	Type string
-	// Content is the record data as the provider stores it (an address, a
-	// target name, TXT text).
+	// Content is the record data: an address, a target name, TXT text, or
+	// for MX, SRV and CAA the zone-file data ("10 mail.example.com"; see
+	// ParseMX, ParseSRV, ParseCAA), which implementations translate to and
+	// from the provider's own fields and read back in canonical form.
 	Content string
 	// TTL in seconds; 0 or 1 means the provider's automatic TTL.
 	TTL int
@@ -101,7 +103,7 @@ func (r Record) String() string {
 }
 
 // SupportedTypes are the record types every implementation reads and writes.
-var SupportedTypes = []string{"A", "AAAA", "CNAME", "TXT", "NS", "PTR"}
+var SupportedTypes = []string{"A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA", "NS", "PTR"}
 
 // IsSupportedType reports whether t (in any case) is one of SupportedTypes.
 func IsSupportedType(t string) bool {
@@ -217,6 +219,8 @@ func validateRecord(r Record) string {
 		return fmt.Sprintf("type %q is not supported (supported: %s)", r.Type, strings.Join(SupportedTypes, ", "))
 	case r.Content == "":
 		return "no content"
+	case validContent(r.Type, r.Content) != nil:
+		return validContent(r.Type, r.Content).Error()
 	case r.TTL < 0:
 		return "negative TTL"
 	case len(r.Comment) > MaxCommentLength:

@@ -282,7 +282,7 @@ func (s *Server) build(z *zone, base *Record, in recordInput, mode buildMode, id
 			r.Tags, r.TagsModifiedOn = nil, time.Time{}
 		}
 	}
-	if f := setContent(r, in, mode == modePatch && in.Type != nil && base.Type != r.Type); f != nil {
+	if f := setContent(r, in, mode != modePatch, mode == modePatch && in.Type != nil && base.Type != r.Type); f != nil {
 		return nil, f
 	}
 	if r.Proxied {
@@ -318,9 +318,10 @@ func (s *Server) recordName(name, zoneName string) (string, error) {
 	return norm, nil
 }
 
-// setContent validates content and data for the record's type; typeChanged
-// forces content to be given again on a PATCH that changes the type.
-func setContent(r *Record, in recordInput, typeChanged bool) *failure {
+// setContent validates content and data for the record's type. full is a
+// POST or PUT, which must give every required field; typeChanged forces
+// content to be given again on a PATCH that changes the type.
+func setContent(r *Record, in recordInput, full, typeChanged bool) *failure {
 	needContent := in.Content == nil && in.Data == nil && (r.Content == "" || typeChanged)
 	switch r.Type {
 	case "SRV", "CAA":
@@ -351,7 +352,7 @@ func setContent(r *Record, in recordInput, typeChanged bool) *failure {
 		}
 		c = a.String()
 	case "CNAME", "NS", "MX":
-		h, err := normalizeHostname(c)
+		h, err := normalizeTarget(c, r.Type == "MX")
 		if err != nil {
 			return dnsInvalid(CodeInvalidField, "Content for %s record is invalid: %v", r.Type, err)
 		}
@@ -359,8 +360,9 @@ func setContent(r *Record, in recordInput, typeChanged bool) *failure {
 			return dnsInvalid(CodeInvalidField, "Content for CNAME record cannot be the record's own name.")
 		}
 		c = h
-		if r.Type == "MX" && in.Priority == nil && r.Priority == 0 && r.CreatedOn.IsZero() {
-			// Cloudflare needs a priority for MX; 0 must be said explicitly.
+		if r.Type == "MX" && in.Priority == nil && (full || typeChanged) {
+			// Cloudflare needs a priority for MX, on a PUT as on a POST;
+			// 0 must be said explicitly.
 			return dnsInvalid(CodeInvalidField, "Priority for MX record is required.")
 		}
 	case "TXT":
@@ -433,7 +435,7 @@ func setStructured(r *Record, in recordInput, needContent bool) *failure {
 		if in.Priority != nil && in.Data != nil && in.Data.Priority == nil {
 			d.Priority = r.Priority
 		}
-		h, err := normalizeHostname(d.Target)
+		h, err := normalizeTarget(d.Target, true)
 		if err != nil {
 			return dnsInvalid(CodeInvalidField, "Invalid 'data.target' for SRV record: %v", err)
 		}
@@ -451,6 +453,16 @@ func setStructured(r *Record, in recordInput, needContent bool) *failure {
 	}
 	r.Data = &d
 	return nil
+}
+
+// normalizeTarget normalises a target host name; root allows "." (the
+// null MX of RFC 7505, the unavailable service of RFC 2782), which
+// Cloudflare accepts for MX and SRV.
+func normalizeTarget(name string, root bool) (string, error) {
+	if root && strings.TrimSpace(name) == "." {
+		return ".", nil
+	}
+	return normalizeHostname(name)
 }
 
 // parseStructuredContent reads SRV content "[priority] weight port target"
@@ -528,7 +540,7 @@ type recordJSON struct {
 	Proxied           bool           `json:"proxied"`
 	TTL               int            `json:"ttl"`
 	Priority          *int           `json:"priority,omitempty"`
-	Data              *RecordData    `json:"data,omitempty"`
+	Data              any            `json:"data,omitempty"`
 	Settings          map[string]any `json:"settings"`
 	Meta              map[string]any `json:"meta"`
 	Comment           *string        `json:"comment"`
@@ -543,7 +555,7 @@ func toJSON(r *Record) recordJSON {
 	j := recordJSON{
 		ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content,
 		Proxiable: proxiable(r.Type), Proxied: r.Proxied, TTL: r.TTL,
-		Data: r.Data, Settings: map[string]any{}, Meta: map[string]any{},
+		Data: dataJSON(r), Settings: map[string]any{}, Meta: map[string]any{},
 		Tags: r.Tags, CreatedOn: r.CreatedOn, ModifiedOn: r.ModifiedOn,
 	}
 	if j.Tags == nil {
@@ -564,4 +576,32 @@ func toJSON(r *Record) recordJSON {
 		j.TagsModifiedOn = &t
 	}
 	return j
+}
+
+type srvDataJSON struct {
+	Priority int    `json:"priority"`
+	Weight   int    `json:"weight"`
+	Port     int    `json:"port"`
+	Target   string `json:"target"`
+}
+
+type caaDataJSON struct {
+	Flags int    `json:"flags"`
+	Tag   string `json:"tag"`
+	Value string `json:"value"`
+}
+
+// dataJSON is the data object Cloudflare returns: every field of the
+// type's data, zeros included, and none of another type's.
+func dataJSON(r *Record) any {
+	if r.Data == nil {
+		return nil
+	}
+	switch r.Type {
+	case "SRV":
+		return srvDataJSON{Priority: r.Data.Priority, Weight: r.Data.Weight, Port: r.Data.Port, Target: r.Data.Target}
+	case "CAA":
+		return caaDataJSON{Flags: r.Data.Flags, Tag: r.Data.Tag, Value: r.Data.Value}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -429,4 +430,64 @@ func TestStructuredRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStructuredRecordsInBatches(t *testing.T) {
+	f := newFixture(t)
+	path := "/zones/" + f.srv.ZoneID("example.com") + "/dns_records/batch"
+	res := decode[map[string][]json.RawMessage](t, f.mustOK(t, "POST", path, testMaster, map[string]any{
+		"posts": []map[string]any{
+			{"type": "MX", "name": "@", "content": "mx.example.net", "priority": 10},
+			{"type": "MX", "name": "null", "content": ".", "priority": 0},
+			{"type": "SRV", "name": "_sip._tcp", "data": map[string]any{"priority": 10, "weight": 0, "port": 5060, "target": "sip.example.com"}},
+			{"type": "SRV", "name": "_imap._tcp", "data": map[string]any{"priority": 0, "weight": 0, "port": 0, "target": "."}},
+			{"type": "CAA", "name": "@", "data": map[string]any{"flags": 0, "tag": "issue", "value": "ca.example.net; account=1"}},
+		},
+	}).Result)
+	wantPosts := []string{
+		`"content":"mx.example.net"`, `"priority":10`,
+		`"content":"."`, `"priority":0`,
+		`"data":{"priority":10,"weight":0,"port":5060,"target":"sip.example.com"}`,
+		`"data":{"priority":0,"weight":0,"port":0,"target":"."}`,
+		`"data":{"flags":0,"tag":"issue","value":"ca.example.net; account=1"}`,
+	}
+	var all strings.Builder
+	for _, p := range res["posts"] {
+		all.Write(p)
+		all.WriteByte('\n')
+	}
+	for _, want := range wantPosts {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("batch posts answer lacks %s:\n%s", want, all.String())
+		}
+	}
+	if srv, caa := string(res["posts"][2]), string(res["posts"][4]); strings.Contains(srv, `"flags"`) || strings.Contains(caa, `"target"`) {
+		t.Errorf("data carries another type's fields:\n%s\n%s", srv, caa)
+	}
+	mx := decode[rec](t, res["posts"][0])
+
+	t.Run("a PUT of an MX record needs its priority like a POST", func(t *testing.T) {
+		r := f.call(t, "POST", path, testMaster, map[string]any{
+			"puts": []map[string]any{{"id": mx.ID, "type": "MX", "name": "@", "content": "mx2.example.net"}},
+		})
+		if r.Status != 400 || r.code() != CodeDNSValidation {
+			t.Fatalf("status %d errors %+v, want a validation error", r.Status, r.Errors)
+		}
+	})
+	t.Run("a PUT of an MX record with its priority replaces both", func(t *testing.T) {
+		r := decode[map[string][]rec](t, f.mustOK(t, "POST", path, testMaster, map[string]any{
+			"puts": []map[string]any{{"id": mx.ID, "type": "MX", "name": "@", "content": "mx2.example.net", "priority": 20}},
+		}).Result)
+		if got := r["puts"][0]; got.Content != "mx2.example.net" || got.Priority == nil || *got.Priority != 20 {
+			t.Fatalf("put answered %+v", got)
+		}
+	})
+	t.Run("a PATCH of an MX record's content keeps its priority", func(t *testing.T) {
+		r := decode[map[string][]rec](t, f.mustOK(t, "POST", path, testMaster, map[string]any{
+			"patches": []map[string]any{{"id": mx.ID, "content": "mx3.example.net"}},
+		}).Result)
+		if got := r["patches"][0]; got.Content != "mx3.example.net" || got.Priority == nil || *got.Priority != 20 {
+			t.Fatalf("patch answered %+v", got)
+		}
+	})
 }

@@ -386,3 +386,90 @@ func TestTheIPConditionIsSentAsRequestDotIPAndKeptOnUpdate(t *testing.T) {
 		}
 	}
 }
+
+func TestMXSRVAndCAAAreSentAsPriorityAndData(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var mu sync.Mutex
+	var bodies []string
+	capture := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/dns_records/batch") {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		f.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(capture.Close)
+	p := f.provider(t, func(o *cloudflare.Options) { o.BaseURL = capture.URL + "/client/v4/"; o.HTTPClient = capture.Client() })
+	zone := f.sim.ZoneID("example.com")
+	owner := provider.OwnerComment("test", "ns", "claim")
+	creates := []provider.Record{
+		{Name: "example.com", Type: "MX", Content: "10 Mail.Example.net.", TTL: 300, Comment: owner},
+		{Name: "_sip._tcp.example.com", Type: "SRV", Content: "20 0 5060 sip.example.net", TTL: 300, Comment: owner},
+		{Name: "example.com", Type: "CAA", Content: `0 issue "ca.example.net; account=1"`, TTL: 300, Comment: owner},
+	}
+	res, err := p.ApplyChanges(ctx, zone, provider.Changes{Create: creates})
+	if err != nil {
+		t.Fatalf("creating: %v", err)
+	}
+	updates := []provider.Record{creates[0], creates[1], creates[2]}
+	updates[0].Content, updates[1].Content, updates[2].Content = "0 .", "20 0 5061 sip.example.net", `0 issuewild ";"`
+	if _, err := p.ApplyChanges(ctx, zone, provider.Changes{UpdateOld: res.Created, UpdateNew: updates}); err != nil {
+		t.Fatalf("updating: %v", err)
+	}
+
+	type sent struct {
+		Type     string          `json:"type"`
+		Content  *string         `json:"content"`
+		Priority *float64        `json:"priority"`
+		Data     json.RawMessage `json:"data"`
+	}
+	type batch struct {
+		Posts []sent `json:"posts"`
+		Puts  []sent `json:"puts"`
+	}
+	var batches []batch
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range bodies {
+		var v batch
+		if err := json.Unmarshal([]byte(b), &v); err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, v)
+	}
+	if len(batches) != 2 || len(batches[0].Posts) != 3 || len(batches[1].Puts) != 3 {
+		t.Fatalf("captured %s, want one batch of three posts and one of three puts", bodies)
+	}
+	describe := func(s sent) string {
+		out := s.Type
+		if s.Content != nil {
+			out += " content=" + *s.Content
+		}
+		if s.Priority != nil {
+			out += fmt.Sprintf(" priority=%v", *s.Priority)
+		}
+		if len(s.Data) > 0 {
+			out += " data=" + string(s.Data)
+		}
+		return out
+	}
+	want := []string{
+		"MX content=mail.example.net priority=10",
+		`SRV data={"port":5060,"priority":20,"target":"sip.example.net","weight":0}`,
+		`CAA data={"flags":0,"tag":"issue","value":"ca.example.net; account=1"}`,
+		"MX content=. priority=0",
+		`SRV data={"port":5061,"priority":20,"target":"sip.example.net","weight":0}`,
+		`CAA data={"flags":0,"tag":"issuewild","value":";"}`,
+	}
+	var got []string
+	for _, s := range append(batches[0].Posts, batches[1].Puts...) {
+		got = append(got, describe(s))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sent\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}

@@ -2,6 +2,7 @@ package cloudflare
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -298,5 +299,38 @@ func TestFromTokenReadsZonesFromFlatAndNestedResources(t *testing.T) {
 	})
 	if got := fmt.Sprint(tok.ZoneIDs); got != "[aaa bbb ccc]" {
 		t.Fatalf("zones = %s, want [aaa bbb ccc]", got)
+	}
+}
+
+func TestRecordsAreReadInCanonicalContent(t *testing.T) {
+	for name, tc := range map[string]struct {
+		json, want string
+	}{
+		"an MX record puts its priority before its host": {
+			`{"type":"MX","content":"Mail.Example.com.","priority":10}`, "10 mail.example.com"},
+		"an MX record of priority 0 keeps it": {
+			`{"type":"MX","content":".","priority":0}`, "0 ."},
+		"an SRV record is read from its data": {
+			`{"type":"SRV","content":"5\t443\tsvc.example.com","priority":10,"data":{"priority":10,"weight":5,"port":443,"target":"SVC.example.com"}}`, "10 5 443 svc.example.com"},
+		"an SRV record without data is read from tab-separated content and priority": {
+			`{"type":"SRV","content":"5\t443\tsvc.example.com","priority":10}`, "10 5 443 svc.example.com"},
+		"a CAA record is read from its data, the value quoted": {
+			`{"type":"CAA","content":"0 issue letsencrypt.org","data":{"flags":0,"tag":"issue","value":"ca.example.net; account=\"1\""}}`, `0 issue "ca.example.net; account=\"1\""`},
+		"a CAA record without data is read from tab-separated content": {
+			`{"type":"CAA","content":"0\tissue\t\"letsencrypt.org\""}`, `0 issue "letsencrypt.org"`},
+		"a NAPTR record's string flags do not stop the read": {
+			`{"type":"NAPTR","content":"100 10 \"U\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .","data":{"flags":"U","order":100}}`, `100 10 "U" "E2U+sip" "!^.*$!sip:info@example.com!" .`},
+		"an A record is read as it is": {
+			`{"type":"A","content":"192.0.2.1","data":null}`, "192.0.2.1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var page recordPage
+			if err := json.Unmarshal([]byte(`{"result":[`+tc.json+`]}`), &page); err != nil {
+				t.Fatalf("decoding: %v", err)
+			}
+			if got := page.Result[0].record().Content; got != tc.want {
+				t.Fatalf("content %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

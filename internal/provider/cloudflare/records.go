@@ -2,6 +2,8 @@ package cloudflare
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	cf "github.com/cloudflare/cloudflare-go/v7"
@@ -142,25 +144,76 @@ func splitChanges(c provider.Changes, limit int) []provider.Changes {
 
 // recordJSON is the part of a DNS record the provider reads.
 type recordJSON struct {
-	ID      string  `json:"id"`
-	Name    string  `json:"name"`
-	Type    string  `json:"type"`
-	Content string  `json:"content"`
-	TTL     float64 `json:"ttl"`
-	Proxied bool    `json:"proxied"`
-	Comment string  `json:"comment"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Content  string   `json:"content"`
+	TTL      float64  `json:"ttl"`
+	Proxied  bool     `json:"proxied"`
+	Comment  string   `json:"comment"`
+	Priority *float64 `json:"priority"`
+	// Data is read only for SRV and CAA: its fields differ by type (NAPTR
+	// has string flags), so it is decoded only once the type is known.
+	Data json.RawMessage `json:"data"`
 }
 
 func (r recordJSON) record() provider.Record {
+	t := strings.ToUpper(r.Type)
 	return provider.Record{
 		ID:      r.ID,
 		Name:    provider.NormalizeName(r.Name),
-		Type:    strings.ToUpper(r.Type),
-		Content: r.Content,
+		Type:    t,
+		Content: r.content(t),
 		TTL:     int(r.TTL),
 		Proxied: r.Proxied,
 		Comment: r.Comment,
 	}
+}
+
+// srvCAAData is Cloudflare's data object of SRV and CAA records.
+type srvCAAData struct {
+	Priority *float64 `json:"priority"`
+	Weight   float64  `json:"weight"`
+	Port     float64  `json:"port"`
+	Target   string   `json:"target"`
+	Flags    float64  `json:"flags"`
+	Tag      string   `json:"tag"`
+	Value    string   `json:"value"`
+}
+
+// content puts the parts Cloudflare keeps apart back into the zone-file
+// content of provider.Record, in canonical form: an MX's priority beside
+// its host, an SRV's and a CAA's data. Cloudflare's own content for SRV
+// ("weight port target", sometimes tab-separated) and CAA is used only when
+// there is no data.
+func (r recordJSON) content(t string) string {
+	var d srvCAAData
+	hasData := len(r.Data) > 0 && string(r.Data) != "null" && json.Unmarshal(r.Data, &d) == nil
+	c := r.Content
+	switch t {
+	case "MX":
+		if r.Priority != nil {
+			c = fmt.Sprintf("%d %s", int(*r.Priority), r.Content)
+		}
+	case "SRV":
+		prio := r.Priority
+		if hasData && d.Priority != nil {
+			prio = d.Priority
+		}
+		switch {
+		case hasData && d.Target != "" && prio != nil:
+			c = fmt.Sprintf("%d %d %d %s", int(*prio), int(d.Weight), int(d.Port), d.Target)
+		case len(strings.Fields(r.Content)) == 3 && prio != nil:
+			c = fmt.Sprintf("%d %s", int(*prio), r.Content)
+		}
+	case "CAA":
+		if hasData && d.Tag != "" {
+			return provider.CAA{Flags: uint8(d.Flags), Tag: d.Tag, Value: d.Value}.Content()
+		}
+	default:
+		return c
+	}
+	return provider.CanonicalContent(t, c)
 }
 
 // recordPage is one page of GET /zones/{id}/dns_records.
@@ -190,43 +243,62 @@ func ttlOf(r provider.Record) dns.TTL {
 // proxiable types accept the proxied field.
 func proxiable(t string) bool { return t == "A" || t == "AAAA" || t == "CNAME" }
 
-func postParam(r provider.Record) dns.RecordBatchParamsPost {
-	t := strings.ToUpper(r.Type)
-	post := dns.RecordBatchParamsPost{
-		Name:    cf.F(provider.NormalizeName(r.Name)),
-		TTL:     cf.F(ttlOf(r)),
-		Type:    cf.F(dns.RecordBatchParamsPostsType(t)),
-		Content: cf.F(r.Content),
-		Comment: cf.F(r.Comment),
-	}
-	if proxiable(t) {
-		post.Proxied = cf.F(r.Proxied)
-	}
-	return post
-}
-
-// putParam is the typed batch PUT for one of provider.SupportedTypes (checked
-// by Changes.Validate before this is called).
-func putParam(id string, r provider.Record) dns.BatchPutUnionParam {
+// postParam is the typed batch POST for one of provider.SupportedTypes
+// (checked, content included, by Changes.Validate before this is called).
+// MX content goes as host and priority, SRV and CAA content as data.
+func postParam(r provider.Record) dns.RecordBatchParamsPostUnion {
 	name, content, comment, ttl := cf.F(provider.NormalizeName(r.Name)), cf.F(r.Content), cf.F(r.Comment), cf.F(ttlOf(r))
 	switch strings.ToUpper(r.Type) {
 	case "A":
-		return dns.BatchPutARecordParam{ID: cf.F(id), ARecordParam: dns.ARecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.ARecordTypeA), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}}
+		return dns.ARecordParam{Name: name, TTL: ttl, Type: cf.F(dns.ARecordTypeA), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}
 	case "AAAA":
-		return dns.BatchPutAAAARecordParam{ID: cf.F(id), AAAARecordParam: dns.AAAARecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.AAAARecordTypeAAAA), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}}
+		return dns.AAAARecordParam{Name: name, TTL: ttl, Type: cf.F(dns.AAAARecordTypeAAAA), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}
 	case "CNAME":
-		return dns.BatchPutCNAMERecordParam{ID: cf.F(id), CNAMERecordParam: dns.CNAMERecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.CNAMERecordTypeCNAME), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}}
+		return dns.CNAMERecordParam{Name: name, TTL: ttl, Type: cf.F(dns.CNAMERecordTypeCNAME), Content: content, Comment: comment, Proxied: cf.F(r.Proxied)}
 	case "NS":
-		return dns.BatchPutNSRecordParam{ID: cf.F(id), NSRecordParam: dns.NSRecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.NSRecordTypeNS), Content: content, Comment: comment}}
+		return dns.NSRecordParam{Name: name, TTL: ttl, Type: cf.F(dns.NSRecordTypeNS), Content: content, Comment: comment}
 	case "PTR":
-		return dns.BatchPutPTRRecordParam{ID: cf.F(id), PTRRecordParam: dns.PTRRecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.PTRRecordTypePTR), Content: content, Comment: comment}}
+		return dns.PTRRecordParam{Name: name, TTL: ttl, Type: cf.F(dns.PTRRecordTypePTR), Content: content, Comment: comment}
+	case "MX":
+		mx, _ := provider.ParseMX(r.Content)
+		return dns.MXRecordParam{Name: name, TTL: ttl, Type: cf.F(dns.MXRecordTypeMX), Comment: comment,
+			Content: cf.F(mx.Host), Priority: cf.F(float64(mx.Preference))}
+	case "SRV":
+		srv, _ := provider.ParseSRV(r.Content)
+		return dns.SRVRecordParam{Name: name, TTL: ttl, Type: cf.F(dns.SRVRecordTypeSRV), Comment: comment,
+			Data: cf.F(dns.SRVRecordDataParam{
+				Priority: cf.F(float64(srv.Priority)), Weight: cf.F(float64(srv.Weight)),
+				Port: cf.F(float64(srv.Port)), Target: cf.F(srv.Target),
+			})}
+	case "CAA":
+		caa, _ := provider.ParseCAA(r.Content)
+		return dns.CAARecordParam{Name: name, TTL: ttl, Type: cf.F(dns.CAARecordTypeCAA), Comment: comment,
+			Data: cf.F(dns.CAARecordDataParam{Flags: cf.F(float64(caa.Flags)), Tag: cf.F(caa.Tag), Value: cf.F(caa.Value)})}
 	default: // "TXT"
-		return dns.BatchPutTXTRecordParam{ID: cf.F(id), TXTRecordParam: dns.TXTRecordParam{
-			Name: name, TTL: ttl, Type: cf.F(dns.TXTRecordTypeTXT), Content: content, Comment: comment}}
+		return dns.TXTRecordParam{Name: name, TTL: ttl, Type: cf.F(dns.TXTRecordTypeTXT), Content: content, Comment: comment}
+	}
+}
+
+// putParam is the typed batch PUT: the POST body of postParam with the ID.
+func putParam(id string, r provider.Record) dns.BatchPutUnionParam {
+	switch p := postParam(r).(type) {
+	case dns.ARecordParam:
+		return dns.BatchPutARecordParam{ID: cf.F(id), ARecordParam: p}
+	case dns.AAAARecordParam:
+		return dns.BatchPutAAAARecordParam{ID: cf.F(id), AAAARecordParam: p}
+	case dns.CNAMERecordParam:
+		return dns.BatchPutCNAMERecordParam{ID: cf.F(id), CNAMERecordParam: p}
+	case dns.NSRecordParam:
+		return dns.BatchPutNSRecordParam{ID: cf.F(id), NSRecordParam: p}
+	case dns.PTRRecordParam:
+		return dns.BatchPutPTRRecordParam{ID: cf.F(id), PTRRecordParam: p}
+	case dns.MXRecordParam:
+		return dns.BatchPutMXRecordParam{ID: cf.F(id), MXRecordParam: p}
+	case dns.SRVRecordParam:
+		return dns.BatchPutSRVRecordParam{ID: cf.F(id), SRVRecordParam: p}
+	case dns.CAARecordParam:
+		return dns.BatchPutCAARecordParam{ID: cf.F(id), CAARecordParam: p}
+	default: // postParam's default, TXT
+		return dns.BatchPutTXTRecordParam{ID: cf.F(id), TXTRecordParam: p.(dns.TXTRecordParam)}
 	}
 }

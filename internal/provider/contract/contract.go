@@ -65,6 +65,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"a revoked token stops working", testRevoke},
 		{"one apply creates three, updates one and deletes one", testBatch},
 		{"records are read past one page and filtered by owner, name and type", testPagination},
+		{"MX, SRV and CAA records are created, read back, updated and deleted", testStructured},
 		{"tokens of this cluster are listed by name prefix", testListTokens},
 		{"a rate limit is waited out or reported with a wait", testRateLimit},
 		{"minting past the token quota is refused as quota exceeded", testQuota},
@@ -421,6 +422,99 @@ func testBatch(t *testing.T, e *env) {
 	if _, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: []provider.Record{{Name: "x." + e.zoneA.Name, Type: "SPF1", Content: "x"}}}); !provider.IsInvalid(err) {
 		t.Fatalf("creating a record of an unsupported type: err = %v, want invalid", err)
 	}
+}
+
+// testStructured writes MX, SRV and CAA content in non-canonical forms and
+// checks that every read gives it back canonical, so that a plan comparing
+// what it wants with what it reads sees no difference.
+func testStructured(t *testing.T, e *env) {
+	e.cleanupRecords(t, e.zoneA)
+	label := "rdata-" + randomSuffix() + "." + e.zoneA.Name
+	mail, null, srv, caa := "mail."+label, "null."+label, "_sip._tcp."+label, "caa."+label
+	rec := func(name, typ, content string) provider.Record {
+		return provider.Record{Name: name, Type: typ, Content: content, TTL: 300, Comment: e.owner()}
+	}
+	creates := []provider.Record{
+		rec(mail, "MX", "10 MX1.Example.NET."),
+		rec(mail, "MX", "20 mx2.example.net"),
+		rec(null, "MX", "0 ."),
+		rec(srv, "SRV", "10 5 5060 SIP.example.net."),
+		rec(srv, "SRV", "20 0 5061 sip2.example.net"),
+		rec(caa, "CAA", "0 issue letsencrypt.org"),
+		rec(caa, "CAA", `0 issue "ca.example.net; account=1234"`),
+		rec(caa, "CAA", `0 iodef "mailto:security@example.net"`),
+	}
+	res, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: creates})
+	if err != nil {
+		t.Fatalf("creating MX, SRV and CAA records: %v", err)
+	}
+	if len(res.Created) != len(creates) {
+		t.Fatalf("created %v, want %d records", res.Created, len(creates))
+	}
+	for i, r := range res.Created {
+		if want := canonical(creates[i]); key(r) != key(want) {
+			t.Errorf("Created[%d] = %s, want %s", i, key(r), key(want))
+		}
+	}
+	checkZone := func(what string, want []provider.Record) []provider.Record {
+		t.Helper()
+		got, err := e.Provider.Records(e.ctx, e.zoneA.ID, provider.RecordFilter{Owner: e.owner()})
+		if err != nil {
+			t.Fatalf("Records %s: %v", what, err)
+		}
+		var canon []provider.Record
+		for _, r := range want {
+			canon = append(canon, canonical(r))
+		}
+		if diff := recordSetDiff(got, canon); diff != "" {
+			t.Fatalf("records %s: %s", what, diff)
+		}
+		return got
+	}
+	got := checkZone("after creating", creates)
+	byContent := map[string]provider.Record{}
+	for _, r := range got {
+		byContent[r.Type+" "+r.Content] = r
+	}
+
+	updates := []provider.Record{
+		rec(mail, "MX", "30 mx3.example.net"),
+		rec(srv, "SRV", "10 5 5080 sip.example.net"),
+		rec(caa, "CAA", `0 issuewild ";"`),
+	}
+	old := []provider.Record{
+		byContent["MX 10 mx1.example.net"],
+		byContent["SRV 10 5 5060 sip.example.net"],
+		byContent[`CAA 0 issue "letsencrypt.org"`],
+	}
+	for i, r := range old {
+		if r.ID == "" {
+			t.Fatalf("record %d to update was not read back: %v", i, got)
+		}
+	}
+	res, err = e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{UpdateOld: old, UpdateNew: updates, Delete: []provider.Record{byContent["MX 0 ."]}})
+	if err != nil {
+		t.Fatalf("updating MX, SRV and CAA records: %v", err)
+	}
+	for i, r := range res.Updated {
+		if want := canonical(updates[i]); key(r) != key(want) || r.ID != old[i].ID {
+			t.Errorf("Updated[%d] = %s (%s), want %s (%s)", i, key(r), r.ID, key(want), old[i].ID)
+		}
+	}
+	got = checkZone("after updating", []provider.Record{
+		updates[0], creates[1], updates[1], creates[4], updates[2], creates[6], creates[7],
+	})
+
+	if _, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Delete: got}); err != nil {
+		t.Fatalf("deleting MX, SRV and CAA records: %v", err)
+	}
+	checkZone("after deleting", nil)
+}
+
+// canonical is the record as a provider reads it back.
+func canonical(r provider.Record) provider.Record {
+	r.Content = provider.CanonicalContent(r.Type, r.Content)
+	return r
 }
 
 func testPagination(t *testing.T, e *env) {

@@ -355,9 +355,15 @@ func (p *Provider) ApplyChanges(_ context.Context, zoneID string, c provider.Cha
 	return res, nil
 }
 
+// normalize stores a record as Cloudflare would give it back: MX, SRV and
+// CAA content in canonical form, since Cloudflare keeps their parts apart.
 func normalize(r provider.Record) provider.Record {
 	r.Name = provider.NormalizeName(r.Name)
 	r.Type = strings.ToUpper(r.Type)
+	switch r.Type {
+	case "MX", "SRV", "CAA":
+		r.Content = provider.CanonicalContent(r.Type, r.Content)
+	}
 	if r.TTL == 0 {
 		r.TTL = 1
 	}
