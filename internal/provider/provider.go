@@ -19,6 +19,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Provider is what the controllers need from a DNS provider. Implementations are
@@ -110,9 +113,21 @@ func IsSupportedType(t string) bool {
 	return slices.Contains(SupportedTypes, strings.ToUpper(t))
 }
 
-// NormalizeName lower-cases a DNS name and drops one trailing dot.
+// NormalizeName lower-cases a DNS name, drops one trailing dot and writes an
+// internationalised name in its ASCII (xn--) form, which is how Cloudflare
+// stores it: compared raw, a target like mäil.example.com never equals what
+// the provider reads back and would be rewritten on every drift check.
 func NormalizeName(name string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	for i := 0; i < len(n); i++ {
+		if n[i] >= utf8.RuneSelf {
+			if a, err := idna.Lookup.ToASCII(n); err == nil {
+				return a
+			}
+			return n
+		}
+	}
+	return n
 }
 
 // RecordFilter selects records. Empty fields match everything.

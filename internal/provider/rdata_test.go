@@ -27,6 +27,9 @@ func TestCanonicalContent(t *testing.T) {
 		"a CNAME target loses its case and trailing dot":        {"CNAME", "LB.example.net.", "lb.example.net"},
 		"TXT is left as it is":                                  {"TXT", `"Hello"`, `"Hello"`},
 		"MX content that does not parse is left as it is":       {"MX", "mail.example.com", "mail.example.com"},
+		"an internationalised MX host is written as ASCII":      {"MX", "10 Mäil.example.com", "10 xn--mil-qla.example.com"},
+		"an internationalised CNAME target is written as ASCII": {"CNAME", "bücher.example.", "xn--bcher-kva.example"},
+		"an internationalised SRV target is written as ASCII":   {"SRV", "1 2 3 ñ.example.com", "1 2 3 xn--ida.example.com"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := provider.CanonicalContent(tc.typ, tc.content); got != tc.want {
