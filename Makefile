@@ -93,7 +93,18 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: ## Measure convergence, provider requests, steady state, restart, memory, webhook latency and rotation on a local control plane; writes docs/benchmarks.md (scale: BENCH_FLAGS='-namespaces 1000 -claims 5 -records 2').
 	assets=$$(hack/controlplane.sh); \
-	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench $(BENCH_FLAGS) && \
+	$(MAKE) faults-large
+
+# FAULT_ROUNDS and FAULT_NAMESPACES size faults-large (make test runs 8 x 3).
+FAULT_ROUNDS ?= 30
+FAULT_NAMESPACES ?= 10
+
+.PHONY: faults-large
+faults-large: ## The abrupt-stop fault test at a larger size (FAULT_ROUNDS rounds of FAULT_NAMESPACES namespaces); make bench runs it.
+	assets=$$(hack/controlplane.sh); \
+	KUBEBUILDER_ASSETS=$$assets SCOPEDNS_KILL_ROUNDS=$(FAULT_ROUNDS) SCOPEDNS_KILL_NAMESPACES=$(FAULT_NAMESPACES) \
+	go test -count=1 -timeout 30m -run 'TestKilledManagerLeaksNothing' -v ./test/ha/
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/scopedns/scopedns/internal/app"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
 
 // TestKilledManagerLeaksNothing stops the manager abruptly, over and over,
@@ -47,8 +49,17 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	defer func() { _ = env.Stop() }()
 
-	cf, err := sim.New(sim.Config{AccountID: account, AccountName: "kill", Zones: []string{"example.com"}, MasterToken: master})
+	// make bench runs this larger: rounds × namespaces × 2 tokens (current and
+	// previous) must fit the account's token quota there too.
+	rounds, perRound := envInt(t, "SCOPEDNS_KILL_ROUNDS", 8), envInt(t, "SCOPEDNS_KILL_NAMESPACES", 3)
+	quota := max(500, 3*rounds*perRound)
+	cf, err := sim.New(sim.Config{AccountID: account, AccountName: "kill", Zones: []string{"example.com"}, MasterToken: master, TokenQuota: quota})
 	g.Expect(err).NotTo(HaveOccurred())
+	// Rate limits off on both sides: the subject is abrupt stops, and at
+	// make bench's size the rounds mint more than 1,200 tokens, which paced
+	// at 1,200 per 5 minutes would only make the test wait (pacing is
+	// measured by hack/bench).
+	cf.SetRateLimit(-1, 0)
 	srv := httptest.NewServer(cf)
 	defer srv.Close()
 	baseURL := srv.URL + "/client/v4/"
@@ -83,7 +94,7 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 
 	run := func(d time.Duration) {
 		mgr, err := app.New(cfg, app.Options{
-			Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now,
+			Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now, TokenQuota: quota, ConfigureProvider: noRateLimit,
 			DisableWebhooks: true, SkipNameValidation: true, MaxBackoff: time.Second,
 			GracefulShutdownTime: time.Millisecond, // abandon in-flight reconciles, as a kill would
 		})
@@ -96,9 +107,8 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	cf.SetFaults(sim.Faults{ErrorRate: 0.1, Latency: 3 * time.Millisecond, Seed: 11})
 	rng := rand.New(rand.NewPCG(1, 2))
 	var namespaces []string
-	const rounds = 8
 	for round := 0; round < rounds; round++ {
-		for i := 0; i < 3; i++ {
+		for i := 0; i < perRound; i++ {
 			ns := fmt.Sprintf("r%d-t%d", round, i)
 			namespaces = append(namespaces, ns)
 			g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
@@ -117,7 +127,7 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	// Recovery: the provider behaves, a last manager runs until all converge.
 	cf.SetFaults(sim.Faults{})
 	mgr, err := app.New(cfg, app.Options{
-		Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now,
+		Namespace: opNS, ClusterName: "kill", MetricsAddr: "0", ProbeAddr: "0", Now: now, TokenQuota: quota, ConfigureProvider: noRateLimit,
 		DisableWebhooks: true, SkipNameValidation: true, MaxBackoff: time.Second,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -179,3 +189,18 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	t.Logf("%d tokens minted for %d namespaces", minted, len(namespaces))
 	g.Expect(minted).To(BeNumerically(">", 2*len(namespaces)), "the rounds rotated tokens")
 }
+
+// envInt reads a positive size from the environment, or returns def.
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+func noRateLimit(o *cloudflare.Options) { o.RateLimit = -1 }
