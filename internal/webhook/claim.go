@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -48,12 +49,18 @@ func (v *ClaimValidator) ValidateCreate(ctx context.Context, claim *v1alpha1.DNS
 	return v.validate(ctx, nil, claim)
 }
 
-// ValidateUpdate checks every record of a changed claim. Conflicts are only
-// checked for keys the update adds, so a claim that already holds a contested
-// name (written while the webhook was off) can still be edited.
+// ValidateUpdate checks every record of a claim whose spec changed. Conflicts
+// are only checked for keys the update adds, so a claim that already holds a
+// contested name (written while the webhook was off) can still be edited.
+// Updates that leave the spec alone pass: the controller must be able to add
+// its finalizer to a claim admitted while the webhook was off (or left
+// outside its grant by a narrowed scope) to refuse it in status.
 func (v *ClaimValidator) ValidateUpdate(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (admission.Warnings, error) {
 	if claim.DeletionTimestamp != nil {
 		return nil, nil // finalizer removal and status-free edits on the way out
+	}
+	if equality.Semantic.DeepEqual(oldClaim.Spec, claim.Spec) {
+		return nil, nil // finalizers, labels, annotations
 	}
 	return v.validate(ctx, oldClaim, claim)
 }
