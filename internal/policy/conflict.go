@@ -44,7 +44,7 @@ func FindConflicts(claim *v1alpha1.DNSRecordClaim, others []v1alpha1.DNSRecordCl
 		if only != nil && !only(o) {
 			continue
 		}
-		theirs := Keys(o)
+		theirs := HeldKeys(o)
 		for _, k := range mine {
 			for _, t := range theirs {
 				if grant.Conflicts(k, t) {
@@ -54,4 +54,30 @@ func FindConflicts(claim *v1alpha1.DNSRecordClaim, others []v1alpha1.DNSRecordCl
 		}
 	}
 	return out
+}
+
+// HeldKeys are the keys a claim holds against other claims: every key it
+// asks for except those its status reports Refused (outside its grant),
+// which it never writes. Without this, a claim admitted while the webhook
+// was off, asking for another namespace's name, would block that
+// namespace's own claim at admission although the controller refused it.
+// A key the status does not mention yet (a new claim, a new record) is held.
+func HeldKeys(claim *v1alpha1.DNSRecordClaim) []grant.Key {
+	keys := Keys(claim)
+	refused := map[grant.Key]bool{}
+	for _, st := range claim.Status.Records {
+		if st.State == v1alpha1.RecordRefused {
+			refused[grant.Key{Name: st.Name, Type: string(st.Type)}] = true
+		}
+	}
+	if len(refused) == 0 {
+		return keys
+	}
+	held := keys[:0]
+	for _, k := range keys {
+		if !refused[k] {
+			held = append(held, k)
+		}
+	}
+	return held
 }

@@ -52,6 +52,17 @@ func TestFindConflicts(t *testing.T) {
 				return []v1alpha1.DNSRecordClaim{c}
 			}(),
 		},
+		"ignores a key its holder was refused (outside its grant)": {
+			others: func() []v1alpha1.DNSRecordClaim {
+				c := claim("b", "x", t0, r("www.example.com", v1alpha1.RecordTypeA), r("txt.example.com", v1alpha1.RecordTypeTXT))
+				c.Status.Records = []v1alpha1.RecordStatus{
+					{Name: "www.example.com", Type: v1alpha1.RecordTypeA, State: v1alpha1.RecordRefused},
+					{Name: "txt.example.com", Type: v1alpha1.RecordTypeTXT, State: v1alpha1.RecordWritten},
+				}
+				return []v1alpha1.DNSRecordClaim{c}
+			}(),
+			want: []string{"txt.example.com/TXT<-b/x"},
+		},
 		"applies the caller's filter": {
 			others: []v1alpha1.DNSRecordClaim{claim("a", "other", t0, r("www.example.com", v1alpha1.RecordTypeA))},
 			only:   func(o *v1alpha1.DNSRecordClaim) bool { return o.Namespace != "a" },

@@ -78,6 +78,44 @@ var _ = Describe("With the webhook unavailable", func() {
 	})
 })
 
+var _ = Describe("A claim refused outside its grant", func() {
+	It("does not hold the name it was refused against the namespace it belongs to", func() {
+		label := uniq("held") + ".example.io/dns"
+		scope := tenantScope(uniq("held"), label)
+		createScope(scope)
+		waitReady(scope, v1alpha1.ConditionReady)
+		thief, owner := uniq("team"), uniq("team")
+		tenantNamespace(thief, map[string]string{label: "true"})
+		tenantNamespace(owner, map[string]string{label: "true"})
+		name := "web." + owner + ".apps.example.com"
+
+		restore := removeWebhooks()
+		DeferCleanup(func() { restore() })
+		steal := newClaim(thief, "steal", scope.Name, rec(name, v1alpha1.RecordTypeA, "203.0.113.66"))
+		Eventually(func() error { return k8s.Create(ctx, steal) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(steal), steal)).To(Succeed())
+			g.Expect(steal.Status.Records).To(ContainElement(And(HaveField("Name", name), HaveField("State", v1alpha1.RecordRefused))))
+		}, 30*time.Second).Should(Succeed(), "the controller refuses the other namespace's name")
+		restore()
+		Eventually(func(g Gomega) {
+			// The webhook's cache must see the refusal before the owner asks.
+			var seen v1alpha1.DNSRecordClaim
+			g.Expect(mgrCache.Get(ctx, client.ObjectKeyFromObject(steal), &seen)).To(Succeed())
+			g.Expect(seen.Status.Records).NotTo(BeEmpty())
+		}, 10*time.Second).Should(Succeed())
+
+		probe := newClaim(thief, "probe", scope.Name, rec("payroll.example.com", v1alpha1.RecordTypeA, "203.0.113.66"))
+		Eventually(func() error { return k8s.Create(ctx, probe, client.DryRunAll) }, 10*time.Second).
+			Should(MatchError(ContainSubstring("denied")), "the webhook is back")
+
+		mine := newClaim(owner, "web", scope.Name, rec(name, v1alpha1.RecordTypeA, "203.0.113.7"))
+		Expect(k8s.Create(ctx, mine)).To(Succeed(), "the webhook admits the owner's claim: the refused claim holds nothing")
+		waitReady(mine, v1alpha1.ConditionReady)
+		Expect(recordsNamed("example.com", name)).To(ConsistOf(HaveField("Content", "203.0.113.7")))
+	})
+})
+
 // removeWebhooks takes the admission webhooks away, as a cluster with the
 // webhook down and failurePolicy Ignore (or an admin bypassing it) would,
 // and returns the function that puts them back (once, however often called).
