@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -73,9 +74,12 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, r.reconcileDelete(ctx, &claim)
 	}
 	if controllerutil.AddFinalizer(&claim, ClaimFinalizer) {
-		if err := r.Client.Update(ctx, &claim); err != nil {
-			return ctrl.Result{}, err
-		}
+		// The update's own event brings the claim back with the finalizer
+		// in the cache. Going on here instead made that next reconcile read
+		// a cached claim without this one's status and patch the same
+		// status a second time (1.8 status patches per new claim at a
+		// thousand namespaces).
+		return ctrl.Result{}, r.Client.Update(ctx, &claim)
 	}
 	before := claim.DeepCopy()
 	result, err := requeueOnRateLimit(ctx)(r.reconcile(ctx, &claim))
@@ -136,7 +140,11 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.batches = newBatcher(r.BatchWindow, r.BatchLimit)
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.DNSRecordClaim{}).
+		// Status-only updates are this controller's own patches; acting on
+		// them would reconcile every claim once more for nothing.
+		For(&v1alpha1.DNSRecordClaim{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, finalizersOrDeletionChanged))).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.claimsInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).

@@ -50,3 +50,13 @@ func claimChangeMatters(o, n *v1alpha1.DNSRecordClaim) bool {
 		!equality.Semantic.DeepEqual(o.Status.Zones, n.Status.Zones) ||
 		!equality.Semantic.DeepEqual(o.Status.Records, n.Status.Records)
 }
+
+// finalizersOrDeletionChanged passes updates that add or remove finalizers or
+// start deletion, which change neither generation nor status.
+var finalizersOrDeletionChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	if e.ObjectOld == nil || e.ObjectNew == nil {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
+		!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+}}
