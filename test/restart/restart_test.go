@@ -69,14 +69,15 @@ var _ = Describe("The API server restarting under the operator", func() {
 		})
 
 		By("creating claims in every namespace, slowed down at the provider so the restart lands mid-convergence")
-		cf.SetFaults(sim.Faults{Latency: 150 * time.Millisecond})
+		cf.SetFaults(sim.Faults{Latency: 150 * time.Millisecond, OpLatency: map[string]time.Duration{"tokens.create": 2 * time.Second}})
 		DeferCleanup(func() { cf.SetFaults(sim.Faults{}) })
 		for _, ns := range namespaces {
 			want.apply(claim(ns, "web", a("www."+ns+".example.com", "203.0.113.1", "203.0.113.2"), txt("txt."+ns+".example.com", "hello")))
 			want.apply(claim(ns, "api", a("api."+ns+".example.net", "198.51.100.1")))
 		}
-		// Each provider call takes 150ms: a Secret that announces a mint now
-		// cannot be written back before the API server is gone.
+		// Each provider call takes 150ms and a mint 2s more: a Secret that
+		// announces a mint now cannot be written back before the API server
+		// is gone, even on a loaded machine.
 		var minting []string
 		Eventually(func() []string { minting = mintsAnnounced(); return minting }, 30*time.Second, 10*time.Millisecond).
 			ShouldNot(BeEmpty(), "a token is being minted")

@@ -437,6 +437,20 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("took %v", d)
 		}
 	})
+	t.Run("OpLatency delays only its operation", func(t *testing.T) {
+		f.srv.SetFaults(Faults{OpLatency: map[string]time.Duration{"dns_records.create": 300 * time.Millisecond}})
+		defer f.srv.SetFaults(Faults{})
+		start := time.Now()
+		f.mustOK(t, "GET", base, testMaster, nil)
+		if d := time.Since(start); d >= 300*time.Millisecond {
+			t.Fatalf("a list took %v: another operation's latency was applied", d)
+		}
+		start = time.Now()
+		f.mustOK(t, "POST", base, testMaster, txt("slow"))
+		if d := time.Since(start); d < 300*time.Millisecond {
+			t.Fatalf("a create took %v, want at least 300ms", d)
+		}
+	})
 	t.Run("Requests counts every routed request by operation", func(t *testing.T) {
 		f.srv.ResetRequests()
 		f.call(t, "GET", base, testMaster, nil)

@@ -15,6 +15,10 @@ type Faults struct {
 	ErrorRate float64
 	// Latency is added before every API request is handled.
 	Latency time.Duration
+	// OpLatency is added, on top of Latency, before requests of one
+	// operation are handled, e.g. a slow "tokens.create" so a test can stop
+	// something while a mint is surely in flight.
+	OpLatency map[string]time.Duration
 	// FailOps makes the next N requests of an operation (e.g.
 	// "dns_records.create", "tokens.create") fail with FailStatus before
 	// anything happens.
@@ -46,6 +50,10 @@ func (fs *faultState) set(f Faults) {
 	for k, v := range f.FailOps {
 		cp.FailOps[k] = v
 	}
+	cp.OpLatency = make(map[string]time.Duration, len(f.OpLatency))
+	for k, v := range f.OpLatency {
+		cp.OpLatency[k] = v
+	}
 	cp.LoseResponses = make(map[string]int, len(f.LoseResponses))
 	for k, v := range f.LoseResponses {
 		cp.LoseResponses[k] = v
@@ -64,10 +72,11 @@ func (fs *faultState) set(f Faults) {
 // SetFaults replaces the injected faults; SetFaults(Faults{}) clears them.
 func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 
-// delay sleeps Latency; false if the request's context ended first.
-func (fs *faultState) delay(ctx context.Context) bool {
+// delay sleeps Latency and op's OpLatency; false if the request's context
+// ended first.
+func (fs *faultState) delay(ctx context.Context, op string) bool {
 	fs.mu.Lock()
-	d := fs.f.Latency
+	d := fs.f.Latency + fs.f.OpLatency[op]
 	fs.mu.Unlock()
 	if d <= 0 {
 		return true

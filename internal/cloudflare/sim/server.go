@@ -466,7 +466,7 @@ func (s *Server) serve(w http.ResponseWriter, rq *request) {
 	rq.ip = clientIP(r)
 	s.count(rt.op)
 
-	if !s.faults.delay(r.Context()) {
+	if !s.faults.delay(r.Context(), rt.op) {
 		return // client went away
 	}
 
