@@ -521,6 +521,8 @@ func (b *bench) rotation(ctx context.Context) (rotationResult, error) {
 // memStats is the process's memory after a full GC.
 type memStats struct {
 	heapInuse, heapAlloc, sys, rss uint64
+	// peakRSS is the process's high-water mark (VmHWM) so far.
+	peakRSS uint64
 }
 
 func memNow() memStats {
@@ -528,16 +530,17 @@ func memNow() memStats {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memStats{heapInuse: ms.HeapInuse, heapAlloc: ms.HeapAlloc, sys: ms.Sys, rss: rss()}
+	return memStats{heapInuse: ms.HeapInuse, heapAlloc: ms.HeapAlloc, sys: ms.Sys, rss: procStatus("VmRSS:"), peakRSS: procStatus("VmHWM:")}
 }
 
-func rss() uint64 {
+// procStatus reads one size field of /proc/self/status, in bytes.
+func procStatus(field string) uint64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				kb, _ := strconv.ParseUint(f[1], 10, 64)

@@ -173,6 +173,7 @@ func (b *bench) render() string {
 		w("| memory: process heap in use after GC, manager running at this scale | **%s** (RSS %s, Go Sys %s) | | |\n", mib(rs.memWith.heapInuse), mib(rs.memWith.rss), mib(rs.memWith.sys))
 		w("| … the same with the manager stopped (simulator, benchmark, envtest client) | %s (RSS %s) | | |\n", mib(rs.memWithout.heapInuse), mib(rs.memWithout.rss))
 		w("| … so the manager's own heap at this scale is about | **%s** | | |\n", mibDelta(rs.memWithout.heapInuse, rs.memWith.heapInuse))
+		w("| … peak RSS of the whole process through convergence, steady state and restart (VmHWM; manager, simulator and benchmark together, so an upper bound for the manager) | %s | | |\n", mib(rs.memWith.peakRSS))
 	}
 	if r.memNoise.heapInuse > 0 {
 		d := float64(r.memNoise.heapInuse) - float64(r.memScale.heapInuse)
