@@ -50,6 +50,18 @@ func recordIDs(zone string, names ...string) []string {
 	return ids
 }
 
+// recordVersions names each record by its ID and when it was last modified:
+// a rewrite, even of the same content, changes it.
+func recordVersions(zone string, names ...string) []string {
+	var vs []string
+	for _, n := range names {
+		for _, r := range recordsNamed(zone, n) {
+			vs = append(vs, r.ID+"@"+r.ModifiedOn.Format(time.RFC3339Nano))
+		}
+	}
+	return vs
+}
+
 var _ = Describe("MX, SRV and CAA records", func() {
 	It("are written, left alone when nothing changed, updated in place and removed with their claim", func() {
 		label := uniq("rdata") + ".example.io/dns"
@@ -79,6 +91,7 @@ var _ = Describe("MX, SRV and CAA records", func() {
 			Expect(r.Comment).To(Equal(provider.OwnerComment("it", ns, "mail")))
 		}
 		ids := recordIDs("example.com", apex, sip)
+		versions := recordVersions("example.com", apex, sip)
 
 		By("reconciling again after listing the zone afresh: nothing is written")
 		before := cf.Requests()
@@ -86,9 +99,10 @@ var _ = Describe("MX, SRV and CAA records", func() {
 		poke(claim)
 		Eventually(func() int { return cf.Requests()["dns_records.list"] }, 30*time.Second).
 			Should(BeNumerically(">", before["dns_records.list"]))
-		Consistently(func() int { return cf.Requests()["dns_records.batch"] }, 3*time.Second, 100*time.Millisecond).
-			Should(Equal(before["dns_records.batch"]), "records read back from the provider must plan as unchanged")
-		Expect(recordIDs("example.com", apex, sip)).To(ConsistOf(ids))
+		// This claim's records only: another spec's claim may have a batch
+		// of its own to write after the clock moved.
+		Consistently(func() []string { return recordVersions("example.com", apex, sip) }, 3*time.Second, 100*time.Millisecond).
+			Should(ConsistOf(versions), "records read back from the provider must plan as unchanged")
 
 		By("editing values: the changed records are updated in place")
 		Eventually(func() error { // the operator patches the status meanwhile
