@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
+	"github.com/scopedns/scopedns/internal/dnslisten"
 )
 
 const masterTokenEnv = "CFSIM_MASTER_TOKEN"
@@ -210,17 +211,11 @@ func start(o options, log *slog.Logger) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	pc, err := net.ListenPacket("udp", o.dnsAddr)
+	// One port for UDP and TCP, also when asked for ":0".
+	pc, tl, err := dnslisten.Listen(o.dnsAddr)
 	if err != nil {
 		hl.Close()
-		return nil, fmt.Errorf("dns udp: %w", err)
-	}
-	// TCP on the port UDP got, so ":0" gives one port for both.
-	tl, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		hl.Close()
-		pc.Close()
-		return nil, fmt.Errorf("dns tcp: %w", err)
+		return nil, fmt.Errorf("dns: %w", err)
 	}
 	in := &instance{
 		srv:      srv,

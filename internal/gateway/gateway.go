@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/scopedns/scopedns/internal/dnslisten"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -253,9 +253,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	pc, l, err := listen(s.o.Addr)
+	pc, l, err := dnslisten.Listen(s.o.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	// In-flight updates finish (within RequestTimeout) when ctx ends, rather
 	// than fail half-way.
@@ -318,33 +318,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("gateway: serving on %s: %w", s.o.Addr, serveErr)
 	}
 	return nil
-}
-
-// listen opens TCP and UDP on the same port. With port 0 it retries a few
-// times when the port TCP got is taken for UDP.
-func listen(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: address %q: %w", addr, err)
-	}
-	var lastErr error
-	for range 10 {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gateway: listening on tcp %s: %w", addr, err)
-		}
-		p := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, p))
-		if err == nil {
-			return pc, l, nil
-		}
-		_ = l.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("gateway: listening on udp %s: %w", addr, lastErr)
 }
 
 // sizeLimitReader refuses TCP messages above the size limit; the server then
