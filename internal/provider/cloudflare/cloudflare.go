@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	cf "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/accounts"
@@ -218,6 +219,7 @@ func (p *Provider) Zones(ctx context.Context, names []string) ([]provider.Zone, 
 // page; get returns a page's items and whether there is another page.
 func pages[T any](ctx context.Context, p *Provider, op string, get func(ctx context.Context, page int) ([]T, bool, error), each func(T)) error {
 	const maxPages = 100_000
+	var waited time.Duration
 	for page := 1; page <= maxPages; page++ {
 		var items []T
 		var more bool
@@ -225,6 +227,17 @@ func pages[T any](ctx context.Context, p *Provider, op string, get func(ctx cont
 			items, more, err = get(ctx, page)
 			return err
 		})
+		if wait, ok := provider.IsRateLimited(err); ok && page > 1 && wait > 0 && waited+wait <= maxListResumeWait && fits(ctx, wait) {
+			// Failing here would make the caller list again from page 1,
+			// spending the pages already read against the same limit; the
+			// rest of this list is cheaper than all of it.
+			if werr := sleepCtx(ctx, wait); werr != nil {
+				return werr
+			}
+			waited += wait
+			page--
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -236,6 +249,28 @@ func pages[T any](ctx context.Context, p *Provider, op string, get func(ctx cont
 		}
 	}
 	return &provider.Error{Op: op, Kind: provider.KindUnknown, Message: "more than 100000 pages"}
+}
+
+// maxListResumeWait bounds how long one paged list waits, in all, for the
+// rate limit between its pages before it gives up and reports the limit.
+const maxListResumeWait = 2 * time.Minute
+
+// sleepCtx waits d, or returns the context's error when it ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fits reports whether ctx leaves time to wait d.
+func fits(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > d
 }
 
 // v4 adapts an SDK list call to pages.

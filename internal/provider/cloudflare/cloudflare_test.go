@@ -473,3 +473,35 @@ func TestMXSRVAndCAAAreSentAsPriorityAndData(t *testing.T) {
 		t.Fatalf("sent\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// A paged list held back by the rate limit between pages waits and goes on
+// from the page it stopped at, rather than failing and being listed again
+// from page 1 by its caller.
+func TestPagedListResumesAfterTheRateLimit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(c *sim.Config) { c.RateLimit = -1 })
+	for i := range 12 {
+		if _, err := f.sim.AddRecord("example.com", sim.Record{Name: fmt.Sprintf("r%d.example.com", i), Type: "TXT", Content: "x", TTL: 300}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := f.provider(t, func(o *cloudflare.Options) {
+		o.PageSize = 5 // 12 records and the zone's apex records: at least three pages
+		o.RateLimit = 2
+		o.RateWindow = 300 * time.Millisecond
+		o.MaxRateLimitWait = time.Millisecond // the limiter refuses at once instead of waiting itself
+	})
+	zone := f.sim.ZoneID("example.com")
+	got, err := p.Records(ctx, zone, provider.RecordFilter{Type: "TXT"})
+	if err != nil {
+		t.Fatalf("a list held back between its pages: %v", err)
+	}
+	if len(got) != 12 {
+		t.Fatalf("listed %d TXT records, want 12", len(got))
+	}
+	all := f.sim.Records("example.com")
+	pages := (len(all) + 4) / 5
+	if n := f.sim.Requests()["dns_records.list"]; n != pages {
+		t.Fatalf("the simulator served %d list requests for %d pages: the list started over", n, pages)
+	}
+}
