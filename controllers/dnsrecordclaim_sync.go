@@ -152,7 +152,7 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 		for i := range evals {
 			if c, ok := conflicts[evals[i].key]; ok {
 				evals[i].state = v1alpha1.RecordConflict
-				evals[i].msg = fmt.Sprintf("%s %s is held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
+				evals[i].msg = olderConflictMessage(c)
 				msgs = append(msgs, fmt.Sprintf("spec.records[%d]: %s", i, evals[i].msg))
 			}
 		}
@@ -161,22 +161,20 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 	return &scope, evals, "", "", nil
 }
 
-// olderConflicts finds the claim's keys that an older claim holds.
+// olderConflicts finds the claim's keys that an older claim holds, at the
+// key's own name or through an NS delegation above or below it.
 func (r *ClaimReconciler) olderConflicts(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (map[grant.Key]policy.Conflict, error) {
-	out := map[grant.Key]policy.Conflict{}
-	seen := map[string]bool{}
+	var lookups []policy.Lookup
 	for _, k := range policy.Keys(claim) {
-		if seen[k.Name] {
-			continue
-		}
-		seen[k.Name] = true
-		var holders v1alpha1.DNSRecordClaimList
-		if err := r.Client.List(ctx, &holders, client.MatchingFields{policy.NameIndex: k.Name}); err != nil {
-			return nil, err
-		}
-		for _, c := range policy.FindConflicts(claim, holders.Items, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) }) {
-			out[c.Key] = c
-		}
+		lookups = append(lookups, policy.HolderLookups(k)...)
+	}
+	holders, err := policy.ListHolders(ctx, r.Client, lookups)
+	if err != nil {
+		return nil, err
+	}
+	out := map[grant.Key]policy.Conflict{}
+	for _, c := range policy.FindConflicts(claim, holders, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) }) {
+		out[c.Key] = c
 	}
 	return out, nil
 }
@@ -360,4 +358,15 @@ func isReady(scope *v1alpha1.DNSScope) bool {
 		}
 	}
 	return false
+}
+
+func olderConflictMessage(c policy.Conflict) string {
+	switch c.Relation() {
+	case policy.BelowDelegation:
+		return fmt.Sprintf("it lies below NS %s held by the older DNSRecordClaim %s", c.HolderKey.Name, c.Holder)
+	case policy.AboveHolder:
+		return fmt.Sprintf("its delegation would occlude %s %s held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
+	default:
+		return fmt.Sprintf("%s %s is held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
+	}
 }

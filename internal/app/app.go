@@ -323,6 +323,9 @@ func addIndexes(mgr manager.Manager) error {
 	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.NameIndex, policy.IndexRecordNames); err != nil {
 		return fmt.Errorf("indexing claims by record name: %w", err)
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.AncestorIndex, policy.IndexRecordAncestors); err != nil {
+		return fmt.Errorf("indexing claims by record name ancestor: %w", err)
+	}
 	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName); err != nil {
 		return fmt.Errorf("indexing claims by scope: %w", err)
 	}

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -14,6 +16,33 @@ type Conflict struct {
 	// HolderKey is the key the holder claims; it differs from Key when a
 	// CNAME collides with another type at the same name.
 	HolderKey grant.Key
+}
+
+// Relation is where a conflict's key stands to the key its holder claims.
+type Relation int
+
+const (
+	// SameName: both keys are at one name (one record set, or a CNAME or NS
+	// beside another type).
+	SameName Relation = iota
+	// BelowDelegation: the key lies below the holder's NS, which occludes it.
+	BelowDelegation
+	// AboveHolder: the key is an NS whose delegation would occlude the
+	// holder's name below it.
+	AboveHolder
+)
+
+// Relation tells a delegation above or below the key from a conflict at its
+// own name. The keys are normalised, as Keys and HeldKeys return them.
+func (c Conflict) Relation() Relation {
+	switch {
+	case c.Key.Name == c.HolderKey.Name:
+		return SameName
+	case strings.HasSuffix(c.Key.Name, "."+c.HolderKey.Name):
+		return BelowDelegation
+	default:
+		return AboveHolder
+	}
 }
 
 // Older reports whether claim a wins over claim b: the older claim wins, and

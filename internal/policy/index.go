@@ -1,9 +1,14 @@
 package policy
 
 import (
+	"context"
+	"fmt"
+	"strings"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/grant"
 )
 
 // NameIndex is the cache index of claims by normalised record name. Conflicts
@@ -11,6 +16,12 @@ import (
 // on each admission request; the type comparison (and CNAME exclusivity) is
 // then done on the few claims that share the name.
 const NameIndex = "scopedns.io/record-name"
+
+// AncestorIndex is the cache index of claims by every proper ancestor of
+// their record names: a claim of www.x.example.com is found under
+// x.example.com and example.com. An NS claim at x.example.com looks itself up
+// here to find the claims its delegation would occlude.
+const AncestorIndex = "scopedns.io/record-ancestor"
 
 // ScopeIndex is the cache index of claims by scope name.
 const ScopeIndex = "scopedns.io/scope-name"
@@ -30,6 +41,91 @@ func IndexRecordNames(obj client.Object) []string {
 		}
 	}
 	return names
+}
+
+// IndexRecordAncestors is the IndexerFunc for AncestorIndex.
+func IndexRecordAncestors(obj client.Object) []string {
+	claim, ok := obj.(*v1alpha1.DNSRecordClaim)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, k := range Keys(claim) {
+		for _, a := range Ancestors(k.Name) {
+			if !seen[a] {
+				seen[a] = true
+				names = append(names, a)
+			}
+		}
+	}
+	return names
+}
+
+// Ancestors returns the proper ancestors of a normalised name, nearest first,
+// down to the last name of two labels: www.x.example.com gives x.example.com
+// and example.com. A single label (a TLD) is left out: a scope's zones lie
+// below a TLD, so no claim can hold an NS there, and indexing every claim
+// under "com" would make one huge, useless index entry.
+func Ancestors(name string) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(name, '.')
+		if i < 0 {
+			return out
+		}
+		name = name[i+1:]
+		if !strings.Contains(name, ".") {
+			return out
+		}
+		out = append(out, name)
+	}
+}
+
+// Lookup is one cache index query: the claims indexed under Value in Index.
+type Lookup struct {
+	Index, Value string
+}
+
+// HolderLookups returns the index queries that find every claim that may
+// hold a key conflicting with k (grant.Conflicts stays the judge):
+//
+//   - NameIndex at k's name: the same record set, a CNAME or an NS beside it;
+//   - NameIndex at each ancestor of k's name: an NS delegation above it;
+//   - for an NS, AncestorIndex at k's name: every claim below the delegation.
+func HolderLookups(k grant.Key) []Lookup {
+	out := []Lookup{{Index: NameIndex, Value: k.Name}}
+	for _, a := range Ancestors(k.Name) {
+		out = append(out, Lookup{Index: NameIndex, Value: a})
+	}
+	if k.Type == string(v1alpha1.RecordTypeNS) {
+		out = append(out, Lookup{Index: AncestorIndex, Value: k.Name})
+	}
+	return out
+}
+
+// ListHolders runs the lookups on r and returns each claim found once.
+func ListHolders(ctx context.Context, r client.Reader, lookups []Lookup) ([]v1alpha1.DNSRecordClaim, error) {
+	done := map[Lookup]bool{}
+	seen := map[client.ObjectKey]bool{}
+	var out []v1alpha1.DNSRecordClaim
+	for _, l := range lookups {
+		if done[l] {
+			continue
+		}
+		done[l] = true
+		var list v1alpha1.DNSRecordClaimList
+		if err := r.List(ctx, &list, client.MatchingFields{l.Index: l.Value}); err != nil {
+			return nil, fmt.Errorf("looking up claims by %s=%s: %w", l.Index, l.Value, err)
+		}
+		for _, c := range list.Items {
+			if k := client.ObjectKeyFromObject(&c); !seen[k] {
+				seen[k] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // IndexScopeName is the IndexerFunc for ScopeIndex.

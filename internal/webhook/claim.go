@@ -26,7 +26,8 @@ import (
 // ClaimValidator refuses claims whose records lie outside their scope's grant
 // for the claim's namespace, or that collide with another namespace's claim.
 type ClaimValidator struct {
-	// Reader answers from the manager's cache; NameIndex must be registered on it.
+	// Reader answers from the manager's cache; NameIndex and AncestorIndex
+	// must be registered on it.
 	Reader client.Reader
 	// APIReader reads the API server directly. It is asked only when the
 	// cache does not know a scope or namespace yet: GitOps tools apply a
@@ -124,8 +125,9 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 	return warnings, nil
 }
 
-// conflicts looks each claimed name up in the cache index and refuses keys
-// that another namespace's claim already holds.
+// conflicts looks up the claims that may hold a key conflicting with each
+// claimed key (at its name, an NS above it, and for an NS every name below
+// it) and refuses keys that another namespace's claim already holds.
 func (v *ClaimValidator) conflicts(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (field.ErrorList, error) {
 	had := map[grant.Key]bool{}
 	if oldClaim != nil {
@@ -134,31 +136,45 @@ func (v *ClaimValidator) conflicts(ctx context.Context, oldClaim, claim *v1alpha
 		}
 	}
 	var errs field.ErrorList
-	seen := map[string]bool{}
+	seen := map[grant.Key]bool{}
 	for i, r := range claim.Spec.Records {
 		name, err := grant.NormalizeName(r.Name)
-		if err != nil || seen[name+"/"+string(r.Type)] {
+		key := grant.Key{Name: name, Type: string(r.Type)}
+		if err != nil || seen[key] {
 			continue
 		}
-		seen[name+"/"+string(r.Type)] = true
-		if had[grant.Key{Name: name, Type: string(r.Type)}] {
+		seen[key] = true
+		if had[key] {
 			continue
 		}
-		var holders v1alpha1.DNSRecordClaimList
-		if err := v.Reader.List(ctx, &holders, client.MatchingFields{policy.NameIndex: name}); err != nil {
-			return nil, fmt.Errorf("looking up claims of %s: %w", name, err)
+		holders, err := policy.ListHolders(ctx, v.Reader, policy.HolderLookups(key))
+		if err != nil {
+			return nil, err
 		}
 		single := claim.DeepCopy()
 		single.Spec.Records = []v1alpha1.RecordSpec{r}
-		for _, c := range policy.FindConflicts(single, holders.Items, func(o *v1alpha1.DNSRecordClaim) bool {
+		for _, c := range policy.FindConflicts(single, holders, func(o *v1alpha1.DNSRecordClaim) bool {
 			return o.Namespace != claim.Namespace
 		}) {
-			errs = append(errs, field.Forbidden(field.NewPath("spec", "records").Index(i),
-				fmt.Sprintf("%s %s conflicts with %s %s already claimed by namespace %q (DNSRecordClaim %q); a name and type belong to one claim, and a CNAME excludes every other type at its name",
-					c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name)))
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "records").Index(i), conflictMessage(c)))
 		}
 	}
 	return errs, nil
+}
+
+func conflictMessage(c policy.Conflict) string {
+	const delegates = "an NS delegates its name and every name below it away"
+	switch c.Relation() {
+	case policy.BelowDelegation:
+		return fmt.Sprintf("%s %s lies below NS %s already claimed by namespace %q (DNSRecordClaim %q); %s",
+			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.Holder.Namespace, c.Holder.Name, delegates)
+	case policy.AboveHolder:
+		return fmt.Sprintf("%s NS would delegate away %s %s already claimed by namespace %q (DNSRecordClaim %q); %s",
+			c.Key.Name, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name, delegates)
+	default:
+		return fmt.Sprintf("%s %s conflicts with %s %s already claimed by namespace %q (DNSRecordClaim %q); a name and type belong to one claim, and a CNAME excludes every other type at its name",
+			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name)
+	}
 }
 
 // get reads from the cache, and from the API server when the cache has not
