@@ -145,6 +145,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.DNSRecordClaim{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, finalizersOrDeletionChanged))).
+		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(r.contenders), builder.WithPredicates(keysLetGo)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.claimsInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
@@ -159,6 +160,35 @@ func (r *ClaimReconciler) claimsOfScope(ctx context.Context, o client.Object) []
 		return nil
 	}
 	return requestsFor(claims.Items)
+}
+
+// contenders are the other claims whose keys conflict with o's. When o lets
+// a key go (it is deleted, or its spec changed), the claim that lost that key
+// to it may now write it: this brings it back at once instead of at its next
+// drift check.
+func (r *ClaimReconciler) contenders(ctx context.Context, o client.Object) []reconcile.Request {
+	claim, ok := o.(*v1alpha1.DNSRecordClaim)
+	if !ok {
+		return nil
+	}
+	var lookups []policy.Lookup
+	for _, k := range policy.Keys(claim) {
+		lookups = append(lookups, policy.HolderLookups(k)...)
+	}
+	holders, err := policy.ListHolders(ctx, r.Client, lookups)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "listing the claims that contend with a claim")
+		return nil
+	}
+	seen := map[client.ObjectKey]bool{}
+	var out []reconcile.Request
+	for _, c := range policy.FindConflicts(claim, holders, nil) {
+		if !seen[c.Holder] {
+			seen[c.Holder] = true
+			out = append(out, reconcile.Request{NamespacedName: c.Holder})
+		}
+	}
+	return out
 }
 
 func (r *ClaimReconciler) claimsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {

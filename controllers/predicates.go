@@ -60,3 +60,20 @@ var finalizersOrDeletionChanged = predicate.Funcs{UpdateFunc: func(e event.Updat
 	return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
 		!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
 }}
+
+// keysLetGo passes the claim events after which a claim may hold fewer keys:
+// a deletion starting or done, or a changed spec (the map function sees the
+// old and the new claim). A new claim never takes a key from an older one,
+// so creations are dropped.
+var keysLetGo = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return true
+		}
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+	},
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}

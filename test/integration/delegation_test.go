@@ -101,6 +101,12 @@ var _ = Describe("NS delegation conflicts across names", func() {
 			Eventually(func() error { return k8s.Create(ctx, deleg) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
 			expectConflict(deleg, base, www)
 			Expect(recordsNamed("example.com", "www."+base)).To(ConsistOf(HaveField("Content", "203.0.113.22")))
+
+			By("deleting the older claim: the younger one takes the name at once, not at its next drift check")
+			Expect(k8s.Delete(ctx, www)).To(Succeed())
+			waitReady(deleg, v1alpha1.ConditionReady)
+			Expect(recordsNamed("example.com", base)).To(ConsistOf(HaveField("Content", "ns1.example.net")))
+			Expect(recordsNamed("example.com", "www."+base)).To(BeEmpty())
 		})
 
 		It("refuses the younger name below an older NS, and writes nothing for it", func() {
