@@ -95,9 +95,16 @@ func HeldKeys(claim *v1alpha1.DNSRecordClaim) []grant.Key {
 	keys := Keys(claim)
 	refused := map[grant.Key]bool{}
 	for _, st := range claim.Status.Records {
-		if st.State == v1alpha1.RecordRefused {
-			refused[grant.Key{Name: st.Name, Type: string(st.Type)}] = true
+		if st.State != v1alpha1.RecordRefused {
+			continue
 		}
+		// The status may carry the name as written (a refusal made before
+		// the name was normalised): compare in the form Keys uses.
+		name, err := grant.NormalizeName(st.Name)
+		if err != nil {
+			continue // a name Keys cannot hold either
+		}
+		refused[grant.Key{Name: name, Type: string(st.Type)}] = true
 	}
 	if len(refused) == 0 {
 		return keys

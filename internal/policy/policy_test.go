@@ -63,6 +63,13 @@ func TestFindConflicts(t *testing.T) {
 			}(),
 			want: []string{"txt.example.com/TXT<-b/x"},
 		},
+		"ignores a refused key whose status keeps the name as written (trailing dot, capitals)": {
+			others: func() []v1alpha1.DNSRecordClaim {
+				c := claim("b", "x", t0, r("WWW.example.com.", v1alpha1.RecordTypeA))
+				c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com.", Type: v1alpha1.RecordTypeA, State: v1alpha1.RecordRefused}}
+				return []v1alpha1.DNSRecordClaim{c}
+			}(),
+		},
 		"applies the caller's filter": {
 			others: []v1alpha1.DNSRecordClaim{claim("a", "other", t0, r("www.example.com", v1alpha1.RecordTypeA))},
 			only:   func(o *v1alpha1.DNSRecordClaim) bool { return o.Namespace != "a" },
@@ -145,3 +152,20 @@ func TestCacheRecompilesOnlyOnANewGeneration(t *testing.T) {
 }
 
 func grantRecord(name string) grant.Record { return grant.Record{Name: name, Type: "A", TTL: 300} }
+
+func TestHeldKeysDropsRefusedKeysHoweverTheStatusWritesTheName(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, status := range map[string]string{
+		"normalised":           "xn--bcher-kva.example.com",
+		"with a trailing dot":  "xn--bcher-kva.example.com.",
+		"in Unicode":           "bücher.example.com",
+		"in capitals, Unicode": "BÜCHER.Example.COM.",
+	} {
+		c := claim("b", "x", t0, r("Bücher.example.com.", v1alpha1.RecordTypeTXT), r("kept.example.com", v1alpha1.RecordTypeTXT))
+		c.Status.Records = []v1alpha1.RecordStatus{{Name: status, Type: v1alpha1.RecordTypeTXT, State: v1alpha1.RecordRefused}}
+		got := HeldKeys(&c)
+		if len(got) != 1 || got[0].Name != "kept.example.com" {
+			t.Errorf("status name %s (%q): HeldKeys = %v, want only kept.example.com", name, status, got)
+		}
+	}
+}
