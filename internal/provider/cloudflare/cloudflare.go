@@ -253,7 +253,10 @@ func pages[T any](ctx context.Context, p *Provider, op string, get func(ctx cont
 
 // maxListResumeWait bounds how long one paged list waits, in all, for the
 // rate limit between its pages before it gives up and reports the limit.
-const maxListResumeWait = 2 * time.Minute
+// A zone's records are listed under that zone's snapshot lock, which every
+// claim of the zone waits on, so this stays short: about what a single
+// request may already wait in the limiter (MaxRateLimitWait, 10 s) twice.
+const maxListResumeWait = 20 * time.Second
 
 // sleepCtx waits d, or returns the context's error when it ends first.
 func sleepCtx(ctx context.Context, d time.Duration) error {
