@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/policy"
 )
 
 // scopeUpdates passes the DNSScope updates its dependents (claims,
@@ -61,18 +62,21 @@ var finalizersOrDeletionChanged = predicate.Funcs{UpdateFunc: func(e event.Updat
 		!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
 }}
 
-// keysLetGo passes the claim events after which a claim may hold fewer keys:
-// a deletion starting or done, or a changed spec (the map function sees the
-// old and the new claim). A new claim never takes a key from an older one,
-// so creations are dropped.
+// keysLetGo passes the claim events after which a claim may hold other keys:
+// a deletion starting or done, a changed spec (the map function sees the old
+// and the new claim), or a status that refuses a key or stops refusing it
+// (policy.HeldKeys). A new claim never takes a key from an older one, so
+// creations are dropped.
 var keysLetGo = predicate.Funcs{
 	CreateFunc: func(event.CreateEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		if e.ObjectOld == nil || e.ObjectNew == nil {
+		o, ok1 := e.ObjectOld.(*v1alpha1.DNSRecordClaim)
+		n, ok2 := e.ObjectNew.(*v1alpha1.DNSRecordClaim)
+		if !ok1 || !ok2 {
 			return true
 		}
-		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+		return o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+			!equality.Semantic.DeepEqual(policy.HeldKeys(o), policy.HeldKeys(n))
 	},
 	DeleteFunc:  func(event.DeleteEvent) bool { return true },
 	GenericFunc: func(event.GenericEvent) bool { return false },

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 )
@@ -86,5 +87,39 @@ func TestJitterStaysWithinATenth(t *testing.T) {
 	}
 	if jitter(0) != 0 {
 		t.Fatal("jitter(0) != 0")
+	}
+}
+
+func TestKeysLetGoPassesWhatChangesTheHeldKeys(t *testing.T) {
+	base := func() *v1alpha1.DNSRecordClaim {
+		c := &v1alpha1.DNSRecordClaim{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "a", Generation: 1}}
+		c.Spec.Records = []v1alpha1.RecordSpec{{Name: "www.example.com", Type: v1alpha1.RecordTypeA}}
+		return c
+	}
+	now := metav1.Now()
+	for name, tc := range map[string]struct {
+		edit func(*v1alpha1.DNSRecordClaim)
+		want bool
+	}{
+		"conditions only": {func(c *v1alpha1.DNSRecordClaim) {
+			c.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+		}, false},
+		"a record written": {func(c *v1alpha1.DNSRecordClaim) {
+			c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com", Type: "A", State: v1alpha1.RecordWritten}}
+		}, false},
+		"a record refused": {func(c *v1alpha1.DNSRecordClaim) {
+			c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com", Type: "A", State: v1alpha1.RecordRefused}}
+		}, true},
+		"spec (generation)": {func(c *v1alpha1.DNSRecordClaim) { c.Generation++ }, true},
+		"deletion":          {func(c *v1alpha1.DNSRecordClaim) { c.DeletionTimestamp = &now }, true},
+	} {
+		o, n := base(), base()
+		tc.edit(n)
+		if got := keysLetGo.Update(event.UpdateEvent{ObjectOld: o, ObjectNew: n}); got != tc.want {
+			t.Errorf("%s: keysLetGo = %v, want %v", name, got, tc.want)
+		}
+	}
+	if keysLetGo.Create(event.CreateEvent{Object: base()}) {
+		t.Error("a new claim passed: it takes no key from an older one")
 	}
 }
