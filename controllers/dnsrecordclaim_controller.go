@@ -171,18 +171,14 @@ func (r *ClaimReconciler) contenders(ctx context.Context, o client.Object) []rec
 	if !ok {
 		return nil
 	}
-	var lookups []policy.Lookup
-	for _, k := range policy.Keys(claim) {
-		lookups = append(lookups, policy.HolderLookups(k)...)
-	}
-	holders, err := policy.ListHolders(ctx, r.Client, lookups)
+	conflicts, err := policy.ClaimConflicts(ctx, r.Client, claim, nil)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "listing the claims that contend with a claim")
 		return nil
 	}
 	seen := map[client.ObjectKey]bool{}
 	var out []reconcile.Request
-	for _, c := range policy.FindConflicts(claim, holders, nil) {
+	for _, c := range conflicts {
 		if !seen[c.Holder] {
 			seen[c.Holder] = true
 			out = append(out, reconcile.Request{NamespacedName: c.Holder})

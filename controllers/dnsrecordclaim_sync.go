@@ -164,16 +164,12 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 // olderConflicts finds the claim's keys that an older claim holds, at the
 // key's own name or through an NS delegation above or below it.
 func (r *ClaimReconciler) olderConflicts(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (map[grant.Key]policy.Conflict, error) {
-	var lookups []policy.Lookup
-	for _, k := range policy.Keys(claim) {
-		lookups = append(lookups, policy.HolderLookups(k)...)
-	}
-	holders, err := policy.ListHolders(ctx, r.Client, lookups)
+	conflicts, err := policy.ClaimConflicts(ctx, r.Client, claim, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) })
 	if err != nil {
 		return nil, err
 	}
 	out := map[grant.Key]policy.Conflict{}
-	for _, c := range policy.FindConflicts(claim, holders, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) }) {
+	for _, c := range conflicts {
 		out[c.Key] = c
 	}
 	return out, nil

@@ -128,6 +128,21 @@ func ListHolders(ctx context.Context, r client.Reader, lookups []Lookup) ([]v1al
 	return out, nil
 }
 
+// ClaimConflicts finds, through the indexes on r, the keys of claim that
+// collide with keys other claims hold; only filters the others as in
+// FindConflicts.
+func ClaimConflicts(ctx context.Context, r client.Reader, claim *v1alpha1.DNSRecordClaim, only func(other *v1alpha1.DNSRecordClaim) bool) ([]Conflict, error) {
+	var lookups []Lookup
+	for _, k := range Keys(claim) {
+		lookups = append(lookups, HolderLookups(k)...)
+	}
+	holders, err := ListHolders(ctx, r, lookups)
+	if err != nil {
+		return nil, err
+	}
+	return FindConflicts(claim, holders, only), nil
+}
+
 // IndexScopeName is the IndexerFunc for ScopeIndex.
 func IndexScopeName(obj client.Object) []string {
 	claim, ok := obj.(*v1alpha1.DNSRecordClaim)
