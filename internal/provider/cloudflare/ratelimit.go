@@ -95,18 +95,11 @@ func (l *limiter) wait(ctx context.Context, max time.Duration) (ticket, error) {
 		if d <= 0 {
 			return tk, nil
 		}
-		if d > max {
+		if d > max || !fits(ctx, d) {
 			return ticket{}, &throttled{wait: d}
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return ticket{}, &throttled{wait: d}
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ticket{}, ctx.Err()
-		case <-t.C:
+		if err := sleepCtx(ctx, d); err != nil {
+			return ticket{}, err
 		}
 	}
 }
