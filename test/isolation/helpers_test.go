@@ -262,8 +262,8 @@ func newScope(name, label string) *v1alpha1.DNSScope {
 			Credentials: v1alpha1.CredentialsSpec{
 				ProviderToken: &v1alpha1.CredentialToggle{Enabled: true},
 				RFC2136:       &v1alpha1.CredentialToggle{Enabled: true},
-				// Fake time moves 12 h at most in the suite: no token of
-				// another spec expires under it.
+				// Fake time moves about 15 h in the whole suite: no token
+				// of another spec expires under it.
 				Rotation:    v1alpha1.RotationSpec{Schedule: "@every 12h", Overlap: &metav1.Duration{Duration: 10 * time.Minute}},
 				ExpireAfter: &metav1.Duration{Duration: 48 * time.Hour},
 			},

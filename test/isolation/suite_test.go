@@ -125,8 +125,12 @@ var _ = BeforeSuite(func() {
 		// must be gone once the sweep had its chance.
 		SweepInterval: 2 * time.Second,
 		SweepMinAge:   time.Minute,
-		GatewayAddr:   gatewayAddr,
-		MaxBackoff:    2 * time.Second,
+		// The record GC's interval and grace run on the wall clock: when it
+		// lands, set them here to a few seconds (RecordGCInterval 300ms,
+		// RecordGCGrace 2s on branch recordgc), or the unselected tenant's
+		// records wait out the 10-minute default.
+		GatewayAddr: gatewayAddr,
+		MaxBackoff:  2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		},
@@ -162,6 +166,17 @@ var _ = AfterSuite(func() {
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
+})
+
+// One ordered container, so the specs run in the order written here (Ginkgo
+// otherwise sorts them by file and shuffles): the flood runs last. Every spec
+// runs whatever the ones before it did (ContinueOnFailure); each has its own
+// scope and tenants.
+var _ = Describe("A hostile tenant", Ordered, ContinueOnFailure, func() {
+	describeSecrets()
+	describeClaims()
+	describeUnselected()
+	describeFlood()
 })
 
 // operatorConfig is the admin's connection impersonating the operator's
