@@ -2,9 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -108,21 +108,18 @@ func (g *RecordGC) Collect(ctx context.Context) (int, error) {
 	now := g.now()
 	seen := map[string]time.Time{}
 	var removed, orphaned int
-	var errs []string
+	var errs []error
 	for _, z := range gcZones(scopes.Items) {
 		n, waiting, err := g.collectZone(ctx, z, live, now, seen)
 		removed += n
 		orphaned += waiting
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("zone %s of DNSScope %s: %v", z.zoneID, z.scope.Name, err))
+			errs = append(errs, fmt.Errorf("zone %s of DNSScope %s: %w", z.zoneID, z.scope.Name, err))
 		}
 	}
 	g.seen = seen
 	recordsOrphaned.Set(float64(orphaned))
-	if len(errs) > 0 {
-		return removed, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return removed, nil
+	return removed, errors.Join(errs...)
 }
 
 // collectZone lists the zone's marked records, removes those orphaned past
