@@ -114,7 +114,7 @@ func (g *RecordGC) Collect(ctx context.Context) (int, error) {
 		removed += n
 		orphaned += waiting
 		if err != nil {
-			errs = append(errs, fmt.Errorf("zone %s of DNSScope %s: %w", z.zoneID, z.scope.Name, err))
+			errs = append(errs, fmt.Errorf("zone %s: %w", z.zoneID, err))
 		}
 	}
 	g.seen = seen
@@ -125,7 +125,7 @@ func (g *RecordGC) Collect(ctx context.Context) (int, error) {
 // collectZone lists the zone's marked records, removes those orphaned past
 // the grace and returns how many it removed and how many still wait.
 func (g *RecordGC) collectZone(ctx context.Context, z gcZone, live LiveOwners, now time.Time, seen map[string]time.Time) (int, int, error) {
-	p, err := g.Providers.For(ctx, z.scope)
+	p, scope, err := g.providerFor(ctx, z)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -155,7 +155,7 @@ func (g *RecordGC) collectZone(ctx context.Context, z gcZone, live LiveOwners, n
 		recordsCollected.WithLabelValues(kind).Inc()
 		// Name, type and owner only: a TXT value may be a challenge token.
 		log.FromContext(ctx).Info("removed a record no live owner holds",
-			"zoneID", z.zoneID, "name", r.Name, "type", r.Type, "owner", r.Comment, "kind", kind, "scope", z.scope.Name)
+			"zoneID", z.zoneID, "name", r.Name, "type", r.Type, "owner", r.Comment, "kind", kind, "scope", scope.Name)
 	}
 	if err != nil {
 		return len(gone), waiting, fmt.Errorf("deleting %d orphaned records: %w", len(due), err)
@@ -223,17 +223,33 @@ func ownerKind(comment string, live LiveOwners) string {
 // the gateway's reserved claim part "@rfc2136", sanitised.
 const gatewayClaimPart = "-rfc2136"
 
-// gcZone is one zone to collect in, through one scope's provider.
+// gcZone is one zone to collect in, through the provider of any of the
+// scopes that name it.
 type gcZone struct {
-	scope  *v1alpha1.DNSScope
+	scopes []*v1alpha1.DNSScope
 	zoneID string
+}
+
+// providerFor is the first of the zone's scopes' providers that can be built:
+// one scope whose master Secret is gone must not keep a shared zone from
+// being collected.
+func (g *RecordGC) providerFor(ctx context.Context, z gcZone) (provider.Provider, *v1alpha1.DNSScope, error) {
+	var errs []error
+	for _, s := range z.scopes {
+		p, err := g.Providers.For(ctx, s)
+		if err == nil {
+			return p, s, nil
+		}
+		errs = append(errs, fmt.Errorf("DNSScope %s: %w", s.Name, err))
+	}
+	return nil, nil, errors.Join(errs...)
 }
 
 // gcZones lists the zones of Ready scopes, each once per provider account:
 // two scopes naming one zone of one account would list it twice.
 func gcZones(scopes []v1alpha1.DNSScope) []gcZone {
 	sort.Slice(scopes, func(i, j int) bool { return scopes[i].Name < scopes[j].Name })
-	seen := map[string]bool{}
+	index := map[string]int{}
 	var out []gcZone
 	for i := range scopes {
 		s := &scopes[i]
@@ -242,12 +258,16 @@ func gcZones(scopes []v1alpha1.DNSScope) []gcZone {
 			continue
 		}
 		for _, z := range s.Status.Zones {
-			k := cf.AccountID + "\x00" + cf.BaseURL + "\x00" + z.ID
-			if z.ID == "" || seen[k] {
+			if z.ID == "" {
 				continue
 			}
-			seen[k] = true
-			out = append(out, gcZone{scope: s, zoneID: z.ID})
+			k := cf.AccountID + "\x00" + cf.BaseURL + "\x00" + z.ID
+			if j, ok := index[k]; ok {
+				out[j].scopes = append(out[j].scopes, s)
+				continue
+			}
+			index[k] = len(out)
+			out = append(out, gcZone{scopes: []*v1alpha1.DNSScope{s}, zoneID: z.ID})
 		}
 	}
 	return out

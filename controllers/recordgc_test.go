@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -325,4 +326,45 @@ func testScheme(t *testing.T) *runtime.Scheme {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// failingFor fails to build the provider of the named scope.
+type failingFor struct {
+	storeProviders
+	broken string
+}
+
+func (p failingFor) For(ctx context.Context, s *v1alpha1.DNSScope) (provider.Provider, error) {
+	if s.Name == p.broken {
+		return nil, errors.New("master Secret not found")
+	}
+	return p.storeProviders.For(ctx, s)
+}
+
+func TestRecordGCCollectsASharedZoneThroughAnotherScopeWhenOneCannotConnect(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New(memory.Config{Zones: []string{"example.com"}})
+	zoneID := store.ZoneID("example.com")
+	if _, err := store.Master().ApplyChanges(ctx, zoneID, provider.Changes{Create: []provider.Record{
+		rr("", "web.team-a.apps.example.com", "A", "192.0.2.1", 300, claimA),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	zone := v1alpha1.ZoneStatus{Name: "example.com", ID: zoneID}
+	cl := fake.NewClientBuilder().WithScheme(testScheme(t)).
+		WithObjects(readyScope("a-broken", zone), readyScope("b-fine", zone)).Build()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gc := &RecordGC{
+		Client: cl, Providers: failingFor{storeProviders{store}, "a-broken"}, ClusterName: gcCluster, Grace: time.Minute,
+		Live: &liveTable{}, Now: func() time.Time { return now },
+	}
+	for range 2 {
+		if _, err := gc.Collect(ctx); err != nil {
+			t.Fatalf("Collect: %v", err)
+		}
+		now = now.Add(time.Minute)
+	}
+	if recs := store.Records("example.com"); len(recs) != 0 {
+		t.Errorf("the orphan is still there: %v", recs)
+	}
 }
