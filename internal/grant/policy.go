@@ -272,7 +272,7 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 			nameRules = append(nameRules, j)
 			continue
 		}
-		if cr.maxTTL != 0 && r.TTL > cr.maxTTL {
+		if cr.maxTTL != 0 && EffectiveTTL(r.TTL) > cr.maxTTL {
 			typeRules = append(typeRules, j)
 			continue
 		}
@@ -286,7 +286,7 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 	var d *Denial
 	switch {
 	case len(typeRules) > 0:
-		d = deny(name, z.name, ReasonTTLAboveMax, fmt.Sprintf("ttl %d is above the maxTTL of every rule that allows this name and type", r.TTL), nil)
+		d = deny(name, z.name, ReasonTTLAboveMax, fmt.Sprintf("ttl %s is above the maxTTL of every rule that allows this name and type", describeTTL(r.TTL)), nil)
 		d.Checked = z.describeAll(typeRules, namespace)
 	case len(nameRules) > 0:
 		d = deny(name, z.name, ReasonTypeNotAllowed, fmt.Sprintf("type %s is not allowed by the rules that match this name", r.Type), nil)
