@@ -150,6 +150,7 @@ func (c *Compiled) compileRule(zi int, zone []string, r Rule, f string) (compile
 			continue
 		}
 		seen[p.src] = k
+		p.index = k
 		if deeper := c.deeperZone(zi, p); deeper >= 0 {
 			add(nf, raw, fmt.Sprintf("every name it matches lies in zone %q (spec.zones[%d]), which is more specific; put the rule there", c.zones[deeper].name, deeper))
 			continue
