@@ -285,6 +285,10 @@ func FuzzOverlaps(f *testing.F) {
 	f.Add("**.{namespace}.x.example.com", "{namespace}.**.example.com")
 	f.Add("{namespace}-a.example.com", "a-{namespace}.example.com")
 	f.Fuzz(func(t *testing.T, p, q string) {
+		// Long patterns only spend the work budget; short ones find bugs.
+		if len(p) > 80 || len(q) > 80 {
+			return
+		}
 		c, err := Compile(Policy{Zones: []Zone{rules("example.com", aRule(p), Rule{Names: []string{q}, Types: []string{"NS"}})}})
 		if err != nil {
 			return
