@@ -49,11 +49,20 @@ var (
 		Name: "scopedns_tokens_swept_total",
 		Help: "Tokens of this cluster revoked by the sweep because no Secret referenced them.",
 	})
+	recordsCollected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_records_collected_total",
+		Help: "Records carrying this cluster's owner marker that the record GC removed because no live claim or granted gateway key owned them, by kind of owner (claim, gateway).",
+	}, []string{"kind"})
+	recordsOrphaned = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "scopedns_records_orphaned",
+		Help: "Records of this cluster the last record GC pass found orphaned and is holding for the grace period.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
-		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept)
+		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
+		recordsCollected, recordsOrphaned)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.

@@ -10,6 +10,7 @@
 #   config/rbac/claims_roles.yaml  -> charts/scopedns/files/generated/claims-roles.yaml (hand-written in config/;
 #                                     the tenants' aggregated roles, read by templates/rbac.yaml)
 #   config/webhook/manifests.yaml  -> charts/scopedns/files/generated/   (webhooks read by templates/webhook.yaml)
+#   config/admission/finalizer-policy.yaml -> charts/scopedns/files/generated/ (read by templates/admissionpolicy.yaml)
 #
 # Each copy is the source with a one-line header naming it. test/chart checks
 # that the chart's copies match config/ byte for byte after that header.
@@ -33,3 +34,4 @@ done
 copy config/rbac/role.yaml "${CHART}/files/generated/role.yaml"
 copy config/rbac/claims_roles.yaml "${CHART}/files/generated/claims-roles.yaml"
 copy config/webhook/manifests.yaml "${CHART}/files/generated/webhook-manifests.yaml"
+copy config/admission/finalizer-policy.yaml "${CHART}/files/generated/finalizer-policy.yaml"

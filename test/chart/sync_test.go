@@ -27,6 +27,7 @@ func TestChartCopiesTheGeneratedManifests(t *testing.T) {
 		"charts/scopedns/files/generated/role.yaml":              "config/rbac/role.yaml",
 		"charts/scopedns/files/generated/claims-roles.yaml":      "config/rbac/claims_roles.yaml",
 		"charts/scopedns/files/generated/webhook-manifests.yaml": "config/webhook/manifests.yaml",
+		"charts/scopedns/files/generated/finalizer-policy.yaml":  "config/admission/finalizer-policy.yaml",
 	}
 	crds, err := filepath.Glob(rel("config", "crd", "bases", "*.yaml"))
 	if err != nil || len(crds) == 0 {

@@ -125,12 +125,12 @@ var _ = BeforeSuite(func() {
 		// must be gone once the sweep had its chance.
 		SweepInterval: 2 * time.Second,
 		SweepMinAge:   time.Minute,
-		// The record GC's interval and grace run on the wall clock: when it
-		// lands, set them here to a few seconds (RecordGCInterval 300ms,
-		// RecordGCGrace 2s on branch recordgc), or the unselected tenant's
-		// records wait out the 10-minute default.
-		GatewayAddr: gatewayAddr,
-		MaxBackoff:  2 * time.Second,
+		// The record GC's interval and grace run on the wall clock: a few
+		// seconds, or the unselected tenant's records wait out the defaults.
+		RecordGCInterval: 300 * time.Millisecond,
+		RecordGCGrace:    2 * time.Second,
+		GatewayAddr:      gatewayAddr,
+		MaxBackoff:       2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		},
