@@ -7,6 +7,8 @@
 #
 #   config/crd/bases/*.yaml        -> charts/scopedns/crds/              (installed by helm as is)
 #   config/rbac/role.yaml          -> charts/scopedns/files/generated/   (rules read by templates/rbac.yaml)
+#   config/rbac/claims_roles.yaml  -> charts/scopedns/files/generated/claims-roles.yaml (hand-written in config/;
+#                                     the tenants' aggregated roles, read by templates/rbac.yaml)
 #   config/webhook/manifests.yaml  -> charts/scopedns/files/generated/   (webhooks read by templates/webhook.yaml)
 #   config/admission/finalizer-policy.yaml -> charts/scopedns/files/generated/ (read by templates/admissionpolicy.yaml)
 #
@@ -30,5 +32,6 @@ for f in config/crd/bases/*.yaml; do
   copy "${f}" "${CHART}/crds/$(basename "${f}")"
 done
 copy config/rbac/role.yaml "${CHART}/files/generated/role.yaml"
+copy config/rbac/claims_roles.yaml "${CHART}/files/generated/claims-roles.yaml"
 copy config/webhook/manifests.yaml "${CHART}/files/generated/webhook-manifests.yaml"
 copy config/admission/finalizer-policy.yaml "${CHART}/files/generated/finalizer-policy.yaml"

@@ -25,6 +25,7 @@ func syncHeader(source string) string {
 func TestChartCopiesTheGeneratedManifests(t *testing.T) {
 	copies := map[string]string{ // chart file -> source, both relative to the repo root
 		"charts/scopedns/files/generated/role.yaml":              "config/rbac/role.yaml",
+		"charts/scopedns/files/generated/claims-roles.yaml":      "config/rbac/claims_roles.yaml",
 		"charts/scopedns/files/generated/webhook-manifests.yaml": "config/webhook/manifests.yaml",
 		"charts/scopedns/files/generated/finalizer-policy.yaml":  "config/admission/finalizer-policy.yaml",
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -345,10 +346,16 @@ func checkRBAC(t *testing.T, v variant, ns, sa string) {
 		t.Fatal(err)
 	}
 	roles := map[string]*rbacv1.ClusterRole{}
+	var aggregated []*rbacv1.ClusterRole
 	for _, u := range v.objs.ofKind("ClusterRole") {
 		r := into[rbacv1.ClusterRole](t, u)
+		if isAggregated(r) {
+			aggregated = append(aggregated, r)
+			continue
+		}
 		roles[r.Name] = r
 	}
+	checkClaimsRoles(t, aggregated)
 	bindings := v.objs.ofKind("ClusterRoleBinding")
 	if len(bindings) != 1 || len(roles) != 1 {
 		t.Fatalf("want one ClusterRole and one ClusterRoleBinding, got %d and %d", len(roles), len(bindings))
@@ -365,6 +372,62 @@ func checkRBAC(t *testing.T, v variant, ns, sa string) {
 	}
 	if n := len(v.objs.ofKind("Role")) + len(v.objs.ofKind("RoleBinding")); n > 0 {
 		t.Errorf("renders %d Roles/RoleBindings; config/rbac/role.yaml has none", n)
+	}
+}
+
+// isAggregated reports whether a role adds its rules to Kubernetes' default
+// roles (the tenants' claims roles) rather than being bound itself.
+func isAggregated(r *rbacv1.ClusterRole) bool {
+	for k := range r.Labels {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClaimsRoles compares the aggregated roles the chart renders with
+// config/rbac/claims_roles.yaml: the same rules and aggregation labels, and
+// nothing on claim status.
+func checkClaimsRoles(t *testing.T, got []*rbacv1.ClusterRole) {
+	t.Helper()
+	data, err := os.ReadFile(rel("config", "rbac", "claims_roles.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []rbacv1.ClusterRole
+	for _, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
+		var r rbacv1.ClusterRole
+		if err := yaml.Unmarshal([]byte(doc), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Name != "" {
+			want = append(want, r)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("renders %d aggregated ClusterRoles, config/rbac/claims_roles.yaml has %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if !strings.HasSuffix(g.Name, strings.TrimPrefix(w.Name, "scopedns")) {
+			t.Errorf("aggregated ClusterRole %s: want a name ending in %s", g.Name, strings.TrimPrefix(w.Name, "scopedns"))
+		}
+		if !reflect.DeepEqual(g.Rules, w.Rules) {
+			t.Errorf("ClusterRole %s has rules other than config/rbac/claims_roles.yaml's %s:\n got %+v\nwant %+v", g.Name, w.Name, g.Rules, w.Rules)
+		}
+		for k, val := range w.Labels {
+			if strings.HasPrefix(k, "rbac.authorization.k8s.io/") && g.Labels[k] != val {
+				t.Errorf("ClusterRole %s: label %s=%q, want %q", g.Name, k, g.Labels[k], val)
+			}
+		}
+		for _, r := range g.Rules {
+			for _, res := range r.Resources {
+				if strings.Contains(res, "/status") {
+					t.Errorf("ClusterRole %s grants tenants %s: claim status is the operator's", g.Name, res)
+				}
+			}
+		}
 	}
 }
 
