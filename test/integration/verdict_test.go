@@ -77,19 +77,21 @@ var _ = Describe("Records one claim cannot hold together", func() {
 
 	bad := func() map[string]struct {
 		records []v1alpha1.RecordSpec
+		index   string
 		msg     string
 	} {
 		base := ns + ".apps.example.com"
 		return map[string]struct {
 			records []v1alpha1.RecordSpec
+			index   string
 			msg     string
 		}{
 			"mix": {[]v1alpha1.RecordSpec{rec("mix."+base, v1alpha1.RecordTypeTXT, `"v=1"`), rec("mix."+base, v1alpha1.RecordTypeCNAME, "lb.example.org")},
-				"spec.records[1]: mix." + base + " CNAME is at the same name as the TXT at spec.records[0]; a CNAME excludes every other type at its name"},
+				"[1]", "mix." + base + " CNAME is at the same name as the TXT at spec.records[0]; a CNAME excludes every other type at its name"},
 			"dup": {[]v1alpha1.RecordSpec{rec("dup."+base, v1alpha1.RecordTypeTXT, `"one"`), rec("DUP."+base+".", v1alpha1.RecordTypeTXT, `"two"`)},
-				"spec.records[1]: dup." + base + " TXT is listed twice (first at spec.records[0]"},
+				"[1]", "dup." + base + " TXT is listed twice (first at spec.records[0]"},
 			"self": {[]v1alpha1.RecordSpec{rec("self."+base, v1alpha1.RecordTypeCNAME, "SELF."+base+".")},
-				"spec.records[0]: self." + base + " CNAME points at its own name"},
+				"[0]", "self." + base + " CNAME points at its own name"},
 		}
 	}
 
@@ -97,7 +99,7 @@ var _ = Describe("Records one claim cannot hold together", func() {
 		for name, tc := range bad() {
 			err := k8s.Create(ctx, newClaim(ns, name, scope.Name, tc.records...))
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: got %v", name, err)
-			Expect(statusMessage(err)).To(ContainSubstring(tc.msg), name)
+			Expect(statusMessage(err)).To(ContainSubstring("spec.records"+tc.index+": Forbidden: "+tc.msg), name)
 		}
 	})
 
@@ -107,7 +109,7 @@ var _ = Describe("Records one claim cannot hold together", func() {
 		for name, tc := range bad() {
 			c := newClaim(ns, name, scope.Name, tc.records...)
 			Eventually(func() error { return k8s.Create(ctx, c) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
-			expectRefused(c, v1alpha1.ReasonInvalidRecords, tc.msg)
+			expectRefused(c, v1alpha1.ReasonInvalidRecords, "spec.records"+tc.index+": "+tc.msg)
 			Expect(c.Status.Records).To(HaveEach(HaveField("State", v1alpha1.RecordRefused)))
 		}
 		base := ns + ".apps.example.com"
