@@ -217,7 +217,7 @@ var _ = Describe("A claim that lost a name to an older claim", func() {
 		DeferCleanup(func() { restore() })
 		deleg := newClaim(b, "deleg", scope.Name, rec(base, v1alpha1.RecordTypeNS, "ns1.example.net"))
 		Eventually(func() error { return k8s.Create(ctx, deleg) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
-		expectRefused(deleg, v1alpha1.ReasonConflict, `namespace "`+a+`" (DNSRecordClaim "txt")`)
+		expectRefused(deleg, v1alpha1.ReasonConflict, a)
 		restore()
 		inCache(deleg)
 		probe := newClaim(b, "probe", scope.Name, rec("payroll.example.com", v1alpha1.RecordTypeA, "203.0.113.66"))
