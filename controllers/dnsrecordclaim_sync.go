@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,99 +81,42 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/10+1)
 }
 
-// evaluate checks the claim against its scope and against older claims. A
-// non-empty reason means the claim is not (fully) accepted.
+// evaluate asks the one verdict (policy.Decide) about the claim, with the
+// older claim winning conflicts. A non-empty reason means the claim is not
+// (fully) accepted. The scope is nil when it does not exist.
 func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (*v1alpha1.DNSScope, []recordEval, string, string, error) {
-	evals := make([]recordEval, len(claim.Spec.Records))
-	for i, s := range claim.Spec.Records {
-		evals[i] = recordEval{spec: s, key: grant.Key{Name: strings.ToLower(s.Name), Type: string(s.Type)}, state: v1alpha1.RecordPending}
-	}
-	refuseAll := func(state v1alpha1.RecordState, msg string) {
-		for i := range evals {
-			evals[i].state, evals[i].msg = state, msg
-		}
-	}
-
-	var scope v1alpha1.DNSScope
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &scope); err != nil {
-		if apierrors.IsNotFound(err) {
-			msg := fmt.Sprintf("DNSScope %q does not exist", claim.Spec.ScopeName)
-			refuseAll(v1alpha1.RecordRefused, msg)
-			return nil, evals, v1alpha1.ReasonScopeNotFound, msg, nil
-		}
+	var scope *v1alpha1.DNSScope
+	var s v1alpha1.DNSScope
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Spec.ScopeName}, &s); {
+	case err == nil:
+		scope = &s
+	case !apierrors.IsNotFound(err):
 		return nil, nil, "", "", err
-	}
-	if !scope.DeletionTimestamp.IsZero() {
-		msg := fmt.Sprintf("DNSScope %q is being deleted; the claim's records are removed", scope.Name)
-		refuseAll(v1alpha1.RecordRefused, msg)
-		return &scope, evals, v1alpha1.ReasonScopeNotFound, msg, nil
 	}
 	var ns corev1.Namespace
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
 		return nil, nil, "", "", err
 	}
-	if ok, err := policy.Selects(&scope, ns.Labels); err != nil || !ok {
-		msg := fmt.Sprintf("DNSScope %q does not select namespace %q", scope.Name, claim.Namespace)
-		refuseAll(v1alpha1.RecordRefused, msg)
-		return &scope, evals, v1alpha1.ReasonNamespaceNotInScope, msg, nil
-	}
-	compiled, err := r.Policies.Compile(&scope)
-	if err != nil {
-		msg := fmt.Sprintf("DNSScope %q is invalid and grants nothing: %v", scope.Name, err)
-		refuseAll(v1alpha1.RecordRefused, msg)
-		return &scope, evals, v1alpha1.ReasonOutsideGrant, msg, nil
-	}
-	var denials []string
-	for i, d := range policy.CheckClaim(compiled, claim.Namespace, claim) {
-		evals[i].key = d.Key
-		if d.Err != nil {
-			evals[i].state, evals[i].msg = v1alpha1.RecordRefused, d.Err.Error()
-			denials = append(denials, fmt.Sprintf("spec.records[%d]: %v", i, d.Err))
-			continue
-		}
-		evals[i].zone = d.Match.Zone
-	}
-	if len(denials) > 0 {
-		// Nothing of a claim outside its grant is written, so a narrowed
-		// scope removes the claim's records rather than keeping some.
-		for i := range evals {
-			if evals[i].state != v1alpha1.RecordRefused {
-				evals[i].state, evals[i].msg = v1alpha1.RecordRefused, "the claim has records outside its grant"
-			}
-		}
-		return &scope, evals, v1alpha1.ReasonOutsideGrant, strings.Join(denials, "; "), nil
-	}
-
-	conflicts, err := r.olderConflicts(ctx, claim)
+	verdict, err := policy.Decide(ctx, policy.Input{
+		Claim: claim, Scope: scope, NamespaceLabels: ns.Labels,
+		Contest: policy.OlderWins, Cluster: policy.Indexed{Reader: r.Client}, Policies: r.Policies,
+	})
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	if len(conflicts) > 0 {
-		var msgs []string
-		for i := range evals {
-			if c, ok := conflicts[evals[i].key]; ok {
-				evals[i].state = v1alpha1.RecordConflict
-				evals[i].msg = olderConflictMessage(c)
-				msgs = append(msgs, fmt.Sprintf("spec.records[%d]: %s", i, evals[i].msg))
-			}
+	evals := make([]recordEval, len(claim.Spec.Records))
+	for i, rv := range verdict.Records {
+		e := recordEval{spec: claim.Spec.Records[i], key: rv.Key, zone: rv.Match.Zone, state: v1alpha1.RecordPending}
+		switch {
+		case rv.Allowed:
+		case len(rv.Conflicts) > 0:
+			e.state, e.msg = v1alpha1.RecordConflict, rv.Message
+		default:
+			e.state, e.msg, e.zone = v1alpha1.RecordRefused, rv.Message, ""
 		}
-		return &scope, evals, v1alpha1.ReasonConflict, strings.Join(msgs, "; "), nil
+		evals[i] = e
 	}
-	return &scope, evals, "", "", nil
-}
-
-// olderConflicts finds the claim's keys that an older claim holds, at the
-// key's own name or through an NS delegation above or below it.
-func (r *ClaimReconciler) olderConflicts(ctx context.Context, claim *v1alpha1.DNSRecordClaim) (map[grant.Key]policy.Conflict, error) {
-	conflicts, err := policy.ClaimConflicts(ctx, r.Client, claim, func(o *v1alpha1.DNSRecordClaim) bool { return policy.Older(o, claim) })
-	if err != nil {
-		return nil, err
-	}
-	out := map[grant.Key]policy.Conflict{}
-	for _, c := range conflicts {
-		out[c.Key] = c
-	}
-	return out, nil
+	return scope, evals, verdict.Reason, verdict.Message, nil
 }
 
 // syncRecords writes the claim's records zone by zone and returns how many
@@ -356,17 +298,6 @@ func isReady(scope *v1alpha1.DNSScope) bool {
 		}
 	}
 	return false
-}
-
-func olderConflictMessage(c policy.Conflict) string {
-	switch c.Relation() {
-	case policy.BelowDelegation:
-		return fmt.Sprintf("it lies below NS %s held by the older DNSRecordClaim %s", c.HolderKey.Name, c.Holder)
-	case policy.AboveHolder:
-		return fmt.Sprintf("its delegation would occlude %s %s held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
-	default:
-		return fmt.Sprintf("%s %s is held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
-	}
 }
 
 // deleteRecords removes records the record GC found orphaned. It goes

@@ -65,10 +65,6 @@ func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (
 	if !isOurs(&secret) || !secret.DeletionTimestamp.IsZero() || len(secret.Data[KeyTSIGSecret]) == 0 {
 		return gateway.Key{}, false, nil
 	}
-	compiled, err := r.Policies.Compile(&scope)
-	if err != nil {
-		return gateway.Key{}, false, nil //nolint:nilerr // an invalid scope grants nothing; its status says why
-	}
 	var claims v1alpha1.DNSRecordClaimList
 	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
 		return gateway.Key{}, false, err
@@ -79,38 +75,53 @@ func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (
 		Secrets:   []string{string(secret.Data[KeyTSIGSecret])},
 		Namespace: ns,
 		Scope:     scopeName,
-		Zones:     map[string]string{},
-		Grants:    map[gateway.Grant]int32{},
 	}
 	if prev := secret.Data[KeyTSIGPrevious]; len(prev) > 0 {
 		key.Secrets = append(key.Secrets, string(prev))
 	}
-	for i := range claims.Items {
-		c := &claims.Items[i]
+	grants, zones, err := r.grants(ctx, &scope, ns, claims.Items)
+	if err != nil {
+		return gateway.Key{}, false, err
+	}
+	key.Grants, key.Zones = grants, zones
+	return key, true, nil
+}
+
+// grants are what the namespace's key may write: the records without values
+// (reserved for the key) that the one verdict allows, over the claims'
+// specs. Claim status is never read: a tenant with status rights could
+// write Reserved into it, and it lags a narrowed scope.
+func (r *GatewayKeysReconciler) grants(ctx context.Context, scope *v1alpha1.DNSScope, ns string, claims []v1alpha1.DNSRecordClaim) (map[gateway.Grant]int32, map[string]string, error) {
+	grants, zones := map[gateway.Grant]int32{}, map[string]string{}
+	var namespace corev1.Namespace
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ns}, &namespace); err != nil {
+		return grants, zones, client.IgnoreNotFound(err)
+	}
+	for i := range claims {
+		c := &claims[i]
 		if !c.DeletionTimestamp.IsZero() {
 			continue
 		}
-		reserved := map[string]bool{}
-		for _, st := range c.Status.Records {
-			if st.State == v1alpha1.RecordReserved {
-				reserved[st.Name+"/"+string(st.Type)] = true
-			}
+		verdict, err := policy.Decide(ctx, policy.Input{
+			Claim: c, Scope: scope, NamespaceLabels: namespace.Labels,
+			Contest: policy.OlderWins, Cluster: policy.Indexed{Reader: r.Client}, Policies: r.Policies,
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		// The grant engine is asked again, so a key never outlives a
-		// narrowed scope even before the claim's status catches up.
-		for _, d := range policy.CheckClaim(compiled, ns, c) {
-			if d.Err != nil || !reserved[d.Key.Name+"/"+d.Key.Type] {
-				continue
+		for j, rv := range verdict.Records {
+			if !rv.Allowed || len(c.Spec.Records[j].Values) > 0 {
+				continue // refused, or written by the operator rather than the key
 			}
-			id := zoneIDOf(&scope, d.Match.Zone)
+			id := zoneIDOf(scope, rv.Match.Zone)
 			if id == "" {
 				continue
 			}
-			key.Zones[d.Match.Zone] = id
-			key.Grants[gateway.Grant{Name: d.Key.Name, Type: strings.ToUpper(d.Key.Type)}] = d.Match.MaxTTL
+			zones[rv.Match.Zone] = id
+			grants[gateway.Grant{Name: rv.Key.Name, Type: strings.ToUpper(rv.Key.Type)}] = rv.Match.MaxTTL
 		}
 	}
-	return key, true, nil
+	return grants, zones, nil
 }
 
 // SetupWithManager watches what a key depends on; it needs no leader.

@@ -6,7 +6,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
-	"github.com/scopedns/scopedns/internal/policy"
 )
 
 // scopeUpdates passes the DNSScope updates its dependents (claims,
@@ -64,9 +63,12 @@ var finalizersOrDeletionChanged = predicate.Funcs{UpdateFunc: func(e event.Updat
 
 // keysLetGo passes the claim events after which a claim may hold other keys:
 // a deletion starting or done, a changed spec (the map function sees the old
-// and the new claim), or a status that refuses a key or stops refusing it
-// (policy.HeldKeys). A new claim never takes a key from an older one, so
-// creations are dropped.
+// and the new claim), or a status that starts or stops refusing a key. The
+// status is only a wake-up here, never an input: the verdict (policy.Decide)
+// decides who holds what from specs, and a status that refuses a key is how
+// the controller shows that the claim's own verdict changed (its scope
+// narrowed, or an older claim turned valid). A new claim never takes a key
+// from an older one, so creations are dropped.
 var keysLetGo = predicate.Funcs{
 	CreateFunc: func(event.CreateEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
@@ -76,8 +78,19 @@ var keysLetGo = predicate.Funcs{
 			return true
 		}
 		return o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
-			!equality.Semantic.DeepEqual(policy.HeldKeys(o), policy.HeldKeys(n))
+			!equality.Semantic.DeepEqual(refusedKeys(o), refusedKeys(n))
 	},
 	DeleteFunc:  func(event.DeleteEvent) bool { return true },
 	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// refusedKeys are the keys a claim's status reports refused or in conflict.
+func refusedKeys(c *v1alpha1.DNSRecordClaim) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range c.Status.Records {
+		if st.State == v1alpha1.RecordRefused || st.State == v1alpha1.RecordConflict {
+			out[st.Name+" "+string(st.Type)] = true
+		}
+	}
+	return out
 }

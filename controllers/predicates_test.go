@@ -110,6 +110,9 @@ func TestKeysLetGoPassesWhatChangesTheHeldKeys(t *testing.T) {
 		"a record refused": {func(c *v1alpha1.DNSRecordClaim) {
 			c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com", Type: "A", State: v1alpha1.RecordRefused}}
 		}, true},
+		"a record in conflict": {func(c *v1alpha1.DNSRecordClaim) {
+			c.Status.Records = []v1alpha1.RecordStatus{{Name: "www.example.com", Type: "A", State: v1alpha1.RecordConflict}}
+		}, true},
 		"spec (generation)": {func(c *v1alpha1.DNSRecordClaim) { c.Generation++ }, true},
 		"deletion":          {func(c *v1alpha1.DNSRecordClaim) { c.DeletionTimestamp = &now }, true},
 	} {

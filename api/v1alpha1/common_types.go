@@ -48,6 +48,10 @@ const (
 	ReasonRevocationPending   = "RevocationPending"
 	ReasonZoneWideTokens      = "ZoneWideTokens"
 	ReasonNoSharedZones       = "NoSharedZones"
+	// ReasonInvalidRecords: records of one claim that the provider would
+	// refuse together (the same name and type twice, a CNAME beside another
+	// type, a CNAME to its own name).
+	ReasonInvalidRecords = "InvalidRecords"
 )
 
 // SecretKeySelector names a key of a Secret in the operator's own namespace.

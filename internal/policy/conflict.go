@@ -33,7 +33,7 @@ const (
 )
 
 // Relation tells a delegation above or below the key from a conflict at its
-// own name. The keys are normalised, as Keys and HeldKeys return them.
+// own name. The keys are normalised, as Keys returns them.
 func (c Conflict) Relation() Relation {
 	switch {
 	case c.Key.Name == c.HolderKey.Name:
@@ -56,24 +56,23 @@ func Older(a, b *v1alpha1.DNSRecordClaim) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
-// FindConflicts returns the keys of claim that collide with keys of others.
-// The claim itself (same namespace and name) is skipped. When only is not nil
-// it decides which others count, e.g. only older ones, or only other namespaces.
+// FindConflicts returns the keys of claim that collide with the keys the
+// others ask for in their specs. The claim itself (same namespace and name)
+// is skipped, and so are claims being deleted. When only is not nil it
+// decides which others count. It says nothing of whether an other holds its
+// key: that is the verdict's (Decide); this is for waking claims up.
 func FindConflicts(claim *v1alpha1.DNSRecordClaim, others []v1alpha1.DNSRecordClaim, only func(other *v1alpha1.DNSRecordClaim) bool) []Conflict {
 	mine := Keys(claim)
 	var out []Conflict
 	for i := range others {
 		o := &others[i]
-		if o.Namespace == claim.Namespace && o.Name == claim.Name {
-			continue
-		}
-		if o.DeletionTimestamp != nil {
+		if sameClaim(o, claim) || o.DeletionTimestamp != nil {
 			continue // a claim on its way out gives its names up
 		}
 		if only != nil && !only(o) {
 			continue
 		}
-		theirs := HeldKeys(o)
+		theirs := Keys(o)
 		for _, k := range mine {
 			for _, t := range theirs {
 				if grant.Conflicts(k, t) {
@@ -83,37 +82,4 @@ func FindConflicts(claim *v1alpha1.DNSRecordClaim, others []v1alpha1.DNSRecordCl
 		}
 	}
 	return out
-}
-
-// HeldKeys are the keys a claim holds against other claims: every key it
-// asks for except those its status reports Refused (outside its grant),
-// which it never writes. Without this, a claim admitted while the webhook
-// was off, asking for another namespace's name, would block that
-// namespace's own claim at admission although the controller refused it.
-// A key the status does not mention yet (a new claim, a new record) is held.
-func HeldKeys(claim *v1alpha1.DNSRecordClaim) []grant.Key {
-	keys := Keys(claim)
-	refused := map[grant.Key]bool{}
-	for _, st := range claim.Status.Records {
-		if st.State != v1alpha1.RecordRefused {
-			continue
-		}
-		// The status may carry the name as written (a refusal made before
-		// the name was normalised): compare in the form Keys uses.
-		name, err := grant.NormalizeName(st.Name)
-		if err != nil {
-			continue // a name Keys cannot hold either
-		}
-		refused[grant.Key{Name: name, Type: string(st.Type)}] = true
-	}
-	if len(refused) == 0 {
-		return keys
-	}
-	held := keys[:0]
-	for _, k := range keys {
-		if !refused[k] {
-			held = append(held, k)
-		}
-	}
-	return held
 }

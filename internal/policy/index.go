@@ -3,8 +3,11 @@ package policy
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -129,8 +132,9 @@ func ListHolders(ctx context.Context, r client.Reader, lookups []Lookup) ([]v1al
 }
 
 // ClaimConflicts finds, through the indexes on r, the keys of claim that
-// collide with keys other claims hold; only filters the others as in
-// FindConflicts.
+// collide with keys other claims ask for in their specs; only filters the
+// others as in FindConflicts. It wakes the claims that contend with one
+// that changed; the verdict (Decide) decides who holds what.
 func ClaimConflicts(ctx context.Context, r client.Reader, claim *v1alpha1.DNSRecordClaim, only func(other *v1alpha1.DNSRecordClaim) bool) ([]Conflict, error) {
 	var lookups []Lookup
 	for _, k := range Keys(claim) {
@@ -141,6 +145,55 @@ func ClaimConflicts(ctx context.Context, r client.Reader, claim *v1alpha1.DNSRec
 		return nil, err
 	}
 	return FindConflicts(claim, holders, only), nil
+}
+
+// Indexed is the verdict's Cluster on a reader with NameIndex and
+// AncestorIndex registered: the manager's cache.
+type Indexed struct {
+	Reader client.Reader
+}
+
+var _ Cluster = Indexed{}
+
+// Holders runs HolderLookups(k) and returns the claims found sorted by
+// namespace and name, so a verdict's messages come out the same every time
+// (a status that reorders would be patched on every reconcile).
+func (x Indexed) Holders(ctx context.Context, k grant.Key) ([]v1alpha1.DNSRecordClaim, error) {
+	out, err := ListHolders(ctx, x.Reader, HolderLookups(k))
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// Scope reads a scope; nil when it does not exist.
+func (x Indexed) Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, error) {
+	var s v1alpha1.DNSScope
+	if err := x.Reader.Get(ctx, client.ObjectKey{Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading DNSScope %q: %w", name, err)
+	}
+	return &s, nil
+}
+
+// NamespaceLabels reads a namespace's labels; false when it does not exist.
+func (x Indexed) NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error) {
+	var ns corev1.Namespace
+	if err := x.Reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("reading namespace %q: %w", name, err)
+	}
+	return ns.Labels, true, nil
 }
 
 // IndexScopeName is the IndexerFunc for ScopeIndex.

@@ -1,7 +1,10 @@
-// Package policy turns DNSScope and DNSRecordClaim objects into decisions of
-// the pure grant engine. The admission webhook and the controllers both call
-// it, so a claim that slips past a disabled webhook is refused by the
-// controller with the same words.
+// Package policy is the one verdict on "may this namespace hold these
+// records" (Decide): scope, namespace selector, grant, the rules inside one
+// claim and the conflicts with other claims in, a decision per claim and per
+// record out. The admission webhook, the claim controller and the gateway
+// keys all call it, so a claim that slips past a disabled webhook is refused
+// by the controller with the same words, and no decision reads a claim's
+// status.
 package policy
 
 import (
@@ -12,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/grant"
@@ -118,19 +120,6 @@ func CheckClaim(compiled *grant.Compiled, namespace string, claim *v1alpha1.DNSR
 		out = append(out, d)
 	}
 	return out
-}
-
-// Denials turns refused decisions into field errors that name the record.
-func Denials(decisions []RecordDecision) field.ErrorList {
-	var errs field.ErrorList
-	for _, d := range decisions {
-		if d.Err == nil {
-			continue
-		}
-		p := field.NewPath("spec", "records").Index(d.Index)
-		errs = append(errs, field.Forbidden(p, d.Err.Error()))
-	}
-	return errs
 }
 
 // Keys returns the normalised (name, type) keys a claim asks for, skipping

@@ -10,21 +10,21 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
-	"github.com/scopedns/scopedns/internal/grant"
 	"github.com/scopedns/scopedns/internal/policy"
 )
 
 // +kubebuilder:webhook:path=/validate-scopedns-io-v1alpha1-dnsrecordclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=scopedns.io,resources=dnsrecordclaims,verbs=create;update,versions=v1alpha1,name=vdnsrecordclaim.scopedns.io,admissionReviewVersions=v1,timeoutSeconds=5
 
-// ClaimValidator refuses claims whose records lie outside their scope's grant
-// for the claim's namespace, or that collide with another namespace's claim.
+// ClaimValidator answers with the one verdict (policy.Decide): it refuses
+// claims whose records lie outside their scope's grant for the claim's
+// namespace, that hold records the provider would refuse together, or whose
+// new keys collide with keys another namespace's claim holds.
 type ClaimValidator struct {
 	// Reader answers from the manager's cache; NameIndex and AncestorIndex
 	// must be registered on it.
@@ -83,98 +83,44 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 		}
 		return nil, fmt.Errorf("reading DNSScope %q: %w", claim.Spec.ScopeName, err)
 	}
-
 	var ns corev1.Namespace
 	if err := v.get(ctx, client.ObjectKey{Name: claim.Namespace}, &ns); err != nil {
 		return nil, fmt.Errorf("reading namespace %q: %w", claim.Namespace, err)
 	}
-	selected, err := policy.Selects(&scope, ns.Labels)
+
+	verdict, err := policy.Decide(ctx, policy.Input{
+		Claim: claim, Scope: &scope, NamespaceLabels: ns.Labels,
+		Contest: policy.OtherNamespaces, Old: oldClaim,
+		Cluster: policy.Indexed{Reader: v.Reader}, Policies: v.Policies,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if !selected {
-		return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{field.Forbidden(scopePath,
-			fmt.Sprintf("DNSScope %q does not grant names to namespace %q: its namespaceSelector %s does not select the namespace",
-				scope.Name, claim.Namespace, selectorString(&scope)))})
-	}
-
-	compiled, err := v.Policies.Compile(&scope)
-	if err != nil {
-		return nil, apierrors.NewInvalid(gk, claim.Name, field.ErrorList{field.Invalid(scopePath, claim.Spec.ScopeName,
-			fmt.Sprintf("DNSScope %q is invalid and grants nothing: %v", scope.Name, err))})
-	}
-
-	decisions := policy.CheckClaim(compiled, claim.Namespace, claim)
-	errs := policy.Denials(decisions)
 	var warnings admission.Warnings
-	for _, d := range decisions {
-		if d.Err == nil && d.Match.Broad {
+	for _, rv := range verdict.Records {
+		if rv.Allowed && rv.Match.Broad {
 			warnings = append(warnings, fmt.Sprintf("spec.records[%d]: %s %s is allowed by a broad rule of DNSScope %q that covers the whole zone %s",
-				d.Index, d.Key.Name, d.Key.Type, scope.Name, d.Match.Zone))
+				rv.Index, rv.Key.Name, rv.Key.Type, scope.Name, rv.Match.Zone))
 		}
 	}
-
-	conflictErrs, err := v.conflicts(ctx, oldClaim, claim)
-	if err != nil {
-		return warnings, err
-	}
-	errs = append(errs, conflictErrs...)
-	if len(errs) > 0 {
-		return warnings, apierrors.NewInvalid(gk, claim.Name, errs)
-	}
-	return warnings, nil
-}
-
-// conflicts looks up the claims that may hold a key conflicting with each
-// claimed key (at its name, an NS above it, and for an NS every name below
-// it) and refuses keys that another namespace's claim already holds.
-func (v *ClaimValidator) conflicts(ctx context.Context, oldClaim, claim *v1alpha1.DNSRecordClaim) (field.ErrorList, error) {
-	had := map[grant.Key]bool{}
-	if oldClaim != nil {
-		for _, k := range policy.Keys(oldClaim) {
-			had[k] = true
-		}
+	if verdict.Accepted {
+		return warnings, nil
 	}
 	var errs field.ErrorList
-	seen := map[grant.Key]bool{}
-	for i, r := range claim.Spec.Records {
-		name, err := grant.NormalizeName(r.Name)
-		key := grant.Key{Name: name, Type: string(r.Type)}
-		if err != nil || seen[key] {
-			continue
-		}
-		seen[key] = true
-		if had[key] {
-			continue
-		}
-		holders, err := policy.ListHolders(ctx, v.Reader, policy.HolderLookups(key))
-		if err != nil {
-			return nil, err
-		}
-		single := claim.DeepCopy()
-		single.Spec.Records = []v1alpha1.RecordSpec{r}
-		for _, c := range policy.FindConflicts(single, holders, func(o *v1alpha1.DNSRecordClaim) bool {
-			return o.Namespace != claim.Namespace
-		}) {
-			errs = append(errs, field.Forbidden(field.NewPath("spec", "records").Index(i), conflictMessage(c)))
+	for _, rv := range verdict.Records {
+		if rv.Cause {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "records").Index(rv.Index), rv.Message))
 		}
 	}
-	return errs, nil
-}
-
-func conflictMessage(c policy.Conflict) string {
-	const delegates = "an NS delegates its name and every name below it away"
-	switch c.Relation() {
-	case policy.BelowDelegation:
-		return fmt.Sprintf("%s %s lies below NS %s already claimed by namespace %q (DNSRecordClaim %q); %s",
-			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.Holder.Namespace, c.Holder.Name, delegates)
-	case policy.AboveHolder:
-		return fmt.Sprintf("%s NS would delegate away %s %s already claimed by namespace %q (DNSRecordClaim %q); %s",
-			c.Key.Name, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name, delegates)
+	switch {
+	case len(errs) > 0:
+	case verdict.Reason == v1alpha1.ReasonOutsideGrant:
+		// Refused as a whole with no record to blame: the scope is invalid.
+		errs = field.ErrorList{field.Invalid(scopePath, claim.Spec.ScopeName, verdict.Message)}
 	default:
-		return fmt.Sprintf("%s %s conflicts with %s %s already claimed by namespace %q (DNSRecordClaim %q); a name and type belong to one claim, and a CNAME excludes every other type at its name",
-			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name)
+		errs = field.ErrorList{field.Forbidden(scopePath, verdict.Message)}
 	}
+	return warnings, apierrors.NewInvalid(gk, claim.Name, errs)
 }
 
 // get reads from the cache, and from the API server when the cache has not
@@ -185,12 +131,4 @@ func (v *ClaimValidator) get(ctx context.Context, key client.ObjectKey, obj clie
 		return v.APIReader.Get(ctx, key, obj)
 	}
 	return err
-}
-
-func selectorString(scope *v1alpha1.DNSScope) string {
-	s := metav1.FormatLabelSelector(&scope.Spec.NamespaceSelector)
-	if s == "" || s == "<none>" {
-		return "{}"
-	}
-	return "{" + s + "}"
 }

@@ -83,7 +83,7 @@ var _ = Describe("NS delegation conflicts across names", func() {
 				acc := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionAccepted)
 				g.Expect(acc).NotTo(BeNil())
 				g.Expect(acc.Reason).To(Equal(v1alpha1.ReasonConflict))
-				g.Expect(acc.Message).To(ContainSubstring(olderClaim.Namespace + "/" + olderClaim.Name))
+				g.Expect(acc.Message).To(ContainSubstring("namespace \"" + olderClaim.Namespace + "\" (DNSRecordClaim \"" + olderClaim.Name + "\")"))
 				g.Expect(c.Status.Records).To(ContainElement(And(HaveField("Name", name), HaveField("State", v1alpha1.RecordConflict))))
 			}, 30*time.Second).Should(Succeed())
 			Consistently(func() int { return len(recordsNamed("example.com", name)) }, 2*time.Second).
