@@ -49,11 +49,20 @@ var (
 		Name: "scopedns_tokens_swept_total",
 		Help: "Tokens of this cluster revoked by the sweep because no Secret referenced them.",
 	})
+	batchSplits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_record_batch_splits_total",
+		Help: "Record batches the provider refused for their content and that were halved to find the claims at fault; each split costs two batch requests.",
+	})
+	recordChangesRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_record_changes_refused_total",
+		Help: "Attempts to write one claim's record changes in a zone that the provider refused for their content.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
-		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept)
+		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
+		batchSplits, recordChangesRefused)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.
