@@ -15,10 +15,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/policy"
@@ -62,6 +64,8 @@ type ClaimReconciler struct {
 
 	zones   zoneRecords
 	batches *batcher
+	// wake brings claims back when the record GC frees a name they want.
+	wake chan event.GenericEvent
 }
 
 // Reconcile brings one claim's records and status up to date.
@@ -139,6 +143,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.BatchLimit = 200
 	}
 	r.batches = newBatcher(r.BatchWindow, r.BatchLimit)
+	r.wake = make(chan event.GenericEvent, 64)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status-only updates are this controller's own patches; acting on
 		// them would reconcile every claim once more for nothing.
@@ -148,6 +153,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(r.contenders), builder.WithPredicates(keysLetGo)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfScope), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.claimsInNamespace)).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Named("dnsrecordclaim").
 		Complete(r)

@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/grant"
@@ -375,4 +377,63 @@ func olderConflictMessage(c policy.Conflict) string {
 	default:
 		return fmt.Sprintf("%s %s is held by the older DNSRecordClaim %s", c.HolderKey.Name, c.HolderKey.Type, c.Holder)
 	}
+}
+
+// deleteRecords removes records the record GC found orphaned. It goes
+// around the batcher on purpose: a delete of a record removed meanwhile
+// fails its whole batch, and must not fail the claims that would share it.
+// It holds the zone's snapshot lock across the write so no claim plans
+// against records that are going away, folds the result into the snapshot,
+// and wakes the claims at the freed names: one that reported NotOwned there
+// may write now instead of at its next drift check.
+func (r *ClaimReconciler) deleteRecords(ctx context.Context, p provider.Provider, zoneID string, recs []provider.Record) (provider.ApplyResult, error) {
+	z := r.zones.lock(zoneID)
+	res, err := p.ApplyChanges(ctx, zoneID, provider.Changes{Delete: recs})
+	z.applied(res)
+	if err != nil {
+		z.invalidate()
+	}
+	z.mu.Unlock()
+	if len(res.Deleted) > 0 {
+		r.wakeClaimsAt(ctx, recs)
+	}
+	return res, err
+}
+
+// wakeClaimsAt enqueues every claim that names one of the records' names.
+func (r *ClaimReconciler) wakeClaimsAt(ctx context.Context, recs []provider.Record) {
+	if r.wake == nil {
+		return
+	}
+	seen := map[client.ObjectKey]bool{}
+	for _, name := range uniqueNames(recs) {
+		var claims v1alpha1.DNSRecordClaimList
+		if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.NameIndex: name}); err != nil {
+			log.FromContext(ctx).Error(err, "listing the claims at a freed name", "name", name)
+			continue
+		}
+		for i := range claims.Items {
+			c := &claims.Items[i]
+			if k := client.ObjectKeyFromObject(c); !seen[k] {
+				seen[k] = true
+				select {
+				case r.wake <- event.GenericEvent{Object: c}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}
+}
+
+func uniqueNames(recs []provider.Record) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, rec := range recs {
+		if n := provider.NormalizeName(rec.Name); !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }

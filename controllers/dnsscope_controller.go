@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -88,7 +89,11 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScope) (ctrl.Result, error) {
 	gen := scope.Generation
-	if err := r.countUsage(ctx, scope); err != nil {
+	claims, err := r.countUsage(ctx, scope)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.setSharedZoneTokens(ctx, scope, claims); err != nil {
 		return ctrl.Result{}, err
 	}
 	if errs, _ := webhook.ValidateScopeSpec(scope, r.now()); len(errs) > 0 {
@@ -208,11 +213,12 @@ func (r *ScopeReconciler) notReady(scope *v1alpha1.DNSScope, reason, msg string)
 	setCondition(&scope.Status.Conditions, scope.Generation, v1alpha1.ConditionReady, false, reason, msg)
 }
 
-// countUsage fills status.claims and status.namespaces from the cache index.
-func (r *ScopeReconciler) countUsage(ctx context.Context, scope *v1alpha1.DNSScope) error {
+// countUsage fills status.claims and status.namespaces from the cache
+// index, and returns the claims.
+func (r *ScopeReconciler) countUsage(ctx context.Context, scope *v1alpha1.DNSScope) ([]v1alpha1.DNSRecordClaim, error) {
 	var claims v1alpha1.DNSRecordClaimList
 	if err := r.Client.List(ctx, &claims, client.MatchingFields{policy.ScopeIndex: scope.Name}); err != nil {
-		return fmt.Errorf("listing claims of scope %q: %w", scope.Name, err)
+		return nil, fmt.Errorf("listing claims of scope %q: %w", scope.Name, err)
 	}
 	namespaces := map[string]bool{}
 	states := map[string]float64{}
@@ -231,7 +237,7 @@ func (r *ScopeReconciler) countUsage(ctx context.Context, scope *v1alpha1.DNSSco
 	for _, k := range keys {
 		claimsByState.WithLabelValues(scope.Name, k).Set(states[k])
 	}
-	return nil
+	return claims.Items, nil
 }
 
 func claimState(c *v1alpha1.DNSRecordClaim) string {
@@ -254,7 +260,8 @@ func (r *ScopeReconciler) now() time.Time {
 }
 
 // SetupWithManager watches scopes, the master credential Secrets in the
-// operator's namespace, and claims (for the counts).
+// operator's namespace, claims (for the counts) and namespaces (for who
+// shares a zone).
 func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.VerifyInterval == 0 {
 		r.VerifyInterval = 10 * time.Minute
@@ -266,9 +273,32 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*v1alpha1.DNSRecordClaim).Spec.ScopeName}}}
 		})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allScopes), builder.WithPredicates(namespaceSelectionChanges)).
 		WithOptions(controller.Options{RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Named("dnsscope").
 		Complete(r)
+}
+
+// namespaceSelectionChanges lets through what can change which scopes
+// select a namespace: its arrival, its labels, its deletion.
+var namespaceSelectionChanges = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+			e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+}
+
+func (r *ScopeReconciler) allScopes(ctx context.Context, _ client.Object) []reconcile.Request {
+	var scopes v1alpha1.DNSScopeList
+	if err := r.Client.List(ctx, &scopes); err != nil {
+		log.FromContext(ctx).Error(err, "listing scopes for a namespace change")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(scopes.Items))
+	for _, s := range scopes.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: s.Name}})
+	}
+	return out
 }
 
 func (r *ScopeReconciler) scopesForSecret(ctx context.Context, o client.Object) []reconcile.Request {

@@ -57,12 +57,20 @@ var (
 		Name: "scopedns_record_changes_refused_total",
 		Help: "Attempts to write one claim's record changes in a zone that the provider refused for their content.",
 	})
+	recordsCollected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_records_collected_total",
+		Help: "Records carrying this cluster's owner marker that the record GC removed because no live claim or granted gateway key owned them, by kind of owner (claim, gateway).",
+	}, []string{"kind"})
+	recordsOrphaned = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "scopedns_records_orphaned",
+		Help: "Records of this cluster the last record GC pass found orphaned and is holding for the grace period.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
-		batchSplits, recordChangesRefused)
+		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.

@@ -8,6 +8,7 @@
 #   config/crd/bases/*.yaml        -> charts/scopedns/crds/              (installed by helm as is)
 #   config/rbac/role.yaml          -> charts/scopedns/files/generated/   (rules read by templates/rbac.yaml)
 #   config/webhook/manifests.yaml  -> charts/scopedns/files/generated/   (webhooks read by templates/webhook.yaml)
+#   config/admission/finalizer-policy.yaml -> charts/scopedns/files/generated/ (read by templates/admissionpolicy.yaml)
 #
 # Each copy is the source with a one-line header naming it. test/chart checks
 # that the chart's copies match config/ byte for byte after that header.
@@ -30,3 +31,4 @@ for f in config/crd/bases/*.yaml; do
 done
 copy config/rbac/role.yaml "${CHART}/files/generated/role.yaml"
 copy config/webhook/manifests.yaml "${CHART}/files/generated/webhook-manifests.yaml"
+copy config/admission/finalizer-policy.yaml "${CHART}/files/generated/finalizer-policy.yaml"

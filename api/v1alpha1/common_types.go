@@ -27,6 +27,11 @@ const (
 	// ConditionAccepted is true when every record of a claim lies inside its
 	// scope's grant for the claim's namespace and conflicts with no older claim.
 	ConditionAccepted = "Accepted"
+	// ConditionSharedZoneTokens is true on a DNSScope when provider tokens are
+	// minted for a zone that more than one namespace may claim names in:
+	// Cloudflare tokens are zone-wide, so each of those namespaces' tokens can
+	// write the others' records. The message names the zones and namespaces.
+	ConditionSharedZoneTokens = "SharedZoneTokens"
 
 	ReasonReconciled          = "Reconciled"
 	ReasonProgressing         = "Progressing"
@@ -41,6 +46,8 @@ const (
 	ReasonZoneNotFound        = "ZoneNotFound"
 	ReasonQuotaExceeded       = "QuotaExceeded"
 	ReasonRevocationPending   = "RevocationPending"
+	ReasonZoneWideTokens      = "ZoneWideTokens"
+	ReasonNoSharedZones       = "NoSharedZones"
 )
 
 // SecretKeySelector names a key of a Secret in the operator's own namespace.

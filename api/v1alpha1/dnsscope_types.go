@@ -31,6 +31,13 @@ type DNSScopeSpec struct {
 	// +optional
 	// +kubebuilder:default={providerToken: {enabled: true}, rotation: {schedule: "@every 720h", overlap: "1h"}, expireAfter: "768h"}
 	Credentials CredentialsSpec `json:"credentials,omitzero"`
+
+	// strictTemplates refuses, instead of warning about, rule names whose
+	// expansions can meet for two different namespaces: with
+	// "{namespace}.apps.example.com" and "*.{namespace}.example.com", a
+	// namespace named "apps" would be granted every other namespace's base name.
+	// +optional
+	StrictTemplates bool `json:"strictTemplates,omitempty"`
 }
 
 // ProviderSpec selects exactly one DNS provider.
@@ -191,7 +198,7 @@ type DNSScopeStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, ProviderReady.
+	// conditions: Ready, ProviderReady, SharedZoneTokens.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

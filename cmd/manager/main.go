@@ -33,6 +33,8 @@ func main() {
 	flag.IntVar(&o.TokenQuota, "token-quota", 500, "The provider account's API token limit; rotations that would cross it are postponed.")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", 10*time.Minute, "How often tokens of this cluster that no Secret references are revoked.")
 	flag.DurationVar(&o.SweepMinAge, "sweep-min-age", 5*time.Minute, "Tokens younger than this are never swept (a Secret write may be in flight).")
+	flag.DurationVar(&o.RecordGCInterval, "record-gc-interval", 10*time.Minute, "How often the record garbage collector lists each Ready scope's zones for records of this cluster that no live claim or granted gateway key owns.")
+	flag.DurationVar(&o.RecordGCGrace, "record-gc-grace", 10*time.Minute, "How long such a record must stay orphaned (seen on two passes at least this far apart) before it is removed; protects records of claims the cache has not seen yet.")
 	flag.StringVar(&o.GatewayAddr, "gateway-address", ":5353", "Address (UDP and TCP) of the RFC 2136 gateway; 0 turns it off.")
 	flag.StringVar(&o.GatewayNameserver, "gateway-nameserver", "", "host:port of the gateway as RFC 2136 clients reach it (the Service), written to credentials Secrets as `nameserver`; defaults to --gateway-address.")
 	zopts := zap.Options{}

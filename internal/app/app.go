@@ -82,6 +82,11 @@ type Options struct {
 	// SweepInterval and SweepMinAge pace the sweep of unreferenced tokens.
 	SweepInterval time.Duration
 	SweepMinAge   time.Duration
+	// RecordGCInterval paces the record garbage collector (default 10m);
+	// RecordGCGrace is how long a record must stay orphaned before it is
+	// removed (default 10m).
+	RecordGCInterval time.Duration
+	RecordGCGrace    time.Duration
 	// MaxBackoff caps controllers' retry delay after errors.
 	MaxBackoff time.Duration
 	// Now is the clock of rotation and expiry; time.Now when nil.
@@ -109,6 +114,14 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--cluster-name: required, it names this cluster's tokens and records at the provider"))
 	} else if len(o.ClusterName) > 32 {
 		errs = append(errs, fmt.Errorf("--cluster-name: %d characters, at most 32 fit in a record comment", len(o.ClusterName)))
+	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{{"--record-gc-interval", o.RecordGCInterval}, {"--record-gc-grace", o.RecordGCGrace}} {
+		if d.value < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is negative", d.flag, d.value))
+		}
 	}
 	if o.WebhookCertRotation {
 		if o.DisableWebhooks {
@@ -279,9 +292,19 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	if err := addGateway(mgr, o, providers, policies); err != nil {
 		return err
 	}
-	return mgr.Add(&controllers.TokenSweeper{
+	if err := mgr.Add(&controllers.TokenSweeper{
 		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
 		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now,
+	}); err != nil {
+		return err
+	}
+	// The GC's grace guards against cache lag, which is wall time: it runs
+	// on the wall clock, not on o.Now.
+	return mgr.Add(&controllers.RecordGC{
+		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
+		Live:     &controllers.ClusterLive{Client: mgr.GetClient(), Policies: policies, ClusterName: o.ClusterName},
+		Deleter:  claims,
+		Interval: o.RecordGCInterval, Grace: o.RecordGCGrace,
 	})
 }
 

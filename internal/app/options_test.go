@@ -27,6 +27,10 @@ func TestValidateWebhookCertRotation(t *testing.T) {
 			edit: func(o *Options) { o.WebhookCertSecret, o.WebhookServiceName, o.WebhookConfigName = "", "", "" },
 			want: []string{"--webhook-cert-secret", "--webhook-service-name", "--webhook-config-name"},
 		},
+		"should refuse a negative record GC interval or grace, naming each flag": {
+			edit: func(o *Options) { o.RecordGCInterval, o.RecordGCGrace = -1, -1 },
+			want: []string{"--record-gc-interval: -1ns is negative", "--record-gc-grace: -1ns is negative"},
+		},
 		"should refuse rotation with the webhooks disabled": {
 			edit: func(o *Options) { o.DisableWebhooks = true },
 			want: []string{"--webhook-cert-rotation: the webhooks are disabled"},

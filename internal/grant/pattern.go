@@ -49,6 +49,8 @@ type pattern struct {
 	broad bool // the label right under the apex is "*" or "**"
 	// templated saves the expansion of patterns without a placeholder.
 	templated bool
+	// index is the pattern's place in its rule's names, for messages.
+	index int
 }
 
 // match reports whether the labels of a name below the zone apex match.

@@ -150,6 +150,7 @@ func (c *Compiled) compileRule(zi int, zone []string, r Rule, f string) (compile
 			continue
 		}
 		seen[p.src] = k
+		p.index = k
 		if deeper := c.deeperZone(zi, p); deeper >= 0 {
 			add(nf, raw, fmt.Sprintf("every name it matches lies in zone %q (spec.zones[%d]), which is more specific; put the rule there", c.zones[deeper].name, deeper))
 			continue
@@ -272,7 +273,7 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 			nameRules = append(nameRules, j)
 			continue
 		}
-		if cr.maxTTL != 0 && r.TTL > cr.maxTTL {
+		if cr.maxTTL != 0 && EffectiveTTL(r.TTL) > cr.maxTTL {
 			typeRules = append(typeRules, j)
 			continue
 		}
@@ -286,7 +287,7 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 	var d *Denial
 	switch {
 	case len(typeRules) > 0:
-		d = deny(name, z.name, ReasonTTLAboveMax, fmt.Sprintf("ttl %d is above the maxTTL of every rule that allows this name and type", r.TTL), nil)
+		d = deny(name, z.name, ReasonTTLAboveMax, fmt.Sprintf("ttl %s is above the maxTTL of every rule that allows this name and type", describeTTL(r.TTL)), nil)
 		d.Checked = z.describeAll(typeRules, namespace)
 	case len(nameRules) > 0:
 		d = deny(name, z.name, ReasonTypeNotAllowed, fmt.Sprintf("type %s is not allowed by the rules that match this name", r.Type), nil)

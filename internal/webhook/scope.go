@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,6 +86,11 @@ func ValidateScopeSpec(scope *v1alpha1.DNSScope, now time.Time) (field.ErrorList
 		errs = append(errs, field.Invalid(spec.Child("zones"), "", err.Error()))
 	} else {
 		warnings = append(warnings, compiled.Warnings()...)
+		if !selectsAtMostOne(scope.Spec.NamespaceSelector) {
+			warnings = append(warnings, sharedZoneWarnings(scope, compiled)...)
+			oerrs, owarn := overlapFindings(scope, compiled)
+			errs, warnings = append(errs, oerrs...), append(warnings, owarn...)
+		}
 	}
 
 	creds := spec.Child("credentials")
@@ -104,4 +110,86 @@ func ValidateScopeSpec(scope *v1alpha1.DNSScope, now time.Time) (field.ErrorList
 		warnings = append(warnings, "spec.credentials: neither providerToken nor rfc2136 is enabled; namespaces get records but no credentials")
 	}
 	return errs, warnings
+}
+
+// MetadataNameLabel is the label Kubernetes puts on every namespace with its
+// own name, the one way a selector can pin a single namespace.
+const MetadataNameLabel = "kubernetes.io/metadata.name"
+
+// selectsAtMostOne reports whether the selector can select one namespace at
+// most, whatever labels namespaces get later: it pins the name label.
+func selectsAtMostOne(sel metav1.LabelSelector) bool {
+	if _, ok := sel.MatchLabels[MetadataNameLabel]; ok {
+		return true
+	}
+	for _, e := range sel.MatchExpressions {
+		if e.Key == MetadataNameLabel && e.Operator == metav1.LabelSelectorOpIn && len(e.Values) <= 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxListed caps the zones and overlaps one message lists.
+const maxListed = 5
+
+// sharedZoneWarnings says out loud what a provider token is worth when
+// several namespaces may hold names in its zone: Cloudflare scopes tokens by
+// zone, never by name, so every holder can write every other's records.
+func sharedZoneWarnings(scope *v1alpha1.DNSScope, compiled *grant.Compiled) admission.Warnings {
+	if !scope.Spec.Credentials.ProviderTokenEnabled() {
+		return nil
+	}
+	var zones []string
+	for i, shared := range compiled.Shareable() {
+		if shared {
+			zones = append(zones, fmt.Sprintf("%q", compiled.Zones()[i]))
+		}
+	}
+	if len(zones) == 0 {
+		return nil
+	}
+	return admission.Warnings{fmt.Sprintf("spec.credentials.providerToken is enabled for zones that several selected namespaces may claim names in (%s): "+
+		"Cloudflare tokens are zone-wide, so each namespace's token can write every name of those zones, other namespaces' records included; "+
+		"use rfc2136 credentials (keys limited to the exact claimed names) for shared zones (docs/security-model.md)", listCapped(zones, maxListed))}
+}
+
+// overlapFindings reports rule names whose expansions meet for two
+// namespaces: warnings, or errors under spec.strictTemplates.
+func overlapFindings(scope *v1alpha1.DNSScope, compiled *grant.Compiled) (field.ErrorList, admission.Warnings) {
+	strict := scope.Spec.StrictTemplates
+	overlaps, complete := compiled.Overlaps(maxListed + 1)
+	var errs field.ErrorList
+	var warnings admission.Warnings
+	for i, o := range overlaps {
+		if i == maxListed {
+			warnings = append(warnings, "more rule names overlap across namespaces than are listed")
+			break
+		}
+		if strict {
+			errs = append(errs, field.Forbidden(fieldPath(o.A), o.String()+" (spec.strictTemplates is true)"))
+		} else {
+			warnings = append(warnings, o.String()+"; spec.strictTemplates: true refuses such a scope")
+		}
+	}
+	if !complete {
+		msg := "the scope has too many name patterns to check that no two namespaces' grants overlap; split it into several scopes"
+		if strict {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "strictTemplates"), msg))
+		} else {
+			warnings = append(warnings, "spec.zones: "+msg)
+		}
+	}
+	return errs, warnings
+}
+
+func fieldPath(r grant.PatternRef) *field.Path {
+	return field.NewPath("spec", "zones").Index(r.Zone).Child("rules").Index(r.Rule).Child("names").Index(r.Name)
+}
+
+func listCapped(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }

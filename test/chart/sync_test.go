@@ -26,6 +26,7 @@ func TestChartCopiesTheGeneratedManifests(t *testing.T) {
 	copies := map[string]string{ // chart file -> source, both relative to the repo root
 		"charts/scopedns/files/generated/role.yaml":              "config/rbac/role.yaml",
 		"charts/scopedns/files/generated/webhook-manifests.yaml": "config/webhook/manifests.yaml",
+		"charts/scopedns/files/generated/finalizer-policy.yaml":  "config/admission/finalizer-policy.yaml",
 	}
 	crds, err := filepath.Glob(rel("config", "crd", "bases", "*.yaml"))
 	if err != nil || len(crds) == 0 {

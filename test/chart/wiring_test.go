@@ -118,6 +118,7 @@ func checkWiring(t *testing.T, v variant) {
 		t.Errorf("the pods run as ServiceAccount %s/%s, which is not rendered", ns, sa)
 	}
 	checkRBAC(t, v, ns, sa)
+	checkFinalizerPolicy(t, v, ns, sa)
 
 	// Services: each selects the manager's pods and targets its named ports.
 	services := map[string]*corev1.Service{}
@@ -252,6 +253,8 @@ func checkArgs(t *testing.T, v variant, args []string) map[string]string {
 		"gateway-address":           ":5353",
 		"token-quota":               "500",
 		"drift-interval":            "10m",
+		"record-gc-interval":        "10m",
+		"record-gc-grace":           "10m",
 	}
 	// Without cert-manager the manager keeps the certificate; which
 	// Secret, Service and webhook configuration is checked with those.
@@ -362,6 +365,37 @@ func checkRBAC(t *testing.T, v variant, ns, sa string) {
 	}
 	if n := len(v.objs.ofKind("Role")) + len(v.objs.ofKind("RoleBinding")); n > 0 {
 		t.Errorf("renders %d Roles/RoleBindings; config/rbac/role.yaml has none", n)
+	}
+}
+
+// checkFinalizerPolicy checks that the policy keeping the records finalizer
+// exempts exactly the Deployment's ServiceAccount, and that its binding
+// denies: a policy naming another account would refuse the operator itself.
+func checkFinalizerPolicy(t *testing.T, v variant, ns, sa string) {
+	policies, bindings := v.objs.ofKind("ValidatingAdmissionPolicy"), v.objs.ofKind("ValidatingAdmissionPolicyBinding")
+	if len(policies) != 1 || len(bindings) != 1 {
+		t.Fatalf("want one ValidatingAdmissionPolicy and one binding, got %d and %d", len(policies), len(bindings))
+	}
+	p := into[admissionv1.ValidatingAdmissionPolicy](t, policies[0])
+	b := into[admissionv1.ValidatingAdmissionPolicyBinding](t, bindings[0])
+	if b.Spec.PolicyName != p.Name || !slices.Equal(b.Spec.ValidationActions, []admissionv1.ValidationAction{admissionv1.Deny}) {
+		t.Errorf("binding %s: policy %q, actions %v; want %q, [Deny]", b.Name, b.Spec.PolicyName, b.Spec.ValidationActions, p.Name)
+	}
+	want := fmt.Sprintf("'system:serviceaccount:%s:%s'", ns, sa)
+	found := false
+	for _, x := range p.Spec.Variables {
+		if x.Name == "operator" {
+			found = true
+			if x.Expression != want {
+				t.Errorf("policy %s: the operator is %s, want the Deployment's ServiceAccount %s", p.Name, x.Expression, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("policy %s has no operator variable", p.Name)
+	}
+	if p.Spec.FailurePolicy == nil || *p.Spec.FailurePolicy != admissionv1.Fail {
+		t.Errorf("policy %s: failurePolicy %v, want Fail", p.Name, p.Spec.FailurePolicy)
 	}
 }
 

@@ -83,6 +83,7 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(clientCfg, client.Options{Scheme: app.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+	installFinalizerPolicy()
 
 	cf, err = sim.New(sim.Config{
 		AccountID: account, AccountName: "integration", Zones: []string{"example.com", "example.net", "example.org"},
@@ -107,8 +108,11 @@ var _ = BeforeSuite(func() {
 		WebhookCertDir: wh.LocalServingCertDir,
 		Now:            clock.Now,
 		SweepInterval:  time.Hour, // specs sweep on demand
-		GatewayAddr:    gatewayAddr,
-		MaxBackoff:     2 * time.Second,
+		// The record GC runs on its own, fast, so specs see it work.
+		RecordGCInterval: recordGCInterval,
+		RecordGCGrace:    recordGCGrace,
+		GatewayAddr:      gatewayAddr,
+		MaxBackoff:       2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		},
