@@ -162,6 +162,7 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 	var total int
 	var errs []error
 	notOwned := map[grant.Key]string{}
+	failed := map[string]error{} // zone ID -> why writing there failed
 	for _, zoneID := range sortedZoneIDs(desired) {
 		n, blocked, err := r.syncZone(ctx, p, zoneID, owner, desired[zoneID], names[zoneID])
 		total += n
@@ -170,6 +171,7 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 		}
 		if err != nil {
 			errs = append(errs, err)
+			failed[zoneID] = err
 		}
 	}
 	for i := range evals {
@@ -179,7 +181,11 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 		}
 		if why, ok := notOwned[e.key]; ok {
 			e.state, e.msg = v1alpha1.RecordNotOwned, "a record at this name is "+why+"; scopedns never changes records it did not write"
-		} else if len(errs) == 0 {
+		} else if err, ok := failed[zoneIDOf(scope, e.zone)]; ok {
+			// The provider's own words: a claim refused alone (see
+			// batcher) is told what the provider refused.
+			e.state, e.msg = v1alpha1.RecordError, err.Error()
+		} else {
 			e.state = v1alpha1.RecordWritten
 		}
 	}
@@ -194,7 +200,11 @@ func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zon
 	res, err := r.batches.apply(ctx, p, zoneID, plan.Changes)
 	z := r.zones.lock(zoneID)
 	z.applied(res)
-	if err != nil {
+	if err != nil && !provider.IsInvalid(err) {
+		// A batch refused as invalid changed nothing (it is one
+		// transaction), so the snapshot still holds; any other failure
+		// leaves it in doubt. Keeping it spares a zone list on every retry
+		// of a claim the provider refuses.
 		z.invalidate()
 	}
 	z.mu.Unlock()

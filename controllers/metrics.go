@@ -49,6 +49,14 @@ var (
 		Name: "scopedns_tokens_swept_total",
 		Help: "Tokens of this cluster revoked by the sweep because no Secret referenced them.",
 	})
+	batchSplits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_record_batch_splits_total",
+		Help: "Record batches the provider refused for their content and that were halved to find the claims at fault; each split costs two batch requests.",
+	})
+	recordChangesRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_record_changes_refused_total",
+		Help: "Attempts to write one claim's record changes in a zone that the provider refused for their content.",
+	})
 	recordsCollected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_records_collected_total",
 		Help: "Records carrying this cluster's owner marker that the record GC removed because no live claim or granted gateway key owned them, by kind of owner (claim, gateway).",
@@ -62,7 +70,7 @@ var (
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
-		recordsCollected, recordsOrphaned)
+		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.

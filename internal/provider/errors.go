@@ -200,6 +200,21 @@ func IsRetryable(err error) bool {
 	return errors.Is(err, ErrRateLimited) || errors.Is(err, ErrUnavailable)
 }
 
+// IsRequestFault reports whether err is the provider refusing what a request
+// asked for: content it finds malformed (KindInvalid), a change that clashes
+// with the zone (KindConflict), a record that does not exist (KindNotFound).
+// Such a refusal can belong to one part of a batch, so a refused batch is
+// worth splitting to find that part. Every other error meets any request
+// alike (rate limits, outages, credentials, quotas) and splitting would only
+// multiply the load.
+func IsRequestFault(err error) bool {
+	switch KindOf(err) {
+	case KindInvalid, KindConflict, KindNotFound:
+		return true
+	}
+	return false
+}
+
 // ResultOf maps an error to the Result label an Observer would use for it.
 func ResultOf(err error) string {
 	if err == nil {

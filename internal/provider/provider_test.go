@@ -15,27 +15,29 @@ import (
 func TestErrorClassification(t *testing.T) {
 	rate := &provider.Error{Op: "records.list", Kind: provider.KindRateLimited, Status: 429, RetryAfter: 7 * time.Second}
 	for name, tc := range map[string]struct {
-		err                                            error
-		notFound, forbidden, quota, retryable, limited bool
-		wait                                           time.Duration
+		err                                                   error
+		notFound, forbidden, quota, retryable, limited, fault bool
+		wait                                                  time.Duration
 	}{
-		"not found is only not found":                  {err: &provider.Error{Kind: provider.KindNotFound}, notFound: true},
-		"forbidden is only forbidden":                  {err: &provider.Error{Kind: provider.KindForbidden}, forbidden: true},
-		"quota exceeded is permanent":                  {err: &provider.Error{Kind: provider.KindQuotaExceeded}, quota: true},
-		"rate limited is retryable with its wait":      {err: rate, retryable: true, limited: true, wait: 7 * time.Second},
-		"a wrapped rate limit keeps its wait":          {err: fmt.Errorf("batch 2 of 3: %w", rate), retryable: true, limited: true, wait: 7 * time.Second},
-		"rate limited without a wait waits one second": {err: &provider.Error{Kind: provider.KindRateLimited}, retryable: true, limited: true, wait: time.Second},
-		"unavailable is retryable":                     {err: &provider.Error{Kind: provider.KindUnavailable}, retryable: true},
-		"an unknown error is permanent":                {err: &provider.Error{Kind: provider.KindUnknown}},
-		"a plain error is permanent":                   {err: errors.New("boom")},
-		"nil is nothing":                               {err: nil},
+		"not found is not found and the request's fault": {err: &provider.Error{Kind: provider.KindNotFound}, notFound: true, fault: true},
+		"invalid is the request's fault":                 {err: &provider.Error{Kind: provider.KindInvalid, Status: 400}, fault: true},
+		"a wrapped conflict is the request's fault":      {err: fmt.Errorf("zone z: %w", &provider.Error{Kind: provider.KindConflict}), fault: true},
+		"forbidden is only forbidden":                    {err: &provider.Error{Kind: provider.KindForbidden}, forbidden: true},
+		"quota exceeded is permanent":                    {err: &provider.Error{Kind: provider.KindQuotaExceeded}, quota: true},
+		"rate limited is retryable with its wait":        {err: rate, retryable: true, limited: true, wait: 7 * time.Second},
+		"a wrapped rate limit keeps its wait":            {err: fmt.Errorf("batch 2 of 3: %w", rate), retryable: true, limited: true, wait: 7 * time.Second},
+		"rate limited without a wait waits one second":   {err: &provider.Error{Kind: provider.KindRateLimited}, retryable: true, limited: true, wait: time.Second},
+		"unavailable is retryable":                       {err: &provider.Error{Kind: provider.KindUnavailable}, retryable: true},
+		"an unknown error is permanent":                  {err: &provider.Error{Kind: provider.KindUnknown}},
+		"a plain error is permanent":                     {err: errors.New("boom")},
+		"nil is nothing":                                 {err: nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			wait, limited := provider.IsRateLimited(tc.err)
-			got := [...]bool{provider.IsNotFound(tc.err), provider.IsForbidden(tc.err), provider.IsQuotaExceeded(tc.err), provider.IsRetryable(tc.err), limited}
-			want := [...]bool{tc.notFound, tc.forbidden, tc.quota, tc.retryable, tc.limited}
+			got := [...]bool{provider.IsNotFound(tc.err), provider.IsForbidden(tc.err), provider.IsQuotaExceeded(tc.err), provider.IsRetryable(tc.err), limited, provider.IsRequestFault(tc.err)}
+			want := [...]bool{tc.notFound, tc.forbidden, tc.quota, tc.retryable, tc.limited, tc.fault}
 			if got != want || wait != tc.wait {
-				t.Fatalf("not found, forbidden, quota, retryable, limited = %v wait %s; want %v wait %s", got, wait, want, tc.wait)
+				t.Fatalf("not found, forbidden, quota, retryable, limited, request's fault = %v wait %s; want %v wait %s", got, wait, want, tc.wait)
 			}
 		})
 	}

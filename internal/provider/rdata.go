@@ -161,10 +161,22 @@ func CanonicalContent(typ, content string) string {
 	return content
 }
 
-// validContent checks the content of the types whose content has parts.
+// MaxTXTContentLength is the most content a TXT record may carry, in bytes:
+// Cloudflare takes up to 2,048 characters and splits text into 255-byte
+// character-strings itself. Bytes never undercount characters, so content
+// within it is within Cloudflare's limit. grant.MaxTXTLength is the same, so
+// admission refuses what the provider would.
+const MaxTXTContentLength = 2048
+
+// validContent checks the content of the types whose content has parts, and
+// the length of TXT content.
 func validContent(typ, content string) error {
 	var err error
 	switch strings.ToUpper(typ) {
+	case "TXT":
+		if len(content) > MaxTXTContentLength {
+			err = fmt.Errorf("TXT content is %d bytes, more than %d", len(content), MaxTXTContentLength)
+		}
 	case "MX":
 		_, err = ParseMX(content)
 	case "SRV":

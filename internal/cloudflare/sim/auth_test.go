@@ -408,6 +408,20 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("%d %v", r.Status, r.Header)
 		}
 	})
+	t.Run("RefuseContent refuses a batch holding one such record, whole", func(t *testing.T) {
+		f.srv.SetFaults(Faults{RefuseContent: []string{"poison"}})
+		defer f.srv.SetFaults(Faults{})
+		bad := map[string]any{"type": "TXT", "name": "bad", "content": "a poison value"}
+		r := f.call(t, "POST", base+"/batch", testMaster, map[string]any{"posts": []any{txt("good"), bad}})
+		if r.Status != 400 || r.code() != CodeDNSValidation || !strings.Contains(r.Errors[0].Message, "posts[1]") {
+			t.Fatalf("status %d, errors %+v; want 400 %d for posts[1]", r.Status, r.Errors, CodeDNSValidation)
+		}
+		got := f.mustOK(t, "GET", base+"?name=good.example.com", testMaster, nil)
+		if n := len(decode[[]rec](t, got.Result)); n != 0 {
+			t.Fatalf("the refused batch left %d records", n)
+		}
+		f.mustOK(t, "POST", base+"/batch", testMaster, map[string]any{"posts": []any{txt("good")}})
+	})
 	t.Run("LoseResponses applies the change and answers 502", func(t *testing.T) {
 		f.srv.SetFaults(Faults{LoseResponses: map[string]int{"dns_records.create": 1}})
 		defer f.srv.SetFaults(Faults{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -30,6 +31,14 @@ type Faults struct {
 	// the server and still answer 502 to the client, as a lost response
 	// would: the client cannot tell whether the change happened.
 	LoseResponses map[string]int
+	// RefuseContent makes every record write (POST, PUT or PATCH, alone or
+	// in a batch) whose content contains one of these strings fail the way
+	// Cloudflare refuses content it finds invalid: 400, code 1004 "DNS
+	// Validation Error" with chain code 9003. It picks records, not
+	// requests: a batch holding one such record fails whole and changes
+	// nothing, as a Cloudflare batch does. For refusals no check before the
+	// provider can foresee.
+	RefuseContent []string
 	// Seed seeds the ErrorRate random source; 0 uses a fixed seed.
 	Seed uint64
 }
@@ -54,6 +63,7 @@ func (fs *faultState) set(f Faults) {
 	for k, v := range f.OpLatency {
 		cp.OpLatency[k] = v
 	}
+	cp.RefuseContent = append([]string(nil), f.RefuseContent...)
 	cp.LoseResponses = make(map[string]int, len(f.LoseResponses))
 	for k, v := range f.LoseResponses {
 		cp.LoseResponses[k] = v
@@ -109,6 +119,18 @@ func (fs *faultState) take(op string) (before, after *failure) {
 		return nil, statusFailure(http.StatusBadGateway)
 	}
 	return nil, nil
+}
+
+// refuses reports whether content is to be refused (Faults.RefuseContent).
+func (fs *faultState) refuses(content string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, s := range fs.f.RefuseContent {
+		if s != "" && strings.Contains(content, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func statusFailure(status int) *failure {

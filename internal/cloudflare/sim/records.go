@@ -285,6 +285,9 @@ func (s *Server) build(z *zone, base *Record, in recordInput, mode buildMode, id
 	if f := setContent(r, in, mode != modePatch, mode == modePatch && in.Type != nil && base.Type != r.Type); f != nil {
 		return nil, f
 	}
+	if s.faults.refuses(r.Content) {
+		return nil, dnsInvalid(CodeInvalidField, "Content for %s record is invalid (refused by Faults.RefuseContent).", r.Type)
+	}
 	if r.Proxied {
 		if !proxiable(r.Type) {
 			return nil, dnsInvalid(CodeNotProxiable, "This record type cannot be proxied.")

@@ -66,6 +66,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"one apply creates three, updates one and deletes one", testBatch},
 		{"records are read past one page and filtered by owner, name and type", testPagination},
 		{"MX, SRV and CAA records are created, read back, updated and deleted", testStructured},
+		{"TXT content of 300 and 2,048 characters is written and read back, 2,049 is refused", testLongTXT},
 		{"tokens of this cluster are listed by name prefix", testListTokens},
 		{"a rate limit is waited out or reported with a wait", testRateLimit},
 		{"minting past the token quota is refused as quota exceeded", testQuota},
@@ -422,6 +423,68 @@ func testBatch(t *testing.T, e *env) {
 	if _, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: []provider.Record{{Name: "x." + e.zoneA.Name, Type: "SPF1", Content: "x"}}}); !provider.IsInvalid(err) {
 		t.Fatalf("creating a record of an unsupported type: err = %v, want invalid", err)
 	}
+}
+
+// testLongTXT writes TXT content longer than one 255-byte character-string
+// (Cloudflare splits it) up to the 2,048-character limit, and checks that
+// one character more is refused as invalid and writes nothing, so that
+// admission (grant.MaxTXTLength) can refuse exactly what the provider does.
+func testLongTXT(t *testing.T, e *env) {
+	e.cleanupRecords(t, e.zoneA)
+	label := "long-" + randomSuffix()
+	// DKIM-like text: varied, with the spaces and semicolons real keys have.
+	text := func(n int) string {
+		const alphabet = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0123456789+/"
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[(i*7)%len(alphabet)]
+		}
+		return string(b)
+	}
+	for _, n := range []int{300, provider.MaxTXTContentLength} {
+		rec := e.txt(e.zoneA, fmt.Sprintf("n%d.%s", n, label), text(n))
+		if _, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: []provider.Record{rec}}); err != nil {
+			t.Fatalf("creating a TXT record of %d characters: %v", n, err)
+		}
+		got, err := e.Provider.Records(e.ctx, e.zoneA.ID, provider.RecordFilter{Name: rec.Name, Type: "TXT"})
+		if err != nil {
+			t.Fatalf("reading the TXT record of %d characters: %v", n, err)
+		}
+		if len(got) != 1 || txtText(got[0].Content) != rec.Content {
+			t.Fatalf("the TXT record of %d characters reads back as %d records %v", n, len(got), got)
+		}
+	}
+	tooLong := e.txt(e.zoneA, "over."+label, text(provider.MaxTXTContentLength+1))
+	_, err := e.Provider.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: []provider.Record{tooLong}})
+	if !provider.IsInvalid(err) {
+		t.Fatalf("creating a TXT record of %d characters: err = %v, want invalid", provider.MaxTXTContentLength+1, err)
+	}
+	if got, err := e.Provider.Records(e.ctx, e.zoneA.ID, provider.RecordFilter{Name: tooLong.Name}); err != nil || len(got) != 0 {
+		t.Fatalf("after the refusal the zone holds %v (err %v) at %s, want nothing", got, err, tooLong.Name)
+	}
+}
+
+// txtText is the text of TXT content: quoted character-strings joined, or
+// the content as it is. Cloudflare may give long text back split into
+// quoted strings.
+func txtText(c string) string {
+	if !strings.HasPrefix(c, `"`) {
+		return c
+	}
+	var b strings.Builder
+	for rest := c; rest != ""; {
+		rest = strings.TrimLeft(rest, " ")
+		if !strings.HasPrefix(rest, `"`) {
+			return c
+		}
+		end := strings.Index(rest[1:], `"`)
+		if end < 0 {
+			return c
+		}
+		b.WriteString(rest[1 : end+1])
+		rest = rest[end+2:]
+	}
+	return b.String()
 }
 
 // testStructured writes MX, SRV and CAA content in non-canonical forms and
