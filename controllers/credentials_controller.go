@@ -47,12 +47,12 @@ const (
 
 	// Annotations and finalizer of the Secrets of earlier releases, read
 	// once by the migration (migrate.go) and never again.
-	AnnTokenID          = "scopedns.io/token-id"
-	AnnTokenName        = "scopedns.io/token-name"
-	AnnTokenZones       = "scopedns.io/token-zones"
-	AnnPreviousTokenID  = "scopedns.io/previous-token-id"
-	AnnPreviousRevokeAt = "scopedns.io/previous-revoke-at"
-	AnnMinting          = "scopedns.io/minting"
+	AnnTokenID            = "scopedns.io/token-id"
+	AnnTokenName          = "scopedns.io/token-name"
+	AnnTokenZones         = "scopedns.io/token-zones"
+	AnnPreviousTokenID    = "scopedns.io/previous-token-id"
+	AnnPreviousRevokeAt   = "scopedns.io/previous-revoke-at"
+	AnnMinting            = "scopedns.io/minting"
 	LegacySecretFinalizer = "scopedns.io/revoke-tokens"
 
 	KeyAPIToken = "api-token"
