@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
-	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
