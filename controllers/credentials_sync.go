@@ -103,6 +103,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 // saveStatus writes the DNSCredential's status. The write carries the
 // resourceVersion read, so two writers never both win.
 func (r *CredentialsReconciler) saveStatus(ctx context.Context, cred *v1alpha1.DNSCredential) error {
+	summarize(&cred.Status)
 	if err := r.Client.Status().Update(ctx, cred); err != nil {
 		return fmt.Errorf("writing the status of DNSCredential %s: %w", cred.Name, err)
 	}
@@ -154,16 +155,7 @@ func conditionsEqual(a, b []metav1.Condition) bool {
 func setCredentialConditions(cred *v1alpha1.DNSCredential, err error, now time.Time) {
 	st := &cred.Status
 	gen := cred.Generation
-	var kinds []string
-	st.Zones = 0
-	if st.Token != nil {
-		kinds = append(kinds, "token")
-		st.Zones = int32(len(st.Token.ZoneIDs)) //nolint:gosec // at most 50 zones
-	}
-	if st.TSIG != nil {
-		kinds = append(kinds, "tsig")
-	}
-	st.Kinds = strings.Join(kinds, ",")
+	summarize(st)
 
 	quota := errors.Is(err, errQuota)
 	msg := "within the provider's token quota"
@@ -201,6 +193,20 @@ func setCredentialConditions(cred *v1alpha1.DNSCredential, err error, now time.T
 		reason, ok, msg = v1alpha1.ReasonProgressing, false, "credentials are not delivered yet"
 	}
 	setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, ok, reason, msg)
+}
+
+// summarize fills the printer columns' fields from what the status holds.
+func summarize(st *v1alpha1.DNSCredentialStatus) {
+	var kinds []string
+	st.Zones = 0
+	if st.Token != nil {
+		kinds = append(kinds, "token")
+		st.Zones = int32(len(st.Token.ZoneIDs)) //nolint:gosec // at most 50 zones
+	}
+	if st.TSIG != nil {
+		kinds = append(kinds, "tsig")
+	}
+	st.Kinds = strings.Join(kinds, ",")
 }
 
 // abandonInterruptedMint revokes a token whose mint was announced but whose

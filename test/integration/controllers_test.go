@@ -61,6 +61,9 @@ func secretToken(ns, name string) (provider.Secret, v1alpha1.DNSCredentialStatus
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)).To(Succeed())
 		g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty())
 		g.Expect(s.UID).To(Equal(dc.Status.SecretUID))
+		if exp := dc.Status.Token.ExpiresAt; exp != nil {
+			g.Expect(s.Annotations[controllers.AnnTokenExpires]).To(Equal(exp.UTC().Format(time.RFC3339)), "the Secret is rendered from the token the status holds")
+		}
 	}, 30*time.Second).Should(Succeed())
 	return provider.Secret(s.Data[controllers.KeyAPIToken]), dc.Status
 }
