@@ -45,10 +45,13 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 		tenantNamespace(ns, map[string]string{label: "true"})
 		return ns
 	}
-	forged := func(ns, name string, ann map[string]string) *corev1.Secret {
+	// forged writes a Secret labelled as the operator's, for scopeName. A
+	// scope that does not exist keeps the earlier release from retiring
+	// (and so deleting) the Secret: it stays, as a tenant would keep it.
+	forged := func(ns, name, scopeName string, ann map[string]string) *corev1.Secret {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
 			Namespace: ns, Name: name, Annotations: ann,
-			Labels: map[string]string{controllers.LabelManagedBy: controllers.ManagedBy, controllers.LabelScope: scope.Name},
+			Labels: map[string]string{controllers.LabelManagedBy: controllers.ManagedBy, controllers.LabelScope: scopeName},
 		}}
 		ExpectWithOffset(1, k8s.Create(ctx, s)).To(Succeed())
 		return s
@@ -57,7 +60,7 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 	It("does not count fake labelled Secrets with invented token IDs against the quota", func() {
 		attacker := tenant()
 		for i := range 250 {
-			forged(attacker, fmt.Sprintf("fake-%d", i), map[string]string{
+			forged(attacker, fmt.Sprintf("fake-%d", i), "no-such-scope", map[string]string{
 				controllers.AnnTokenID: fmt.Sprintf("invented-%d", i), controllers.AnnPreviousTokenID: fmt.Sprintf("invented-p%d", i),
 			})
 		}
@@ -73,7 +76,7 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 		leaked, _, err := cf.MintToken(sim.TokenSpec{Name: provider.TokenName("it", scope.Name, "ghost", "1"), Policies: policy})
 		Expect(err).NotTo(HaveOccurred())
 		attacker := tenant()
-		forged(attacker, "keepalive", map[string]string{controllers.AnnTokenID: leaked.ID, controllers.AnnMinting: leaked.Name})
+		forged(attacker, "keepalive", "no-such-scope", map[string]string{controllers.AnnTokenID: leaked.ID, controllers.AnnMinting: leaked.Name})
 
 		clock.Advance(11 * time.Minute)
 		sweeper := &controllers.TokenSweeper{
@@ -93,11 +96,15 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 		secretToken(attacker, secretName())
 
 		var s corev1.Secret
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: attacker, Name: secretName()}, &s)).To(Succeed())
-		s.Annotations[controllers.AnnPreviousTokenID] = victimSt.Token.ID
-		s.Annotations[controllers.AnnPreviousRevokeAt] = clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-		s.Annotations[controllers.AnnTokenZones] = cf.ZoneID("example.net")
-		Expect(k8s.Update(ctx, &s)).To(Succeed())
+		Eventually(func() error { // the operator may be writing it too
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: attacker, Name: secretName()}, &s); err != nil {
+				return err
+			}
+			s.Annotations[controllers.AnnPreviousTokenID] = victimSt.Token.ID
+			s.Annotations[controllers.AnnPreviousRevokeAt] = clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+			s.Annotations[controllers.AnnTokenZones] = cf.ZoneID("example.net")
+			return k8s.Update(ctx, &s)
+		}, 10*time.Second).Should(Succeed())
 
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(&s), &s)).To(Succeed())
@@ -109,7 +116,7 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 
 	It("never adopts a Secret of the credentials' name that it did not create", func() {
 		ns := tenant()
-		pre := forged(ns, secretName(), map[string]string{controllers.AnnTokenID: "mine"})
+		pre := forged(ns, secretName(), scope.Name, map[string]string{controllers.AnnTokenID: "mine"})
 		pre.Data = map[string][]byte{"api-token": []byte("attacker-chosen")}
 		Expect(k8s.Update(ctx, pre)).To(Succeed())
 		claimIn(ns)
@@ -137,11 +144,15 @@ var _ = Describe("Credentials a tenant cannot steer", func() {
 		tsig := tsigSecret(ns, secretName())
 
 		var s corev1.Secret
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName()}, &s)).To(Succeed())
-		s.Data[controllers.KeyAPIToken] = []byte("edited")
-		s.Data[controllers.KeyTSIGSecret] = []byte("edited")
-		s.Annotations[controllers.AnnTokenExpires] = "2999-01-01T00:00:00Z"
-		Expect(k8s.Update(ctx, &s)).To(Succeed())
+		Eventually(func() error { // the operator may be writing it too
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName()}, &s); err != nil {
+				return err
+			}
+			s.Data[controllers.KeyAPIToken] = []byte("edited")
+			s.Data[controllers.KeyTSIGSecret] = []byte("edited")
+			s.Annotations[controllers.AnnTokenExpires] = "2999-01-01T00:00:00Z"
+			return k8s.Update(ctx, &s)
+		}, 10*time.Second).Should(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(&s), &s)).To(Succeed())
 			g.Expect(string(s.Data[controllers.KeyAPIToken])).To(Equal(token.Reveal()))
