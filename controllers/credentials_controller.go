@@ -133,6 +133,14 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.finish(ctx, cred, r.retire(ctx, scope, cred))
 	}
 	res, err := r.ensure(ctx, scope, cred, zoneIDs)
+	if errors.Is(err, errSecretNotOwned) {
+		// Nothing to retry until someone removes that Secret: the condition
+		// and the event say so, and a slow requeue looks again.
+		if serr := r.finish(ctx, cred, err); !errors.Is(serr, errSecretNotOwned) {
+			return ctrl.Result{}, serr
+		}
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
 	return res, r.finish(ctx, cred, err)
 }
 

@@ -41,7 +41,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	// Nothing is minted for a Secret name someone else holds: the values
 	// could never be delivered.
 	if err := r.checkTenantSecret(ctx, scope, cred); err != nil {
-		return ctrl.Result{RequeueAfter: time.Minute}, err
+		return ctrl.Result{}, err
 	}
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
