@@ -143,14 +143,18 @@ var _ = Describe("The API server restarting under the operator", func() {
 		Eventually(recordsAtProvider, 30*time.Second, 200*time.Millisecond).Should(ConsistOf(want.records()), "no record lost or duplicated, none of a refused claim")
 		referenced := map[string]string{}
 		for _, ns := range namespaces {
+			// Credentials are delivered once the claims are Ready.
 			var s corev1.Secret
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: scopeName + "-dns-credentials"}, &s)).To(Succeed())
 			var dc v1alpha1.DNSCredential
-			Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &dc)).To(Succeed())
-			Expect(dc.Status.Minting).To(BeEmpty(), "%s: no mint left half-done", ns)
-			Expect(dc.Status.Token).NotTo(BeNil(), ns)
+			Eventually(func(g Gomega) {
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &dc)).To(Succeed())
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: scopeName + "-dns-credentials"}, &s)).To(Succeed(), "%s: %+v", ns, dc.Status.Conditions)
+				g.Expect(dc.Status.Minting).To(BeEmpty(), "%s: no mint left half-done", ns)
+				g.Expect(dc.Status.Token).NotTo(BeNil(), ns)
+				g.Expect(s.UID).To(Equal(dc.Status.SecretUID), "%s: the Secret is the operator's own", ns)
+				g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty(), ns)
+			}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 			Expect(dc.Status.PreviousToken).To(BeNil(), "%s: nothing rotates in this test", ns)
-			Expect(s.UID).To(Equal(dc.Status.SecretUID), "%s: the Secret is the operator's own", ns)
 			referenced[dc.Status.Token.ID] = ns
 			Expect(writeTXT(provider.Secret(s.Data[controllers.KeyAPIToken]), "example.com", "check."+ns+".example.com")).
 				To(Succeed(), "namespace %s's token works", ns)
