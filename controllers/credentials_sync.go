@@ -54,6 +54,11 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err := r.abandonInterruptedMint(ctx, p, cred); err != nil {
 		return ctrl.Result{}, err
 	}
+	// A previous token whose overlap ended goes first, so a rotation that
+	// is also due is not held back a pass by it.
+	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil {
+		return ctrl.Result{}, err
+	}
 	now := r.now()
 	creds := &scope.Spec.Credentials
 	st := &cred.Status
@@ -85,7 +90,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err := r.syncTSIG(ctx, scope, cred, v, due && !creds.ProviderTokenEnabled()); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil {
+	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil { // e.g. a zero overlap
 		return ctrl.Result{}, err
 	}
 	if err := r.pruneVault(ctx, cred, v); err != nil {
