@@ -8,11 +8,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -21,46 +23,60 @@ import (
 	"github.com/scopedns/scopedns/internal/policy"
 )
 
-// Labels, annotations and the finalizer of the credentials Secret. The
-// annotations carry token IDs and times, never a secret value.
+// Labels and annotations of the Secrets the operator writes. The tenant
+// Secret's annotations mirror times for readers; the operator never reads
+// them back (tenants can write them). Its own state is in DNSCredential
+// status and, for values, in a vault Secret in the operator's namespace.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "scopedns"
 	LabelScope     = "scopedns.io/scope"
+	// LabelNamespace and LabelVault mark the vault Secrets in the
+	// operator's namespace: the namespace their values are delivered to.
+	LabelNamespace = "scopedns.io/namespace"
+	LabelVault     = "scopedns.io/vault"
 
-	AnnTokenID          = "scopedns.io/token-id"
-	AnnTokenName        = "scopedns.io/token-name"
-	AnnTokenExpires     = "scopedns.io/token-expires"
-	AnnTokenZones       = "scopedns.io/token-zones"
-	AnnNextRotation     = "scopedns.io/next-rotation"
-	AnnPreviousTokenID  = "scopedns.io/previous-token-id"
-	AnnPreviousRevokeAt = "scopedns.io/previous-revoke-at"
-	// AnnMinting names a token being minted. It is written before the mint
-	// call, so a crash between minting and writing the value leaves a name
-	// to revoke instead of an unknown token.
-	AnnMinting = "scopedns.io/minting"
+	// AnnTokenExpires and AnnNextRotation mirror the DNSCredential's times
+	// on the tenant Secret for readers; they are output only.
+	AnnTokenExpires = "scopedns.io/token-expires"
+	AnnNextRotation = "scopedns.io/next-rotation"
+	// AnnCreation carries the one-time nonce of the create that made the
+	// tenant Secret (DNSCredential status.secretCreation), so a crash before
+	// its UID is recorded does not orphan the operator's own Secret.
+	AnnCreation = "scopedns.io/creation"
 
-	// SecretFinalizer holds the Secret until its tokens are revoked: a
-	// namespace deletion takes the Secret with it, and the tokens must not
-	// outlive it.
-	SecretFinalizer = "scopedns.io/revoke-tokens"
+	// Annotations and finalizer of the Secrets of earlier releases, read
+	// once by the migration (migrate.go) and never again.
+	AnnTokenID            = "scopedns.io/token-id"
+	AnnTokenName          = "scopedns.io/token-name"
+	AnnTokenZones         = "scopedns.io/token-zones"
+	AnnPreviousTokenID    = "scopedns.io/previous-token-id"
+	AnnPreviousRevokeAt   = "scopedns.io/previous-revoke-at"
+	AnnMinting            = "scopedns.io/minting"
+	LegacySecretFinalizer = "scopedns.io/revoke-tokens"
 
 	KeyAPIToken = "api-token"
 )
 
-// CredentialsReconciler keeps one credentials Secret per namespace and scope:
-// it mints a provider token limited to the zones the namespace claimed,
-// narrows or widens it in place when those zones change, rotates it on the
-// scope's schedule with an overlap, and revokes it when the namespace no
-// longer holds claims under the scope. Requests are keyed by namespace and
-// scope name.
+// CredentialsReconciler keeps one DNSCredential per namespace and scope and
+// delivers it in a tenant Secret: it mints a provider token limited to the
+// zones the namespace claimed, narrows or widens it in place when those zones
+// change, rotates it on the scope's schedule with an overlap, and revokes it
+// when the namespace no longer holds claims under the scope. Requests are
+// keyed by namespace and scope name.
 type CredentialsReconciler struct {
 	// MaxBackoff caps the retry delay after errors (DefaultMaxBackoff).
 	MaxBackoff time.Duration
 	Client     client.Client
-	APIReader  client.Reader // uncached: Secrets the operator did not label are invisible to the cache
-	Providers  ProviderSource
-	Recorder   events.EventRecorder
+	// APIReader reads the DNSCredential, the vault and the tenant Secret
+	// uncached: an intent is acted on (a token revoked by name) before any
+	// write could catch a stale copy.
+	APIReader client.Reader
+	Providers ProviderSource
+	Recorder  events.EventRecorder
+	// Namespace is the operator's own namespace, where the vault Secrets
+	// live beside the master credentials; tenants cannot write there.
+	Namespace string
 	// ClusterName goes into every token name, for the sweep.
 	ClusterName string
 	// TokenQuota is the provider's token limit for the account; rotations
@@ -85,25 +101,76 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	secret, err := r.currentSecret(ctx, ns, scopeName, scope)
-	if err != nil || secret == nil && len(zoneIDs) == 0 {
+	cred, err := r.credential(ctx, scopeName, ns)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if secret != nil && !isOurs(secret) {
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, "SecretNotOwned", "WriteCredentials",
-			"Secret %s/%s exists and was not created by scopedns; it is left alone and no credentials are written for DNSScope %s", ns, secret.Name, scopeName)
-		return ctrl.Result{}, nil
+	if cred == nil {
+		legacy, err := r.legacySecret(ctx, ns, scope)
+		if err != nil || legacy == nil && len(zoneIDs) == 0 {
+			return ctrl.Result{}, err
+		}
+		if err := requireReady(scope); err != nil && legacy != nil {
+			// Migrating reads tokens at the provider; wait for the scope.
+			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
+		}
+		if cred, err = r.createCredential(ctx, scopeName, ns); err != nil {
+			return ctrl.Result{}, err
+		}
+		if legacy != nil {
+			if err := r.migrate(ctx, scope, cred, legacy); err != nil {
+				return ctrl.Result{}, r.finish(ctx, cred, err)
+			}
+		}
 	}
-	log.FromContext(ctx).V(1).Info("credentials", "zones", zoneIDs, "secret", secret != nil, "scopeReady", scope != nil && isReady(scope))
-	if secret != nil && !secret.DeletionTimestamp.IsZero() || len(zoneIDs) == 0 {
+	log.FromContext(ctx).V(1).Info("credentials", "zones", zoneIDs, "scopeReady", scope != nil && isReady(scope))
+	if len(zoneIDs) == 0 {
 		if scope != nil && !isReady(scope) {
 			// Revoking needs the provider; wait for the scope instead of
 			// acting on what may be a transient view of the claims.
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 		}
-		return ctrl.Result{}, r.retire(ctx, scope, secret)
+		return ctrl.Result{}, r.finish(ctx, cred, r.retire(ctx, scope, cred))
 	}
-	return r.ensure(ctx, scope, ns, zoneIDs, secret)
+	res, err := r.ensure(ctx, scope, cred, zoneIDs)
+	if errors.Is(err, errSecretNotOwned) {
+		// Nothing to retry until someone removes that Secret: the condition
+		// and the event say so, and a slow requeue looks again.
+		if serr := r.finish(ctx, cred, err); !errors.Is(serr, errSecretNotOwned) {
+			return ctrl.Result{}, serr
+		}
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	return res, r.finish(ctx, cred, err)
+}
+
+// credential reads the DNSCredential of a namespace under a scope, or nil.
+func (r *CredentialsReconciler) credential(ctx context.Context, scopeName, ns string) (*v1alpha1.DNSCredential, error) {
+	var c v1alpha1.DNSCredential
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &c)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// createCredential creates the empty DNSCredential: its existence is what
+// the sweep and the quota see, before any token is minted.
+func (r *CredentialsReconciler) createCredential(ctx context.Context, scopeName, ns string) (*v1alpha1.DNSCredential, error) {
+	c := &v1alpha1.DNSCredential{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   v1alpha1.DNSCredentialName(scopeName, ns),
+			Labels: map[string]string{LabelManagedBy: ManagedBy, LabelScope: scopeName, LabelNamespace: ns},
+		},
+		Spec: v1alpha1.DNSCredentialSpec{ScopeName: scopeName, Namespace: ns},
+	}
+	if err := r.Client.Create(ctx, c); err != nil {
+		return nil, fmt.Errorf("creating DNSCredential %s: %w", c.Name, err)
+	}
+	return c, nil
 }
 
 // desired returns the scope and the zone IDs the namespace's accepted claims
@@ -150,31 +217,26 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 	return &scope, sortedSet(zones), nil
 }
 
-// currentSecret finds the namespace's credentials Secret for the scope: by
-// name when the scope exists, by label when it is gone.
-func (r *CredentialsReconciler) currentSecret(ctx context.Context, ns, scopeName string, scope *v1alpha1.DNSScope) (*corev1.Secret, error) {
-	if scope != nil {
-		// Read from the API server, not the cache: the intent annotation is
-		// acted on (tokens revoked by name) before any write could catch a
-		// stale copy, so a cached Secret that still shows a finished mint's
-		// intent would revoke the token the fresh Secret holds.
-		var s corev1.Secret
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(scope)}, &s)
-		if err == nil {
-			return &s, nil
-		}
-		if !apierrors.IsNotFound(err) {
-			return nil, err
-		}
-	}
-	var list corev1.SecretList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: scopeName}); err != nil {
-		return nil, err
-	}
-	if len(list.Items) == 0 {
+// legacySecret finds a credentials Secret of an earlier release, which
+// kept the operator's state in its annotations: one with the old finalizer,
+// by name when the scope exists. What it says is checked by migrate, never
+// trusted.
+func (r *CredentialsReconciler) legacySecret(ctx context.Context, ns string, scope *v1alpha1.DNSScope) (*corev1.Secret, error) {
+	if scope == nil {
 		return nil, nil
 	}
-	return &list.Items[0], nil
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(scope)}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !isOurs(&s) || !controllerutil.ContainsFinalizer(&s, LegacySecretFinalizer) {
+		return nil, nil
+	}
+	return &s, nil
 }
 
 // SetupWithManager maps claims, Secrets, scopes and namespaces to
@@ -192,12 +254,11 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			c := o.(*v1alpha1.DNSRecordClaim)
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ScopeName}}}
 		}), builder.WithPredicates(claimZoneUpdates)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			if !isOurs(o) || o.GetLabels()[LabelScope] == "" {
-				return nil
-			}
-			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelScope]}}}
-		})).
+		// A tenant Secret that is changed or deleted is put back; a vault
+		// Secret changes only by this controller's own hand. Labels only
+		// route the request: nothing in them is trusted.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests)).
+		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).
@@ -216,12 +277,12 @@ func namespacesOfScope(c client.Reader) handler.MapFunc {
 		for _, claim := range claims.Items {
 			seen[claim.Namespace] = true
 		}
-		var secrets corev1.SecretList
-		if err := c.List(ctx, &secrets, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: o.GetName()}); err != nil {
-			log.FromContext(ctx).Error(err, "listing credentials Secrets of a scope")
+		creds, err := credentialsOfScope(ctx, c, o.GetName())
+		if err != nil {
+			log.FromContext(ctx).Error(err, "listing DNSCredentials of a scope")
 		}
-		for _, s := range secrets.Items {
-			seen[s.Namespace] = true
+		for _, dc := range creds {
+			seen[dc.Spec.Namespace] = true
 		}
 		out := make([]reconcile.Request, 0, len(seen))
 		for ns := range seen {
@@ -240,13 +301,13 @@ func (r *CredentialsReconciler) scopesInNamespace(ctx context.Context, o client.
 	for _, c := range claims.Items {
 		seen[c.Spec.ScopeName] = true
 	}
-	var secrets corev1.SecretList
-	if err := r.Client.List(ctx, &secrets, client.InNamespace(o.GetName()), client.MatchingLabels{LabelManagedBy: ManagedBy}); err != nil {
-		log.FromContext(ctx).Error(err, "listing credentials Secrets of a namespace")
+	var creds v1alpha1.DNSCredentialList
+	if err := r.Client.List(ctx, &creds, client.MatchingLabels{LabelNamespace: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing DNSCredentials of a namespace")
 	}
-	for _, s := range secrets.Items {
-		if sc := s.Labels[LabelScope]; sc != "" {
-			seen[sc] = true
+	for _, dc := range creds.Items {
+		if dc.Spec.Namespace == o.GetName() {
+			seen[dc.Spec.ScopeName] = true
 		}
 	}
 	out := make([]reconcile.Request, 0, len(seen))
@@ -257,6 +318,40 @@ func (r *CredentialsReconciler) scopesInNamespace(ctx context.Context, o client.
 }
 
 func isOurs(o client.Object) bool { return o.GetLabels()[LabelManagedBy] == ManagedBy }
+
+// secretRequests routes a tenant Secret by its labels, and a vault Secret
+// (in the operator's namespace) by the DNSCredential it belongs to.
+func (r *CredentialsReconciler) secretRequests(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	if !isOurs(o) || l[LabelScope] == "" {
+		return nil
+	}
+	if o.GetNamespace() == r.Namespace && l[LabelVault] != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[LabelNamespace], Name: l[LabelScope]}}}
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: l[LabelScope]}}}
+}
+
+func credentialRequest(_ context.Context, o client.Object) []reconcile.Request {
+	c := o.(*v1alpha1.DNSCredential)
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Spec.Namespace, Name: c.Spec.ScopeName}}}
+}
+
+// credentialsOfScope lists the DNSCredentials issued under a scope, from
+// the cache.
+func credentialsOfScope(ctx context.Context, c client.Reader, scope string) ([]v1alpha1.DNSCredential, error) {
+	var list v1alpha1.DNSCredentialList
+	if err := c.List(ctx, &list, client.MatchingLabels{LabelScope: scope}); err != nil {
+		return nil, err
+	}
+	out := list.Items[:0]
+	for _, dc := range list.Items {
+		if dc.Spec.ScopeName == scope { // the label only narrows the list; the spec decides
+			out = append(out, dc)
+		}
+	}
+	return out, nil
+}
 
 func (r *CredentialsReconciler) now() time.Time {
 	if r.Now != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -22,86 +22,203 @@ import (
 	"github.com/scopedns/scopedns/internal/rotation"
 )
 
-// ensure makes the Secret hold a working token for exactly zoneIDs, rotates
-// it when due and revokes the previous one after the overlap.
-func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSScope, ns string, zoneIDs []string, secret *corev1.Secret) (ctrl.Result, error) {
+// Errors that finish turns into conditions rather than only a retry.
+var (
+	errQuota          = errors.New("provider token quota reached")
+	errRevocation     = errors.New("revocation pending")
+	errSecretNotOwned = errors.New("a Secret of that name was not created by scopedns")
+	errScopeGone      = errors.New("the DNSScope is gone")
+)
+
+// ensure makes the DNSCredential hold a working token for exactly zoneIDs,
+// rotates it when due, revokes the previous one after the overlap, and
+// delivers the values in the tenant Secret.
+func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, zoneIDs []string) (ctrl.Result, error) {
 	if err := requireReady(scope); err != nil {
 		log.FromContext(ctx).V(1).Info("waiting for the scope to be Ready")
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
+	}
+	// Nothing is minted for a Secret name someone else holds: the values
+	// could never be delivered.
+	if err := r.checkTenantSecret(ctx, scope, cred); err != nil {
+		return ctrl.Result{}, err
 	}
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if secret == nil {
-		if secret, err = r.createSecret(ctx, scope, ns); err != nil {
-			return ctrl.Result{}, err
-		}
+	v, err := r.vault(ctx, cred)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if err := r.abandonInterruptedMint(ctx, p, secret); err != nil {
+	if err := r.abandonInterruptedMint(ctx, p, cred); err != nil {
+		return ctrl.Result{}, err
+	}
+	// A previous token whose overlap ended goes first, so a rotation that
+	// is also due is not held back a pass by it.
+	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil {
 		return ctrl.Result{}, err
 	}
 	now := r.now()
 	creds := &scope.Spec.Credentials
-	due := secret.Annotations[AnnNextRotation] != "" && !parseTime(secret.Annotations[AnnNextRotation]).After(now)
+	st := &cred.Status
+	due := st.NextRotation != nil && !st.NextRotation.After(now)
 	if creds.ProviderTokenEnabled() {
-		ann := secret.Annotations
 		switch {
-		case ann[AnnTokenID] == "" || len(secret.Data[KeyAPIToken]) == 0:
-			if err := r.checkQuota(ctx, scope, secret, "MintToken"); err != nil {
+		case st.Token == nil || len(v.Data[tokenKey(st.Token.ID)]) == 0:
+			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
 				return ctrl.Result{}, err
 			}
-			if err := r.mint(ctx, p, scope, secret, zoneIDs, false); err != nil {
+			if err := r.checkQuota(ctx, scope, cred, "MintToken"); err != nil {
 				return ctrl.Result{}, err
 			}
-		case ann[AnnTokenZones] != strings.Join(zoneIDs, ","):
-			if err := r.updateZones(ctx, p, secret, zoneIDs); err != nil {
+			if err := r.mint(ctx, p, scope, cred, v, zoneIDs, false); err != nil {
+				return ctrl.Result{}, err
+			}
+		case !slices.Equal(st.Token.ZoneIDs, zoneIDs):
+			if err := r.updateZones(ctx, p, cred, zoneIDs); err != nil {
 				return ctrl.Result{}, err
 			}
 		case due:
-			if err := r.rotate(ctx, p, scope, secret, zoneIDs); err != nil {
+			if err := r.rotate(ctx, p, scope, cred, v, zoneIDs); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
-	} else if err := r.dropToken(ctx, p, scope, secret); err != nil {
+	} else if err := r.dropToken(ctx, p, scope, cred); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.syncTSIG(ctx, scope, secret, due && !creds.ProviderTokenEnabled()); err != nil {
+	if err := r.syncTSIG(ctx, scope, cred, v, due && !creds.ProviderTokenEnabled()); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.revokePreviousIfDue(ctx, p, scope, secret); err != nil {
+	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil { // e.g. a zero overlap
 		return ctrl.Result{}, err
 	}
-	if exp := parseTime(secret.Annotations[AnnTokenExpires]); !exp.IsZero() {
-		credentialExpiry.WithLabelValues(scope.Name, ns).Set(float64(exp.Unix()))
+	if err := r.pruneVault(ctx, cred, v); err != nil {
+		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: nextWake(secret.Annotations, r.now())}, nil
+	if err := r.deliver(ctx, scope, cred, v); err != nil {
+		return ctrl.Result{}, err
+	}
+	if st.Token != nil && st.Token.ExpiresAt != nil {
+		credentialExpiry.WithLabelValues(scope.Name, cred.Spec.Namespace).Set(float64(st.Token.ExpiresAt.Unix()))
+	}
+	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, nil
 }
 
-// createSecret creates the empty, labelled credentials Secret with its
-// finalizer. Creating fails when a Secret of that name exists, which is how
-// a Secret the operator did not write is never overwritten.
-func (r *CredentialsReconciler) createSecret(ctx context.Context, scope *v1alpha1.DNSScope, ns string) (*corev1.Secret, error) {
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:   ns,
-			Name:        CredentialsSecretName(scope),
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelScope: scope.Name},
-			Annotations: map[string]string{},
-			Finalizers:  []string{SecretFinalizer},
-		},
-		Type: corev1.SecretTypeOpaque,
+// saveStatus writes the DNSCredential's status. The write carries the
+// resourceVersion read, so two writers never both win.
+func (r *CredentialsReconciler) saveStatus(ctx context.Context, cred *v1alpha1.DNSCredential) error {
+	summarize(&cred.Status)
+	if err := r.Client.Status().Update(ctx, cred); err != nil {
+		return fmt.Errorf("writing the status of DNSCredential %s: %w", cred.Name, err)
 	}
-	if err := r.Client.Create(ctx, s); err != nil {
-		return nil, fmt.Errorf("creating Secret %s/%s: %w", ns, s.Name, err)
+	return nil
+}
+
+// finish records the outcome in the conditions and writes the status once
+// more. err is returned (joined with a failed write) so the retry still happens.
+func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCredential, err error) error {
+	if cred == nil || !cred.DeletionTimestamp.IsZero() || cred.ResourceVersion == "" {
+		return err
 	}
-	return s, nil
+	before := cred.Status.DeepCopy()
+	setCredentialConditions(cred, err, r.now())
+	if err == nil {
+		cred.Status.ObservedGeneration = cred.Generation
+	}
+	if equalStatus(before, &cred.Status) {
+		return err
+	}
+	if serr := r.saveStatus(ctx, cred); serr != nil && !errors.Is(serr, errDeleted) {
+		return errors.Join(err, client.IgnoreNotFound(serr))
+	}
+	return err
+}
+
+var errDeleted = errors.New("deleted")
+
+func equalStatus(a, b *v1alpha1.DNSCredentialStatus) bool {
+	return a.Kinds == b.Kinds && a.Zones == b.Zones && a.ObservedGeneration == b.ObservedGeneration &&
+		conditionsEqual(a.Conditions, b.Conditions)
+}
+
+func conditionsEqual(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
+			return false
+		}
+	}
+	return true
+}
+
+// setCredentialConditions is the one place the outcome of a reconcile
+// becomes the DNSCredential's conditions, kinds and zone count.
+func setCredentialConditions(cred *v1alpha1.DNSCredential, err error, now time.Time) {
+	st := &cred.Status
+	gen := cred.Generation
+	summarize(st)
+
+	quota := errors.Is(err, errQuota)
+	msg := "within the provider's token quota"
+	if quota {
+		msg = err.Error()
+	}
+	setCondition(&st.Conditions, gen, v1alpha1.ConditionQuotaExceeded, quota, map[bool]string{true: v1alpha1.ReasonQuotaExceeded, false: v1alpha1.ReasonWithinQuota}[quota], msg)
+
+	pending := errors.Is(err, errRevocation) || errors.Is(err, errScopeGone) ||
+		st.PreviousToken != nil && st.PreviousToken.RevokeAt != nil && !st.PreviousToken.RevokeAt.After(now)
+	msg = "no token waits for revocation"
+	switch {
+	case err != nil && pending:
+		msg = err.Error()
+	case pending:
+		msg = fmt.Sprintf("token %s is past its revocation time", st.PreviousToken.ID)
+	}
+	setCondition(&st.Conditions, gen, v1alpha1.ConditionRevocationPending, pending, map[bool]string{true: v1alpha1.ReasonRevocationPending, false: v1alpha1.ReasonRevoked}[pending], msg)
+
+	reason, ok, msg := v1alpha1.ReasonReconciled, true, "credentials delivered in Secret "+st.SecretName
+	switch {
+	case errors.Is(err, errSecretNotOwned):
+		reason, ok, msg = v1alpha1.ReasonSecretNotOwned, false, err.Error()
+	case errors.Is(err, errTokenNotOwned):
+		reason, ok, msg = v1alpha1.ReasonTokenNotOwned, false, err.Error()
+	case errors.Is(err, errScopeGone):
+		reason, ok, msg = v1alpha1.ReasonScopeGone, false, err.Error()
+	case quota:
+		reason, ok, msg = v1alpha1.ReasonQuotaExceeded, false, err.Error()
+	case errors.Is(err, errNotReady):
+		reason, ok, msg = v1alpha1.ReasonProgressing, false, err.Error()
+	case err != nil:
+		reason, ok, msg = v1alpha1.ReasonProviderError, false, err.Error()
+	case st.SecretUID == "":
+		reason, ok, msg = v1alpha1.ReasonProgressing, false, "credentials are not delivered yet"
+	}
+	setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, ok, reason, msg)
+}
+
+// summarize fills the printer columns' fields from what the status holds.
+func summarize(st *v1alpha1.DNSCredentialStatus) {
+	var kinds []string
+	st.Zones = 0
+	if st.Token != nil {
+		kinds = append(kinds, "token")
+		st.Zones = int32(len(st.Token.ZoneIDs)) //nolint:gosec // at most 50 zones
+	}
+	if st.TSIG != nil {
+		kinds = append(kinds, "tsig")
+	}
+	st.Kinds = strings.Join(kinds, ",")
 }
 
 // abandonInterruptedMint revokes a token whose mint was announced but whose
-// value never reached the Secret: nobody can use it, so it must not live.
-func (r *CredentialsReconciler) abandonInterruptedMint(ctx context.Context, p provider.Provider, secret *corev1.Secret) error {
-	name := secret.Annotations[AnnMinting]
+// value never reached the vault and the status: nobody can use it, so it
+// must not live.
+func (r *CredentialsReconciler) abandonInterruptedMint(ctx context.Context, p provider.Provider, cred *v1alpha1.DNSCredential) error {
+	name := cred.Status.Minting
 	if name == "" {
 		return nil
 	}
@@ -110,7 +227,7 @@ func (r *CredentialsReconciler) abandonInterruptedMint(ctx context.Context, p pr
 		return fmt.Errorf("looking for the interrupted mint %s: %w", name, err)
 	}
 	for _, t := range tokens {
-		if t.Name != name {
+		if t.Name != name || cred.Status.Token != nil && t.ID == cred.Status.Token.ID {
 			continue
 		}
 		if err := p.RevokeToken(ctx, t.ID); err != nil && !provider.IsNotFound(err) {
@@ -118,29 +235,40 @@ func (r *CredentialsReconciler) abandonInterruptedMint(ctx context.Context, p pr
 		}
 		log.FromContext(ctx).Info("revoked the token of an interrupted mint", "tokenID", t.ID)
 	}
-	delete(secret.Annotations, AnnMinting)
-	return r.Client.Update(ctx, secret)
+	cred.Status.Minting = ""
+	return r.saveStatus(ctx, cred)
 }
 
-// mint creates a token for zoneIDs and writes it to the Secret. With
-// rotating set, the current token becomes the previous one, revoked after
-// the overlap.
-func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret, zoneIDs []string, rotating bool) error {
+// forgetUndeliverable revokes a current token whose value the vault lost
+// (deleted by hand): nobody can be given it again, so it only costs quota.
+func (r *CredentialsReconciler) forgetUndeliverable(ctx context.Context, p provider.Provider, cred *v1alpha1.DNSCredential) error {
+	t := cred.Status.Token
+	if t == nil {
+		return nil
+	}
+	if err := r.revokeHeld(ctx, p, cred, t); err != nil && !errors.Is(err, errTokenNotOwned) {
+		return err
+	}
+	cred.Status.Token = nil
+	return r.saveStatus(ctx, cred)
+}
+
+// mint creates a token for zoneIDs and records it. With rotating set, the
+// current token becomes the previous one, revoked after the overlap.
+func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool) error {
 	creds := &scope.Spec.Credentials
 	sched, err := rotation.Parse(creds.RotationSchedule())
 	if err != nil {
 		return fmt.Errorf("spec.credentials.rotation.schedule: %w", err)
 	}
 	now := r.now()
-	name := provider.TokenName(r.ClusterName, scope.Name, secret.Namespace, strconv.FormatInt(now.UnixNano(), 36))
+	ns := cred.Spec.Namespace
+	name := provider.TokenName(r.ClusterName, scope.Name, ns, strconv.FormatInt(now.UnixNano(), 36))
 
 	// Intent first: if the process dies after the provider minted the token
-	// and before the Secret holds it, the next reconcile revokes it by name.
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
-	secret.Annotations[AnnMinting] = name
-	if err := r.Client.Update(ctx, secret); err != nil {
+	// and before the status holds it, the next reconcile revokes it by name.
+	cred.Status.Minting = name
+	if err := r.saveStatus(ctx, cred); err != nil {
 		return err
 	}
 	expires := now.Add(creds.TokenLifetime())
@@ -150,195 +278,250 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 			// A rate-limited mint never reached the provider (throttled here,
 			// or a 429, which Cloudflare answers before acting): drop the
 			// intent, or the next reconcile lists every token to look for it.
-			delete(secret.Annotations, AnnMinting)
-			if uerr := r.Client.Update(ctx, secret); uerr != nil {
+			cred.Status.Minting = ""
+			if uerr := r.saveStatus(ctx, cred); uerr != nil {
 				err = errors.Join(err, uerr)
 			}
 		}
-		return fmt.Errorf("minting a token for namespace %s: %w", secret.Namespace, err)
+		return fmt.Errorf("minting a token for namespace %s: %w", ns, err)
 	}
-
-	ann := secret.Annotations
-	if rotating && ann[AnnTokenID] != "" {
-		ann[AnnPreviousTokenID] = ann[AnnTokenID]
-		ann[AnnPreviousRevokeAt] = formatTime(now.Add(creds.RotationOverlap()))
+	// The value goes to the vault, keyed by token ID, before the status
+	// names the token: a crash in between leaves the intent (so the token is
+	// revoked) and a value pruneVault drops.
+	v.Data[tokenKey(minted.ID)] = []byte(minted.Value.Reveal())
+	if err := r.saveVault(ctx, v); err != nil {
+		return err
 	}
-	next := nextRotation(sched, secret.Namespace+"/"+scope.Name, now)
+	st := &cred.Status
+	if rotating && st.Token != nil {
+		prev := *st.Token
+		prev.RevokeAt = &metav1.Time{Time: now.Add(creds.RotationOverlap())}
+		st.PreviousToken = &prev
+	}
+	next := nextRotation(sched, ns+"/"+scope.Name, now)
 	if latest := expires.Add(-creds.RotationOverlap()); next.After(latest) {
 		next = latest // never let a token expire before its successor is in place
 	}
-	if secret.Data == nil {
-		secret.Data = map[string][]byte{}
+	if rotating && creds.RFC2136Enabled() && st.TSIG != nil {
+		rotateTSIG(st.TSIG, now, creds.RotationOverlap())
 	}
-	if rotating && creds.RFC2136Enabled() {
-		if err := rotateTSIG(secret, now, creds.RotationOverlap()); err != nil {
-			return err
-		}
-	}
-	ann[AnnTokenID] = minted.ID
-	ann[AnnTokenName] = name
-	ann[AnnTokenExpires] = formatTime(expires)
-	ann[AnnTokenZones] = strings.Join(zoneIDs, ",")
-	ann[AnnNextRotation] = formatTime(next)
-	delete(ann, AnnMinting)
-	if secret.Data == nil {
-		secret.Data = map[string][]byte{}
-	}
-	secret.Data[KeyAPIToken] = []byte(minted.Value.Reveal())
-	if err := r.Client.Update(ctx, secret); err != nil {
-		return fmt.Errorf("writing the new token to Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+	st.Token = &v1alpha1.HeldToken{ID: minted.ID, Name: name, ZoneIDs: slices.Clone(zoneIDs), ExpiresAt: &metav1.Time{Time: expires}}
+	st.NextRotation = &metav1.Time{Time: next}
+	st.Minting = ""
+	if err := r.saveStatus(ctx, cred); err != nil {
+		return fmt.Errorf("recording the new token of DNSCredential %s: %w", cred.Name, err)
 	}
 	action := "Minted"
 	if rotating {
 		action = "Rotated"
 		rotations.WithLabelValues(scope.Name, "ok").Inc()
 	}
-	r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "Token"+action, "MintToken",
-		"token %s for %d zones, expires %s, next rotation %s", minted.ID, len(zoneIDs), ann[AnnTokenExpires], ann[AnnNextRotation])
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "Token"+action, "MintToken",
+		"token %s for %d zones, expires %s, next rotation %s", minted.ID, len(zoneIDs), formatTime(expires), formatTime(next))
 	return nil
 }
 
-// updateZones narrows or widens the current token in place: same value, new zones.
-func (r *CredentialsReconciler) updateZones(ctx context.Context, p provider.Provider, secret *corev1.Secret, zoneIDs []string) error {
-	id := secret.Annotations[AnnTokenID]
-	if _, err := p.UpdateTokenZones(ctx, id, zoneIDs); err != nil {
-		return fmt.Errorf("updating the zones of token %s: %w", id, err)
-	}
-	secret.Annotations[AnnTokenZones] = strings.Join(zoneIDs, ",")
-	if err := r.Client.Update(ctx, secret); err != nil {
+// updateZones narrows or widens the current token in place: same value,
+// new zones. The token is read first and re-scoped only if it is this
+// namespace's.
+func (r *CredentialsReconciler) updateZones(ctx context.Context, p provider.Provider, cred *v1alpha1.DNSCredential, zoneIDs []string) error {
+	t := cred.Status.Token
+	if err := r.checkOwned(ctx, p, cred, t, "UpdateToken"); err != nil {
+		if errors.Is(err, errTokenNotOwned) {
+			cred.Status.Token = nil // not ours to hold; the next reconcile mints one that is
+			return errors.Join(err, r.saveStatus(ctx, cred))
+		}
 		return err
 	}
-	r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TokenZonesChanged", "UpdateToken", "token %s now covers %d zones", id, len(zoneIDs))
+	if _, err := p.UpdateTokenZones(ctx, t.ID, zoneIDs); err != nil {
+		return fmt.Errorf("updating the zones of token %s: %w", t.ID, err)
+	}
+	t.ZoneIDs = slices.Clone(zoneIDs)
+	if err := r.saveStatus(ctx, cred); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TokenZonesChanged", "UpdateToken", "token %s now covers %d zones", t.ID, len(zoneIDs))
 	return nil
 }
 
 // rotate mints the successor, unless that would cross the provider's token
 // quota or a previous token is still waiting for revocation.
-func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret, zoneIDs []string) error {
-	if secret.Annotations[AnnPreviousTokenID] != "" {
+func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string) error {
+	if cred.Status.PreviousToken != nil {
 		return nil // finish the last rotation first; revokePreviousIfDue runs next
 	}
-	if err := r.checkQuota(ctx, scope, secret, "RotateToken"); err != nil {
+	if err := r.checkQuota(ctx, scope, cred, "RotateToken"); err != nil {
 		rotations.WithLabelValues(scope.Name, "quota").Inc()
 		return err
 	}
-	return r.mint(ctx, p, scope, secret, zoneIDs, true)
+	return r.mint(ctx, p, scope, cred, v, zoneIDs, true)
 }
 
 // checkQuota refuses a mint that would take this cluster past the provider's
 // token quota, and warns from 80 % on. Rotation overlap doubles a namespace's
 // need for a while, so the count includes tokens waiting for revocation.
-func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, secret *corev1.Secret, action string) error {
+func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action string) error {
 	held, err := r.tokensHeld(ctx)
 	if err != nil {
 		return err
 	}
 	if held+1 > r.TokenQuota {
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
+		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
 			"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the RFC 2136 gateway needs none", held, r.TokenQuota)
-		return fmt.Errorf("%s for %s/%s postponed: %d provider tokens held, quota %d", action, secret.Namespace, scope.Name, held, r.TokenQuota)
+		return fmt.Errorf("%w: %s for %s/%s postponed: %d provider tokens held, quota %d", errQuota, action, cred.Spec.Namespace, scope.Name, held, r.TokenQuota)
 	}
 	if held+1 >= r.TokenQuota*8/10 {
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", action,
+		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", action,
 			"this cluster holds %d of %d provider tokens", held+1, r.TokenQuota)
 	}
 	return nil
 }
 
 // revokePreviousIfDue revokes the rotated-out token once its overlap ends.
-func (r *CredentialsReconciler) revokePreviousIfDue(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret) error {
-	prev := secret.Annotations[AnnPreviousTokenID]
-	if prev == "" || parseTime(secret.Annotations[AnnPreviousRevokeAt]).After(r.now()) {
+func (r *CredentialsReconciler) revokePreviousIfDue(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) error {
+	prev := cred.Status.PreviousToken
+	if prev == nil || prev.RevokeAt != nil && prev.RevokeAt.After(r.now()) {
 		return nil
 	}
-	if err := r.revoke(ctx, p, scope, secret, prev); err != nil {
+	if err := r.revoke(ctx, p, scope, cred, prev); err != nil {
 		return err
 	}
-	delete(secret.Annotations, AnnPreviousTokenID)
-	delete(secret.Annotations, AnnPreviousRevokeAt)
-	return r.Client.Update(ctx, secret)
+	cred.Status.PreviousToken = nil
+	return r.saveStatus(ctx, cred)
 }
 
-// retire revokes every token of the Secret and deletes it.
-func (r *CredentialsReconciler) retire(ctx context.Context, scope *v1alpha1.DNSScope, secret *corev1.Secret) error {
-	if secret == nil {
-		return nil
-	}
-	ids := []string{secret.Annotations[AnnTokenID], secret.Annotations[AnnPreviousTokenID]}
-	if hasTokens(secret) {
+// retire revokes every token of the DNSCredential and deletes it, its vault
+// and the tenant Secret it created.
+func (r *CredentialsReconciler) retire(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) error {
+	st := &cred.Status
+	if st.Token != nil || st.PreviousToken != nil || st.Minting != "" {
 		if scope == nil {
 			// Without the scope there is no credential to revoke with; the
-			// finalizer keeps the Secret (and the IDs) visible until an admin
-			// restores the scope or removes the finalizer.
-			return fmt.Errorf("cannot revoke tokens %v of Secret %s/%s: DNSScope %s is gone", ids, secret.Namespace, secret.Name, secret.Labels[LabelScope])
+			// DNSCredential keeps the IDs visible until an admin restores the
+			// scope (or revokes them by hand and deletes it).
+			return fmt.Errorf("%w: cannot revoke the tokens of DNSCredential %s until DNSScope %s is restored", errScopeGone, cred.Name, cred.Spec.ScopeName)
 		}
 		p, err := r.Providers.For(ctx, scope)
 		if err != nil {
 			return err
 		}
-		if err := r.abandonInterruptedMint(ctx, p, secret); err != nil {
+		if err := r.abandonInterruptedMint(ctx, p, cred); err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if id == "" {
+		for _, slot := range []**v1alpha1.HeldToken{&st.PreviousToken, &st.Token} {
+			if *slot == nil {
 				continue
 			}
-			if err := r.revoke(ctx, p, scope, secret, id); err != nil {
+			if err := r.revoke(ctx, p, scope, cred, *slot); err != nil {
+				return err
+			}
+			*slot = nil
+			if err := r.saveStatus(ctx, cred); err != nil {
 				return err
 			}
 		}
-		credentialExpiry.DeleteLabelValues(scope.Name, secret.Namespace)
 	}
-	if controllerutil.RemoveFinalizer(secret, SecretFinalizer) {
-		if err := r.Client.Update(ctx, secret); err != nil {
-			return client.IgnoreNotFound(err)
-		}
+	credentialExpiry.DeleteLabelValues(cred.Spec.ScopeName, cred.Spec.Namespace)
+	if err := r.deleteTenantSecret(ctx, cred); err != nil {
+		return err
 	}
-	if secret.DeletionTimestamp.IsZero() {
-		if err := r.Client.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: vaultName(cred)}}); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	if err := r.Client.Delete(ctx, cred, client.Preconditions{UID: &cred.UID}); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	cred.DeletionTimestamp = &metav1.Time{Time: r.now()} // finish writes nothing more
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "CredentialsRevoked", "RevokeToken",
+		"no claims left in namespace %s under DNSScope %s; tokens revoked and Secret deleted", cred.Spec.Namespace, cred.Spec.ScopeName)
+	return nil
+}
+
+var errTokenNotOwned = errors.New("token is not this namespace's")
+
+// checkOwned reads a token at the provider and reports errTokenNotOwned
+// unless its name is the one recorded and belongs to this cluster, scope
+// and namespace. A token already gone gives a NotFound error.
+func (r *CredentialsReconciler) checkOwned(ctx context.Context, p provider.Provider, cred *v1alpha1.DNSCredential, t *v1alpha1.HeldToken, action string) error {
+	got, err := p.Token(ctx, t.ID)
+	if err != nil {
+		if provider.IsNotFound(err) {
 			return err
 		}
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "CredentialsRevoked", "RevokeToken", "no claims left under DNSScope %s; tokens revoked and Secret deleted", secret.Labels[LabelScope])
+		return fmt.Errorf("reading token %s before acting on it: %w", t.ID, err)
+	}
+	if got.Name == t.Name && provider.TokenBelongsTo(got.Name, r.ClusterName, cred.Spec.ScopeName, cred.Spec.Namespace) {
+		return nil
+	}
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonTokenNotOwned, action,
+		"token %s is named %q at the provider, not a token of cluster %s for namespace %s under DNSScope %s; it is left alone",
+		t.ID, got.Name, r.ClusterName, cred.Spec.Namespace, cred.Spec.ScopeName)
+	return fmt.Errorf("%w: token %s is named %q at the provider", errTokenNotOwned, t.ID, got.Name)
+}
+
+// revokeHeld revokes a held token after checking it is ours; a token
+// already gone counts as revoked.
+func (r *CredentialsReconciler) revokeHeld(ctx context.Context, p provider.Provider, cred *v1alpha1.DNSCredential, t *v1alpha1.HeldToken) error {
+	if err := r.checkOwned(ctx, p, cred, t, "RevokeToken"); err != nil {
+		if provider.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := p.RevokeToken(ctx, t.ID); err != nil && !provider.IsNotFound(err) {
+		return err
 	}
 	return nil
 }
 
-// revoke deletes a token at the provider; a token already gone counts as revoked.
-func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret, id string) error {
-	err := p.RevokeToken(ctx, id)
-	if err == nil || provider.IsNotFound(err) {
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TokenRevoked", "RevokeToken", "token %s revoked", id)
+// revoke revokes a held token, with the events and metrics of a failure. A
+// token that is not ours is forgotten, not revoked: the event says so.
+func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, t *v1alpha1.HeldToken) error {
+	err := r.revokeHeld(ctx, p, cred, t)
+	switch {
+	case err == nil:
+		r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TokenRevoked", "RevokeToken", "token %s revoked", t.ID)
+		return nil
+	case errors.Is(err, errTokenNotOwned):
 		return nil
 	}
 	revocationFailures.WithLabelValues(scope.Name).Inc()
-	r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, v1alpha1.ReasonRevocationPending, "RevokeToken", "revoking token %s failed, will retry: %v", id, err)
-	return fmt.Errorf("revoking token %s: %w", id, err)
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonRevocationPending, "RevokeToken", "revoking token %s failed, will retry: %v", t.ID, err)
+	return fmt.Errorf("%w: revoking token %s: %w", errRevocation, t.ID, err)
 }
 
-// tokensHeld counts the tokens the credentials Secrets of this cluster name.
-// It runs before every mint, over every credentials Secret, so it reads the
-// cache without deep copies (nothing here is modified). Workers minting at
-// the same moment each see the same count, so the quota can be passed by up
-// to MaxConcurrentReconciles-1 tokens; it is a guard well below Cloudflare's
-// own limit, not an exact one.
+// tokensHeld counts the tokens this cluster's DNSCredentials hold: current,
+// previous and in-flight mints. Tenant Secrets are never counted: anyone
+// who writes Secrets could move the quota. It runs before every mint, over
+// every DNSCredential, so it reads the cache without deep copies. Workers
+// minting at the same moment each see the same count, so the quota can be
+// passed by up to MaxConcurrentReconciles-1 tokens; it is a guard well below
+// Cloudflare's own limit, not an exact one.
 func (r *CredentialsReconciler) tokensHeld(ctx context.Context) (int, error) {
-	var list corev1.SecretList
-	if err := r.Client.List(ctx, &list, client.MatchingLabels{LabelManagedBy: ManagedBy}, client.UnsafeDisableDeepCopy); err != nil {
+	var list v1alpha1.DNSCredentialList
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	held := 0
-	for _, s := range list.Items {
-		for _, k := range []string{AnnTokenID, AnnPreviousTokenID} {
-			if s.Annotations[k] != "" {
-				held++
-			}
-		}
+	for i := range list.Items {
+		held += heldCount(&list.Items[i].Status)
 	}
 	return held, nil
 }
 
-func hasTokens(s *corev1.Secret) bool {
-	return s.Annotations[AnnTokenID] != "" || s.Annotations[AnnPreviousTokenID] != "" || s.Annotations[AnnMinting] != ""
+// heldCount is how many provider tokens one DNSCredential stands for.
+func heldCount(st *v1alpha1.DNSCredentialStatus) int {
+	n := 0
+	if st.Token != nil {
+		n++
+	}
+	if st.PreviousToken != nil {
+		n++
+	}
+	if st.Minting != "" {
+		n++
+	}
+	return n
 }
 
 // nextRotation is the next rotation time after now on the schedule, spread
@@ -347,79 +530,26 @@ func nextRotation(sched rotation.Schedule, key string, now time.Time) time.Time 
 	return sched.Next(now).Add(spread(key, sched.LongestPeriod(now)))
 }
 
-// syncTSIG keeps the Secret's TSIG key in line with the scope: present when
-// rfc2136 is enabled (rotated on the schedule when no provider token sets the
-// pace), the previous secret dropped after the overlap, gone when disabled.
-func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DNSScope, secret *corev1.Secret, rotateNow bool) error {
-	creds := &scope.Spec.Credentials
-	now := r.now()
-	if secret.Data == nil {
-		secret.Data = map[string][]byte{}
-	}
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
-	if !creds.RFC2136Enabled() {
-		if dropTSIG(secret) {
-			return r.Client.Update(ctx, secret)
-		}
-		return nil
-	}
-	created := len(secret.Data[KeyTSIGSecret]) == 0
-	changed, err := ensureTSIG(secret, r.Nameserver)
-	if err != nil {
-		return err
-	}
-	if !creds.ProviderTokenEnabled() && (rotateNow || secret.Annotations[AnnNextRotation] == "") {
-		sched, err := rotation.Parse(creds.RotationSchedule())
-		if err != nil {
-			return fmt.Errorf("spec.credentials.rotation.schedule: %w", err)
-		}
-		if rotateNow {
-			if err := rotateTSIG(secret, now, creds.RotationOverlap()); err != nil {
-				return err
-			}
-			rotations.WithLabelValues(scope.Name, "ok").Inc()
-		}
-		secret.Annotations[AnnNextRotation] = formatTime(nextRotation(sched, secret.Namespace+"/"+scope.Name, now))
-		changed = true
-	}
-	if expirePreviousTSIG(secret, now) {
-		changed = true
-	}
-	if !changed {
-		return nil
-	}
-	if err := r.Client.Update(ctx, secret); err != nil {
-		return err
-	}
-	switch {
-	case created:
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TSIGKeyIssued", "IssueTSIGKey", "TSIG key %s issued for the RFC 2136 gateway", TSIGKeyName(secret.Namespace, scope.Name))
-	case rotateNow:
-		r.Recorder.Eventf(secret, nil, corev1.EventTypeNormal, "TSIGKeyRotated", "RotateTSIGKey", "TSIG key %s rotated; the previous secret works until %s", TSIGKeyName(secret.Namespace, scope.Name), secret.Annotations[AnnPreviousTSIGUntil])
-	}
-	return nil
-}
-
-// dropToken revokes and forgets the provider token of a scope that no
+// dropToken revokes and forgets the provider tokens of a scope that no
 // longer hands out provider tokens.
-func (r *CredentialsReconciler) dropToken(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, secret *corev1.Secret) error {
-	for _, k := range []string{AnnTokenID, AnnPreviousTokenID} {
-		if id := secret.Annotations[k]; id != "" {
-			if err := r.revoke(ctx, p, scope, secret, id); err != nil {
-				return err
-			}
-		}
-	}
-	if _, had := secret.Data[KeyAPIToken]; !had && secret.Annotations[AnnTokenID] == "" {
+func (r *CredentialsReconciler) dropToken(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) error {
+	st := &cred.Status
+	if st.Token == nil && st.PreviousToken == nil {
 		return nil
 	}
-	delete(secret.Data, KeyAPIToken)
-	for _, k := range []string{AnnTokenID, AnnTokenName, AnnTokenExpires, AnnTokenZones, AnnPreviousTokenID, AnnPreviousRevokeAt} {
-		delete(secret.Annotations, k)
+	for _, slot := range []**v1alpha1.HeldToken{&st.PreviousToken, &st.Token} {
+		if *slot == nil {
+			continue
+		}
+		if err := r.revoke(ctx, p, scope, cred, *slot); err != nil {
+			return err
+		}
+		*slot = nil
 	}
-	return r.Client.Update(ctx, secret)
+	if !scope.Spec.Credentials.RFC2136Enabled() {
+		st.NextRotation = nil
+	}
+	return r.saveStatus(ctx, cred)
 }
 
 // spread delays a namespace's rotation by a stable fraction of a twentieth
@@ -438,14 +568,21 @@ func spread(key string, period time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(window))
 }
 
-// nextWake is when the Secret next needs attention: the rotation or the end
-// of the overlap, whichever comes first. Never negative, never a tight loop.
-func nextWake(ann map[string]string, now time.Time) time.Duration {
-	next := parseTime(ann[AnnNextRotation])
-	for _, k := range []string{AnnPreviousRevokeAt, AnnPreviousTSIGUntil} {
-		if at := parseTime(ann[k]); !at.IsZero() && (next.IsZero() || at.Before(next)) {
-			next = at
+// nextWake is when the credential next needs attention: the rotation or the
+// end of an overlap, whichever comes first. Never negative, never a tight loop.
+func nextWake(st *v1alpha1.DNSCredentialStatus, now time.Time) time.Duration {
+	var next time.Time
+	consider := func(t *metav1.Time) {
+		if t != nil && !t.IsZero() && (next.IsZero() || t.Before(&metav1.Time{Time: next})) {
+			next = t.Time
 		}
+	}
+	consider(st.NextRotation)
+	if st.PreviousToken != nil {
+		consider(st.PreviousToken.RevokeAt)
+	}
+	if st.TSIG != nil {
+		consider(st.TSIG.PreviousValidUntil)
 	}
 	if next.IsZero() {
 		return time.Hour

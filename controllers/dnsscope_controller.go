@@ -181,13 +181,15 @@ func (r *ScopeReconciler) reconcileDelete(ctx context.Context, scope *v1alpha1.D
 			withRecords++
 		}
 	}
-	var secrets corev1.SecretList
-	if err := r.Client.List(ctx, &secrets, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelScope: scope.Name}); err != nil {
+	// Credentials are counted from the operator's own DNSCredentials, not
+	// from Secrets: a tenant's labelled Secret must not hold a scope.
+	creds, err := credentialsOfScope(ctx, r.Client, scope.Name)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if withRecords > 0 || len(secrets.Items) > 0 {
+	if withRecords > 0 || len(creds) > 0 {
 		log.FromContext(ctx).Info("scope is being deleted; waiting for its records and credentials to be removed",
-			"claimsWithRecords", withRecords, "credentialSecrets", len(secrets.Items))
+			"claimsWithRecords", withRecords, "credentials", len(creds))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
 	r.verified.Delete(scope.UID)

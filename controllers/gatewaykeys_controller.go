@@ -3,9 +3,9 @@ package controllers
 import (
 	"context"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -29,6 +29,10 @@ type GatewayKeysReconciler struct {
 	Client   client.Client
 	Keys     *gateway.KeyStore
 	Policies *policy.Cache
+	// Namespace is the operator's own namespace, where the vault Secrets
+	// with the TSIG secrets live (see tsigSecrets).
+	Namespace string
+	Now       func() time.Time
 }
 
 // Reconcile puts the namespace's key for the scope into the store, or takes it out.
@@ -55,15 +59,9 @@ func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (
 	if !scope.Spec.Credentials.RFC2136Enabled() {
 		return gateway.Key{}, false, nil
 	}
-	var secret corev1.Secret
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(&scope)}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return gateway.Key{}, false, nil
-		}
+	secrets, err := r.tsigSecrets(ctx, ns, scopeName)
+	if err != nil || len(secrets) == 0 {
 		return gateway.Key{}, false, err
-	}
-	if !isOurs(&secret) || !secret.DeletionTimestamp.IsZero() || len(secret.Data[KeyTSIGSecret]) == 0 {
-		return gateway.Key{}, false, nil
 	}
 	var claims v1alpha1.DNSRecordClaimList
 	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
@@ -72,12 +70,9 @@ func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (
 	key := gateway.Key{
 		Name:      TSIGKeyName(ns, scopeName),
 		Algorithm: TSIGAlgorithm,
-		Secrets:   []string{string(secret.Data[KeyTSIGSecret])},
+		Secrets:   secrets,
 		Namespace: ns,
 		Scope:     scopeName,
-	}
-	if prev := secret.Data[KeyTSIGPrevious]; len(prev) > 0 {
-		key.Secrets = append(key.Secrets, string(prev))
 	}
 	grants, zones, err := r.grants(ctx, &scope, ns, claims.Items)
 	if err != nil {
@@ -124,22 +119,54 @@ func (r *GatewayKeysReconciler) grants(ctx context.Context, scope *v1alpha1.DNSS
 	return grants, zones, nil
 }
 
+// tsigSecrets are the key's secrets: from the vault in the operator's
+// namespace, never from the tenant's Secret (tenants write Secrets), and the
+// previous one only while the DNSCredential's status says it is valid.
+func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName string) ([]string, error) {
+	var cred v1alpha1.DNSCredential
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &cred); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	ts := cred.Status.TSIG
+	if ts == nil || !cred.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	var v corev1.Secret
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(&cred)}, &v); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if len(v.Data[KeyTSIGSecret]) == 0 {
+		return nil, nil
+	}
+	out := []string{string(v.Data[KeyTSIGSecret])}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	if prev := v.Data[KeyTSIGPrevious]; len(prev) > 0 && ts.PreviousValidUntil != nil && ts.PreviousValidUntil.After(now) {
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
+
 // SetupWithManager watches what a key depends on; it needs no leader.
 func (r *GatewayKeysReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byClaim := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		c := o.(*v1alpha1.DNSRecordClaim)
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ScopeName}}}
 	})
-	bySecret := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		if !isOurs(o) || o.GetLabels()[LabelScope] == "" {
+	byVault := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if o.GetNamespace() != r.Namespace || l[LabelVault] == "" || l[LabelScope] == "" {
 			return nil
 		}
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelScope]}}}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[LabelNamespace], Name: l[LabelScope]}}}
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gatewaykeys").
 		Watches(&v1alpha1.DNSRecordClaim{}, byClaim, builder.WithPredicates(claimZoneUpdates)).
-		Watches(&corev1.Secret{}, bySecret).
+		Watches(&corev1.Secret{}, byVault).
+		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), RateLimiter: rateLimiter(0)}).
 		Complete(r)

@@ -47,7 +47,7 @@ var (
 	}, []string{"scope", "state"})
 	tokensSwept = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scopedns_tokens_swept_total",
-		Help: "Tokens of this cluster revoked by the sweep because no Secret referenced them.",
+		Help: "Tokens of this cluster revoked by the sweep because no DNSCredential referenced them.",
 	})
 	batchSplits = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scopedns_record_batch_splits_total",

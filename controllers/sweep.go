@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -12,10 +11,11 @@ import (
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
-// TokenSweeper revokes tokens of this cluster that no credentials Secret
-// references: the backstop for every crash the intent annotation does not
-// cover (a Secret deleted by hand, a finalizer removed by force). It runs on
-// the leader only.
+// TokenSweeper revokes tokens of this cluster that no DNSCredential
+// references: the backstop for every crash the minting intent does not
+// cover (a DNSCredential deleted by hand). Only DNSCredentials count: a
+// tenant can write any Secret, and a token ID copied into one must not keep
+// a token alive. It runs on the leader only.
 type TokenSweeper struct {
 	Client      client.Client
 	Providers   ProviderSource
@@ -48,17 +48,17 @@ func (s *TokenSweeper) Start(ctx context.Context) error {
 
 // Sweep revokes unreferenced tokens once and returns how many it revoked.
 func (s *TokenSweeper) Sweep(ctx context.Context) (int, error) {
-	referenced, err := s.referenced(ctx)
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	referenced, err := s.referenced(ctx, now)
 	if err != nil {
 		return 0, err
 	}
 	var scopes v1alpha1.DNSScopeList
 	if err := s.Client.List(ctx, &scopes); err != nil {
 		return 0, err
-	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
 	}
 	minAge := s.MinAge
 	if minAge == 0 {
@@ -91,33 +91,36 @@ func (s *TokenSweeper) Sweep(ctx context.Context) (int, error) {
 			}
 			revoked++
 			tokensSwept.Inc()
-			log.FromContext(ctx).Info("revoked a token no Secret references", "tokenID", t.ID, "tokenName", t.Name)
+			log.FromContext(ctx).Info("revoked a token no DNSCredential references", "tokenID", t.ID, "tokenName", t.Name)
 		}
 	}
 	return revoked, nil
 }
 
 // referenced collects token IDs and in-flight mint names from every
-// credentials Secret, and counts tokens held per scope for the metric.
-func (s *TokenSweeper) referenced(ctx context.Context) (map[string]bool, error) {
-	var list corev1.SecretList
-	if err := s.Client.List(ctx, &list, client.MatchingLabels{LabelManagedBy: ManagedBy}); err != nil {
+// DNSCredential, and counts tokens held and revocations pending per scope
+// for the metrics.
+func (s *TokenSweeper) referenced(ctx context.Context, now time.Time) (map[string]bool, error) {
+	var list v1alpha1.DNSCredentialList
+	if err := s.Client.List(ctx, &list); err != nil {
 		return nil, err
 	}
 	refs := map[string]bool{}
 	held := map[string]float64{}
 	pending := map[string]float64{}
-	for _, sec := range list.Items {
-		scope := sec.Labels[LabelScope]
-		for _, k := range []string{AnnTokenID, AnnPreviousTokenID, AnnMinting} {
-			if v := sec.Annotations[k]; v != "" {
-				refs[v] = true
-				if k != AnnMinting {
-					held[scope]++
-				}
+	for i := range list.Items {
+		st := &list.Items[i].Status
+		scope := list.Items[i].Spec.ScopeName
+		for _, t := range []*v1alpha1.HeldToken{st.Token, st.PreviousToken} {
+			if t != nil {
+				refs[t.ID] = true
+				held[scope]++
 			}
 		}
-		if sec.Annotations[AnnPreviousTokenID] != "" && !parseTime(sec.Annotations[AnnPreviousRevokeAt]).After(time.Now()) {
+		if st.Minting != "" {
+			refs[st.Minting] = true
+		}
+		if p := st.PreviousToken; p != nil && (p.RevokeAt == nil || !p.RevokeAt.After(now)) {
 			pending[scope]++
 		}
 	}

@@ -1,12 +1,18 @@
 package controllers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/rotation"
 )
 
 // Secret keys of the RFC 2136 credentials, in the names cert-manager's
@@ -16,13 +22,17 @@ const (
 	KeyTSIGAlgorithm = "tsig-algorithm"
 	KeyTSIGSecret    = "tsig-secret"
 	KeyNameserver    = "nameserver"
-	// KeyTSIGPrevious holds the rotated-out TSIG secret until the overlap
-	// ends; the gateway accepts both meanwhile. It is data, not an
-	// annotation, because it is a secret value.
+	// KeyTSIGPrevious holds, in the vault only, the rotated-out TSIG secret
+	// until the overlap ends; the gateway accepts both meanwhile.
 	KeyTSIGPrevious = "tsig-secret-previous"
 
-	// AnnPreviousTSIGUntil is when the previous TSIG secret stops working.
+	// AnnPreviousTSIGUntil is the annotation of earlier releases saying when
+	// the previous TSIG secret stops working; read once by the migration.
 	AnnPreviousTSIGUntil = "scopedns.io/previous-tsig-until"
+	// AnnTSIGGeneration on the vault Secret is the generation of the TSIG
+	// secret it holds. The status is written first; a vault behind it
+	// draws the next secret, so a crash between the two writes rotates once.
+	AnnTSIGGeneration = "scopedns.io/tsig-generation"
 
 	// TSIGAlgorithm is the only algorithm the gateway hands out. cert-manager
 	// falls back to HMAC-MD5 when the Issuer leaves tsigAlgorithm unset, so
@@ -44,67 +54,113 @@ func newTSIGSecret() (string, error) {
 	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-// ensureTSIG gives the Secret a TSIG key when it has none and keeps the
-// nameserver current. It reports whether it changed the Secret.
-func ensureTSIG(s *corev1.Secret, nameserver string) (bool, error) {
+// rotateTSIG records a rotation in the status: one generation more, and the
+// previous secret valid until now+overlap. syncVaultTSIG draws the secret.
+func rotateTSIG(ts *v1alpha1.TSIGKeyStatus, now time.Time, overlap time.Duration) {
+	ts.Generation++
+	ts.PreviousValidUntil = &metav1.Time{Time: now.Add(overlap)}
+}
+
+// syncTSIG keeps the TSIG key in line with the scope: present when rfc2136
+// is enabled (rotated on the schedule when no provider token sets the pace),
+// the previous secret dropped after the overlap, gone when disabled.
+func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, rotateNow bool) error {
+	creds := &scope.Spec.Credentials
+	st := &cred.Status
+	now := r.now()
+	if !creds.RFC2136Enabled() {
+		if st.TSIG != nil {
+			st.TSIG = nil
+			if err := r.saveStatus(ctx, cred); err != nil {
+				return err
+			}
+		}
+		if dropVaultTSIG(v) {
+			return r.saveVault(ctx, v)
+		}
+		return nil
+	}
+	changed, created := false, false
+	if st.TSIG == nil {
+		st.TSIG = &v1alpha1.TSIGKeyStatus{KeyName: TSIGKeyName(cred.Spec.Namespace, scope.Name), Generation: 1}
+		changed, created = true, true
+	}
+	if !creds.ProviderTokenEnabled() && (rotateNow || st.NextRotation == nil) {
+		sched, err := rotation.Parse(creds.RotationSchedule())
+		if err != nil {
+			return fmt.Errorf("spec.credentials.rotation.schedule: %w", err)
+		}
+		if rotateNow {
+			rotateTSIG(st.TSIG, now, creds.RotationOverlap())
+			rotations.WithLabelValues(scope.Name, "ok").Inc()
+		}
+		st.NextRotation = &metav1.Time{Time: nextRotation(sched, cred.Spec.Namespace+"/"+scope.Name, now)}
+		changed = true
+	}
+	if u := st.TSIG.PreviousValidUntil; u != nil && !u.After(now) {
+		st.TSIG.PreviousValidUntil = nil
+		changed = true
+	}
+	if changed {
+		if err := r.saveStatus(ctx, cred); err != nil {
+			return err
+		}
+	}
+	vchanged, err := syncVaultTSIG(v, st.TSIG)
+	if err != nil {
+		return err
+	}
+	if vchanged {
+		if err := r.saveVault(ctx, v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case created:
+		r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TSIGKeyIssued", "IssueTSIGKey", "TSIG key %s issued for the RFC 2136 gateway", st.TSIG.KeyName)
+	case rotateNow:
+		r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TSIGKeyRotated", "RotateTSIGKey", "TSIG key %s rotated; the previous secret works until %s", st.TSIG.KeyName, formatTime(st.TSIG.PreviousValidUntil.Time))
+	}
+	return nil
+}
+
+// syncVaultTSIG brings the vault's TSIG secrets to the status's generation:
+// a vault one generation behind keeps its secret as the previous one and
+// draws a new one; the previous secret goes once the status says its
+// validity ended. It reports whether it changed the vault.
+func syncVaultTSIG(v *corev1.Secret, ts *v1alpha1.TSIGKeyStatus) (bool, error) {
 	changed := false
-	if len(s.Data[KeyTSIGSecret]) == 0 {
-		v, err := newTSIGSecret()
+	have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64)
+	if have < ts.Generation || len(v.Data[KeyTSIGSecret]) == 0 {
+		s, err := newTSIGSecret()
 		if err != nil {
 			return false, err
 		}
-		s.Data[KeyTSIGSecret] = []byte(v)
+		if cur := v.Data[KeyTSIGSecret]; len(cur) > 0 && have == ts.Generation-1 && ts.PreviousValidUntil != nil {
+			v.Data[KeyTSIGPrevious] = cur
+		} else {
+			delete(v.Data, KeyTSIGPrevious)
+		}
+		v.Data[KeyTSIGSecret] = []byte(s)
+		v.Annotations[AnnTSIGGeneration] = strconv.FormatInt(ts.Generation, 10)
 		changed = true
 	}
-	want := map[string]string{
-		KeyTSIGName:      TSIGKeyName(s.Namespace, s.Labels[LabelScope]),
-		KeyTSIGAlgorithm: TSIGAlgorithm,
-		KeyNameserver:    nameserver,
-	}
-	for k, v := range want {
-		if string(s.Data[k]) != v {
-			s.Data[k] = []byte(v)
-			changed = true
-		}
+	if _, ok := v.Data[KeyTSIGPrevious]; ok && ts.PreviousValidUntil == nil {
+		delete(v.Data, KeyTSIGPrevious)
+		changed = true
 	}
 	return changed, nil
 }
 
-// rotateTSIG moves the current TSIG secret to the previous slot, valid until
-// now+overlap, and draws a new one.
-func rotateTSIG(s *corev1.Secret, now time.Time, overlap time.Duration) error {
-	v, err := newTSIGSecret()
-	if err != nil {
-		return err
-	}
-	if cur := s.Data[KeyTSIGSecret]; len(cur) > 0 {
-		s.Data[KeyTSIGPrevious] = cur
-		s.Annotations[AnnPreviousTSIGUntil] = formatTime(now.Add(overlap))
-	}
-	s.Data[KeyTSIGSecret] = []byte(v)
-	return nil
-}
-
-// expirePreviousTSIG drops the previous TSIG secret once its overlap ended.
-// It reports whether it changed the Secret.
-func expirePreviousTSIG(s *corev1.Secret, now time.Time) bool {
-	if len(s.Data[KeyTSIGPrevious]) == 0 || parseTime(s.Annotations[AnnPreviousTSIGUntil]).After(now) {
-		return false
-	}
-	delete(s.Data, KeyTSIGPrevious)
-	delete(s.Annotations, AnnPreviousTSIGUntil)
-	return true
-}
-
-// dropTSIG removes every TSIG value from the Secret.
-func dropTSIG(s *corev1.Secret) bool {
+// dropVaultTSIG removes every TSIG value from the vault.
+func dropVaultTSIG(v *corev1.Secret) bool {
 	changed := false
-	for _, k := range []string{KeyTSIGName, KeyTSIGAlgorithm, KeyTSIGSecret, KeyTSIGPrevious, KeyNameserver} {
-		if _, ok := s.Data[k]; ok {
-			delete(s.Data, k)
+	for _, k := range []string{KeyTSIGSecret, KeyTSIGPrevious} {
+		if _, ok := v.Data[k]; ok {
+			delete(v.Data, k)
 			changed = true
 		}
 	}
-	delete(s.Annotations, AnnPreviousTSIGUntil)
+	delete(v.Annotations, AnnTSIGGeneration)
 	return changed
 }

@@ -84,6 +84,16 @@ func startTracker(ctx context.Context, b *bench) (*tracker, error) {
 	}); err != nil {
 		return nil, err
 	}
+	di, err := c.GetInformer(ctx, &v1alpha1.DNSCredential{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := di.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { t.credential(o) },
+		UpdateFunc: func(_, o any) { t.credential(o) },
+	}); err != nil {
+		return nil, err
+	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("tracker cache did not sync")
@@ -118,21 +128,36 @@ func (t *tracker) secret(o any) {
 	if !ok {
 		return
 	}
-	ann := s.Annotations
-	st := secretState{
-		tokenID:    ann[controllers.AnnTokenID],
-		token:      string(s.Data[controllers.KeyAPIToken]),
-		previousID: ann[controllers.AnnPreviousTokenID],
-		minting:    ann[controllers.AnnMinting] != "",
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.secrets[s.Namespace]
+	st.token = string(s.Data[controllers.KeyAPIToken])
+	t.secrets[s.Namespace] = st
+}
+
+// credential takes the token IDs from the DNSCredential, the operator's own
+// record (the Secret carries only the value).
+func (t *tracker) credential(o any) {
+	c, ok := o.(*v1alpha1.DNSCredential)
+	if !ok {
+		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old := t.secrets[s.Namespace]
-	st.changedAt = old.changedAt
-	if st.tokenID != old.tokenID {
+	ns := c.Spec.Namespace
+	st := t.secrets[ns]
+	old := st.tokenID
+	st.tokenID, st.previousID, st.minting = "", "", c.Status.Minting != ""
+	if c.Status.Token != nil {
+		st.tokenID = c.Status.Token.ID
+	}
+	if c.Status.PreviousToken != nil {
+		st.previousID = c.Status.PreviousToken.ID
+	}
+	if st.tokenID != old {
 		st.changedAt = time.Now()
 	}
-	t.secrets[s.Namespace] = st
+	t.secrets[ns] = st
 }
 
 // claimsReady counts ready claims in namespaces with the prefix and returns

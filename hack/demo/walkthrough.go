@@ -65,6 +65,7 @@ func (w *walkthrough) run(ctx context.Context) error {
 		{"Apply the samples: namespaces, the master Secret, a DNSScope and claims", w.apply},
 		{"What kubectl shows", w.list},
 		{fmt.Sprintf("The credentials Secret the operator wrote in %s (values redacted by the demo)", w.tenantA), w.secret},
+		{"What the operator issued, from its own DNSCredentials (tenants cannot write them)", w.credentials},
 		{"A claimed record, written at the provider and answered by its DNS", w.record},
 		{"A claim outside the grant is refused at admission", w.outsideGrant},
 		{fmt.Sprintf("%s's token works in its own zones, not in %s's", w.tenantA, w.tenantB), w.token},
@@ -136,6 +137,13 @@ func (w *walkthrough) apply(ctx context.Context) error {
 
 func (w *walkthrough) list(ctx context.Context) error {
 	_, _, err := w.kubectlShow(ctx, "", "get", "dnsscopes,dnsrecordclaims", "-A")
+	return err
+}
+
+// credentials shows the audit view: one DNSCredential per namespace and
+// scope, with the kinds, zone count, expiry and next rotation.
+func (w *walkthrough) credentials(ctx context.Context) error {
+	_, _, err := w.kubectlShow(ctx, "", "get", "dnscredentials")
 	return err
 }
 

@@ -283,7 +283,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	}
 	creds := &controllers.CredentialsReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
-		ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Namespace: o.Namespace, ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
 		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr),
 	}
 	if err := creds.SetupWithManager(mgr); err != nil {
@@ -315,7 +315,7 @@ func addGateway(mgr manager.Manager, o Options, providers controllers.ProviderSo
 		return nil
 	}
 	keys := gateway.NewKeyStore()
-	if err := (&controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Keys: keys, Policies: policies}).SetupWithManager(mgr); err != nil {
+	if err := (&controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Keys: keys, Policies: policies, Namespace: o.Namespace, Now: o.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)
 	}
 	reader := mgr.GetClient()

@@ -7,6 +7,11 @@ package app
 // +kubebuilder:rbac:groups=scopedns.io,resources=dnsscopes/status;dnsrecordclaims/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=scopedns.io,resources=dnsrecordclaims/finalizers,verbs=update
 
+// DNSCredentials are the operator's own record of what it issued: it alone
+// creates, updates and deletes them (no tenant role names them).
+// +kubebuilder:rbac:groups=scopedns.io,resources=dnscredentials,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=scopedns.io,resources=dnscredentials/status,verbs=get;update;patch
+
 // Namespaces are read to evaluate each scope's namespaceSelector and to
 // revoke credentials when a namespace goes away.
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch

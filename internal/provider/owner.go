@@ -244,3 +244,26 @@ func shortHash(n int, parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:n]
 }
+
+// TokenBelongsTo reports whether name is a token name TokenName gives for this
+// cluster, scope and namespace (with any serial). The controllers check it on
+// the name the provider reports before revoking or re-scoping a token, so a
+// token ID that came from anywhere else (another namespace's token, another
+// cluster's, one made by hand) is never acted on.
+func TokenBelongsTo(name, cluster, scope, namespace string) bool {
+	p, ok := ParseTokenName(name)
+	if !ok || p.Cluster != clusterPart(cluster) {
+		return false
+	}
+	if !p.Hashed {
+		return p.Scope == scope && p.Namespace == namespace
+	}
+	// A shortened name shows the start of "scope/namespace/serial" before
+	// its hash, and the hash covers a serial that may be cut off, so only
+	// that start can be checked: it must be this scope and namespace as far
+	// as it goes. The controllers also require the exact name recorded when
+	// they minted the token, which settles what a cut-off name cannot.
+	want := sanitize(scope) + "/" + sanitize(namespace) + "/"
+	visible := name[len(TokenNamePrefix(cluster)):strings.LastIndexByte(name, hashedSeparator)]
+	return strings.HasPrefix(visible, want) || strings.HasPrefix(want, visible) && len(visible) > 0
+}

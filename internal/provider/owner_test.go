@@ -143,3 +143,40 @@ func FuzzTokenName(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenBelongsTo(t *testing.T) {
+	longNS := strings.Repeat("n", 63)
+	longScope := strings.Repeat("s", 60)
+	for name, tc := range map[string]struct {
+		token                     string
+		cluster, scope, namespace string
+		want                      bool
+	}{
+		"a token minted for this cluster, scope and namespace belongs": {
+			provider.TokenName("it", "prod", "team-a", "abc123"), "it", "prod", "team-a", true},
+		"another namespace's token does not belong": {
+			provider.TokenName("it", "prod", "team-b", "abc123"), "it", "prod", "team-a", false},
+		"a namespace whose name extends this one does not belong": {
+			provider.TokenName("it", "prod", "team-a-x", "abc123"), "it", "prod", "team-a", false},
+		"another scope's token does not belong": {
+			provider.TokenName("it", "staging", "team-a", "abc123"), "it", "prod", "team-a", false},
+		"another cluster's token does not belong": {
+			provider.TokenName("other", "prod", "team-a", "abc123"), "it", "prod", "team-a", false},
+		"a token made by hand does not belong": {
+			"ci-pipeline", "it", "prod", "team-a", false},
+		"a shortened name of this namespace belongs": {
+			provider.TokenName("it", longScope, longNS, "abc123"), "it", longScope, longNS, true},
+		"a shortened name of another scope does not belong": {
+			provider.TokenName("it", longScope, longNS, "abc123"), "it", "m" + longScope[1:], longNS, false},
+		"a shortened name of another namespace does not belong": {
+			provider.TokenName("it", "prod", longNS+"."+longNS, "abc123"), "it", "prod", "m" + longNS, false},
+		"a shortened name with an invalid hash does not belong": {
+			"scopedns/it/prod/team-a/abc~xyz", "it", "prod", "team-a", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := provider.TokenBelongsTo(tc.token, tc.cluster, tc.scope, tc.namespace); got != tc.want {
+				t.Fatalf("TokenBelongsTo(%q, %q, %q, %q) = %v, want %v", tc.token, tc.cluster, tc.scope, tc.namespace, got, tc.want)
+			}
+		})
+	}
+}

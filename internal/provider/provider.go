@@ -65,6 +65,12 @@ type Provider interface {
 	// Tokens lists the tokens whose name starts with namePrefix (all tokens
 	// when it is empty), typically TokenNamePrefix(cluster).
 	Tokens(ctx context.Context, namePrefix string) ([]Token, error)
+
+	// Token reads one token by ID, without its value. A token that does not
+	// exist gives an error that satisfies IsNotFound. The controllers read a
+	// token before revoking or re-scoping it, and act only when its name is
+	// theirs (TokenBelongsTo): an ID alone may have come from anywhere.
+	Token(ctx context.Context, tokenID string) (Token, error)
 }
 
 // Zone is a DNS zone at the provider.

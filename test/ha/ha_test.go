@@ -122,7 +122,9 @@ func TestLeaderHandsOverAndNothingIsDoneTwice(t *testing.T) {
 			g.Expect(meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "%+v", c.Status.Conditions)
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: "prod-dns-credentials"}, &s)).To(Succeed())
 			g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty())
-			g.Expect(s.Annotations[controllers.AnnMinting]).To(BeEmpty())
+			var dc v1alpha1.DNSCredential
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", c.Namespace)}, &dc)).To(Succeed())
+			g.Expect(dc.Status.Minting).To(BeEmpty())
 		}, within, 100*time.Millisecond).Should(Succeed())
 	}
 	waitReady(claim("team-a"), 60*time.Second)

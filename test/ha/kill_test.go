@@ -143,11 +143,15 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 			var s corev1.Secret
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-dns-credentials"}, &s)).To(Succeed())
 			g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty())
-			g.Expect(s.Annotations[controllers.AnnMinting]).To(BeEmpty())
+			var dc v1alpha1.DNSCredential
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", ns)}, &dc)).To(Succeed())
+			g.Expect(dc.Status.Minting).To(BeEmpty())
+			g.Expect(dc.Status.Token).NotTo(BeNil())
+			g.Expect(string(s.UID)).To(Equal(string(dc.Status.SecretUID)), "%s: the Secret is the operator's own", ns)
 			// Every rotation left due by the rounds is done, so the sweep
 			// below does not race a mint (in production MinAge covers that).
-			next, err := time.Parse(time.RFC3339, s.Annotations[controllers.AnnNextRotation])
-			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(dc.Status.NextRotation).NotTo(BeNil())
+			next := dc.Status.NextRotation.Time
 			g.Expect(next.After(now())).To(BeTrue(), "%s: rotation due at %s is not done", ns, next)
 		}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
 	}
@@ -162,9 +166,11 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	for _, ns := range namespaces {
 		var s corev1.Secret
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "prod-dns-credentials"}, &s)).To(Succeed())
-		referenced[s.Annotations[controllers.AnnTokenID]] = ns
-		if prev := s.Annotations[controllers.AnnPreviousTokenID]; prev != "" {
-			referenced[prev] = ns // rotated out, inside its overlap
+		var dc v1alpha1.DNSCredential
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", ns)}, &dc)).To(Succeed())
+		referenced[dc.Status.Token.ID] = ns
+		if prev := dc.Status.PreviousToken; prev != nil {
+			referenced[prev.ID] = ns // rotated out, inside its overlap
 		}
 
 		token := provider.Secret(s.Data[controllers.KeyAPIToken])
@@ -180,7 +186,7 @@ func TestKilledManagerLeaksNothing(t *testing.T) {
 	}
 	for _, tok := range cf.Tokens() {
 		if parts, ok := provider.ParseTokenName(tok.Name); ok && parts.Cluster == "kill" {
-			g.Expect(referenced).To(HaveKey(tok.ID), "token %s (%s) is referenced by no Secret", tok.ID, tok.Name)
+			g.Expect(referenced).To(HaveKey(tok.ID), "token %s (%s) is referenced by no DNSCredential", tok.ID, tok.Name)
 		}
 	}
 	// The rounds must really have cut into rotations: far more tokens were

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,15 +48,39 @@ func waitReady(obj client.Object, condType string) {
 }
 
 // secretToken waits for the namespace's credentials Secret to hold a token
-// and returns it with its annotations.
-func secretToken(ns, name string) (provider.Secret, map[string]string) {
+// and returns it with the DNSCredential's status (the secret name is
+// "<scope>-dns-credentials").
+func secretToken(ns, name string) (provider.Secret, v1alpha1.DNSCredentialStatus) {
+	scope := strings.TrimSuffix(name, "-dns-credentials")
 	var s corev1.Secret
+	var dc v1alpha1.DNSCredential
 	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope, ns)}, &dc)).To(Succeed())
+		g.Expect(dc.Status.Token).NotTo(BeNil())
+		g.Expect(dc.Status.Minting).To(BeEmpty())
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)).To(Succeed())
 		g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty())
-		g.Expect(s.Annotations[controllers.AnnMinting]).To(BeEmpty())
+		g.Expect(s.UID).To(Equal(dc.Status.SecretUID))
+		if exp := dc.Status.Token.ExpiresAt; exp != nil {
+			g.Expect(s.Annotations[controllers.AnnTokenExpires]).To(Equal(exp.UTC().Format(time.RFC3339)), "the Secret is rendered from the token the status holds")
+		}
 	}, 30*time.Second).Should(Succeed())
-	return provider.Secret(s.Data[controllers.KeyAPIToken]), s.Annotations
+	return provider.Secret(s.Data[controllers.KeyAPIToken]), dc.Status
+}
+
+// tokenID is the ID of a held token, or "" when there is none.
+func tokenID(t *v1alpha1.HeldToken) string {
+	if t == nil {
+		return ""
+	}
+	return t.ID
+}
+
+// vaultData reads a key of a DNSCredential's vault Secret in the operator's namespace.
+func vaultData(scope, ns, key string) string {
+	var s corev1.Secret
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: "dnscredential." + v1alpha1.DNSCredentialName(scope, ns)}, &s)).To(Succeed())
+	return string(s.Data[key])
 }
 
 // writeTXT writes (and removes) a TXT record with a tenant's token, the way
@@ -127,9 +152,10 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 			HaveField("State", v1alpha1.RecordWritten), HaveField("State", v1alpha1.RecordReserved)))
 		Expect(claimA.Status.CredentialsSecretName).To(Equal(scope.Name + "-dns-credentials"))
 
-		tokenA, annA := secretToken(a, scope.Name+"-dns-credentials")
+		tokenA, stA := secretToken(a, scope.Name+"-dns-credentials")
 		tokenB, _ := secretToken(b, scope.Name+"-dns-credentials")
-		Expect(annA[controllers.AnnTokenZones]).To(Equal(cf.ZoneID("example.com")))
+		Expect(stA.Token.ZoneIDs).To(Equal([]string{cf.ZoneID("example.com")}))
+		Expect(stA.Zones).To(BeEquivalentTo(1))
 		Expect(writeTXT(tokenA, "example.com", "_acme-challenge.web."+a+".apps.example.com")).To(Succeed())
 		Expect(provider.IsForbidden(writeTXT(tokenA, "example.net", "_acme-challenge.x."+a+".example.net"))).To(BeTrue())
 		Expect(writeTXT(tokenB, "example.net", "_acme-challenge.api."+b+".example.net")).To(Succeed())
@@ -139,10 +165,10 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		claimA2 := newClaim(a, "net", scope.Name, rec("x."+a+".example.net", v1alpha1.RecordTypeTXT, "hello"))
 		Expect(k8s.Create(ctx, claimA2)).To(Succeed())
 		waitReady(claimA2, v1alpha1.ConditionReady)
-		Eventually(func() string {
-			_, ann := secretToken(a, scope.Name+"-dns-credentials")
-			return ann[controllers.AnnTokenZones]
-		}, 30*time.Second).Should(ContainSubstring(cf.ZoneID("example.net")))
+		Eventually(func() []string {
+			_, st := secretToken(a, scope.Name+"-dns-credentials")
+			return st.Token.ZoneIDs
+		}, 30*time.Second).Should(ContainElement(cf.ZoneID("example.net")))
 		Expect(writeTXT(tokenA, "example.net", "_acme-challenge.x."+a+".example.net")).To(Succeed(), "widened in place: same value")
 
 		Expect(k8s.Delete(ctx, claimA2)).To(Succeed())
@@ -151,7 +177,7 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 			return provider.IsForbidden(writeTXT(tokenA, "example.net", "_acme-challenge.x."+a+".example.net"))
 		}, 30*time.Second).Should(BeTrue())
 
-		By("deleting the namespace: the token is revoked and the Secret goes")
+		By("deleting the namespace: the DNSCredential stays until the token is revoked, then it and the Secret go")
 		var nsB corev1.Namespace
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: b}, &nsB)).To(Succeed())
 		Expect(k8s.Delete(ctx, &nsB)).To(Succeed())
@@ -161,6 +187,9 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 			err := k8s.Get(ctx, client.ObjectKey{Namespace: b, Name: scope.Name + "-dns-credentials"}, &corev1.Secret{})
 			return apierrors.IsNotFound(err)
 		}, 30*time.Second).Should(BeTrue())
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope.Name, b)}, &v1alpha1.DNSCredential{})
+		}, 30*time.Second).Should(Satisfy(apierrors.IsNotFound))
 	})
 
 	It("never touches a record it did not write and says so", func() {
@@ -202,23 +231,25 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		Expect(k8s.Create(ctx, c)).To(Succeed())
 		waitReady(c, v1alpha1.ConditionReady)
 		secretName := scope.Name + "-dns-credentials"
-		oldToken, oldAnn := secretToken(ns, secretName)
+		oldToken, oldSt := secretToken(ns, secretName)
 		oldTSIG := tsigSecret(ns, secretName)
 		Expect(oldTSIG).NotTo(BeEmpty())
 
 		clock.Advance(65 * time.Minute) // past the rotation and its spread (at most 3 minutes)
 		poke(c)
 		var newToken provider.Secret
-		var newAnn map[string]string
+		var newSt v1alpha1.DNSCredentialStatus
 		Eventually(func() string {
-			newToken, newAnn = secretToken(ns, secretName)
-			return newAnn[controllers.AnnTokenID]
-		}, 30*time.Second).ShouldNot(Equal(oldAnn[controllers.AnnTokenID]))
-		Expect(newAnn[controllers.AnnPreviousTokenID]).To(Equal(oldAnn[controllers.AnnTokenID]))
+			newToken, newSt = secretToken(ns, secretName)
+			return newSt.Token.ID
+		}, 30*time.Second).ShouldNot(Equal(oldSt.Token.ID))
+		Expect(tokenID(newSt.PreviousToken)).To(Equal(oldSt.Token.ID))
+		Expect(newSt.TSIG.PreviousValidUntil).NotTo(BeNil())
 		Expect(writeTXT(newToken, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed())
 		Expect(writeTXT(oldToken, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed(), "the old token works during the overlap")
 		Expect(tsigSecret(ns, secretName)).NotTo(Equal(oldTSIG), "the TSIG key rotates with the token")
-		Expect(secretData(ns, secretName, controllers.KeyTSIGPrevious)).To(Equal(oldTSIG), "the previous TSIG secret is kept for the overlap")
+		Expect(vaultData(scope.Name, ns, controllers.KeyTSIGPrevious)).To(Equal(oldTSIG), "the previous TSIG secret is kept in the vault for the overlap")
+		Expect(secretData(ns, secretName, controllers.KeyTSIGPrevious)).To(BeEmpty(), "the tenant gets only the current secret")
 
 		clock.Advance(11 * time.Minute)
 		poke(c)
@@ -226,10 +257,10 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 			ShouldNot(Succeed())
 		Expect(writeTXT(newToken, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed())
 		Eventually(func() string {
-			_, ann := secretToken(ns, secretName)
-			return ann[controllers.AnnPreviousTokenID]
+			_, st := secretToken(ns, secretName)
+			return tokenID(st.PreviousToken)
 		}, 30*time.Second).Should(BeEmpty())
-		Eventually(func() string { return secretData(ns, secretName, controllers.KeyTSIGPrevious) }, 30*time.Second).
+		Eventually(func() string { return vaultData(scope.Name, ns, controllers.KeyTSIGPrevious) }, 30*time.Second).
 			Should(BeEmpty(), "the previous TSIG secret is dropped when the overlap ends")
 	})
 
@@ -245,10 +276,10 @@ var _ = Describe("Controllers on the Cloudflare simulator", func() {
 		tenantNamespace(ns, map[string]string{label: "true"})
 		c := newClaim(ns, "web", scope.Name, rec("_acme-challenge."+ns+".apps.example.com", v1alpha1.RecordTypeTXT))
 		Expect(k8s.Create(ctx, c)).To(Succeed())
-		token, ann := secretToken(ns, scope.Name+"-dns-credentials")
+		token, st := secretToken(ns, scope.Name+"-dns-credentials")
 		Expect(writeTXT(token, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed())
 		Eventually(func() []sim.TokenInfo { return tokensNamedFor(scope.Name) }, 30*time.Second).
-			Should(ConsistOf(HaveField("ID", ann[controllers.AnnTokenID])), "the token of the lost answer was revoked (had %d before)", before)
+			Should(ConsistOf(HaveField("ID", st.Token.ID)), "the token of the lost answer was revoked (had %d before)", before)
 	})
 })
 

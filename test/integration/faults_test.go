@@ -65,7 +65,7 @@ var _ = Describe("Convergence under provider faults", func() {
 			ns := claims[i].Namespace
 			token, ann := secretToken(ns, scope.Name+"-dns-credentials")
 			Expect(writeTXT(token, "example.com", "_acme-challenge.x."+ns+".apps.example.com")).To(Succeed())
-			ids[ann["scopedns.io/token-id"]] = true
+			ids[ann.Token.ID] = true
 		}
 		Expect(ids).To(HaveLen(3))
 		Eventually(func() []string {

@@ -13,7 +13,7 @@ import (
 )
 
 var _ = Describe("The token sweep", func() {
-	It("revokes this cluster's tokens that no Secret references once they are old enough, and nothing else", func() {
+	It("revokes this cluster's tokens that no DNSCredential references once they are old enough, and nothing else", func() {
 		label := uniq("sweep") + ".example.io/dns"
 		scope := tenantScope(uniq("swept"), label)
 		createScope(scope)
@@ -22,7 +22,7 @@ var _ = Describe("The token sweep", func() {
 		tenantNamespace(ns, map[string]string{label: "true"})
 		c := newClaim(ns, "web", scope.Name, rec("_acme-challenge."+ns+".apps.example.com", v1alpha1.RecordTypeTXT))
 		Expect(k8s.Create(ctx, c)).To(Succeed())
-		live, ann := secretToken(ns, scope.Name+"-dns-credentials")
+		live, st := secretToken(ns, scope.Name+"-dns-credentials")
 
 		// A token this cluster minted whose Secret write never happened (the
 		// process died), one of another cluster, and one made by hand.
@@ -53,7 +53,7 @@ var _ = Describe("The token sweep", func() {
 		Expect(ids).NotTo(HaveKey(leaked.ID), "the unreferenced token of this cluster is revoked")
 		Expect(ids).To(HaveKey(foreign.ID), "another cluster's token is not ours to revoke")
 		Expect(ids).To(HaveKey(manual.ID), "a token scopedns did not mint is never touched")
-		Expect(ids).To(HaveKey(ann[controllers.AnnTokenID]), "a token a Secret references stays")
+		Expect(ids).To(HaveKey(st.Token.ID), "a token a DNSCredential references stays")
 		Expect(writeTXT(live, "example.com", "_acme-challenge."+ns+".apps.example.com")).To(Succeed())
 	})
 })

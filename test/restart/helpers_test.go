@@ -9,14 +9,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
-	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
@@ -147,17 +145,17 @@ func tokensOfCluster() []sim.TokenInfo {
 	return out
 }
 
-// mintsAnnounced lists the namespaces whose credentials Secret announces a
-// mint not yet written back.
+// mintsAnnounced lists the namespaces whose DNSCredential announces a
+// mint not yet recorded.
 func mintsAnnounced() []string {
-	var secrets corev1.SecretList
-	if err := k8s.List(ctx, &secrets, client.MatchingLabels{controllers.LabelManagedBy: controllers.ManagedBy}); err != nil {
+	var creds v1alpha1.DNSCredentialList
+	if err := k8s.List(ctx, &creds); err != nil {
 		return nil
 	}
 	var out []string
-	for _, s := range secrets.Items {
-		if s.Annotations[controllers.AnnMinting] != "" {
-			out = append(out, s.Namespace)
+	for _, c := range creds.Items {
+		if c.Status.Minting != "" {
+			out = append(out, c.Spec.Namespace)
 		}
 	}
 	return out

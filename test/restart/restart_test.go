@@ -139,16 +139,23 @@ var _ = Describe("The API server restarting under the operator", func() {
 				To(BeTrue(), "the deleted claim is gone once its records are")
 		}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
 
-		By("checking the provider: exactly the claimed records, and one token per namespace, each referenced by its Secret")
+		By("checking the provider: exactly the claimed records, and one token per namespace, each referenced by its DNSCredential")
 		Eventually(recordsAtProvider, 30*time.Second, 200*time.Millisecond).Should(ConsistOf(want.records()), "no record lost or duplicated, none of a refused claim")
 		referenced := map[string]string{}
 		for _, ns := range namespaces {
+			// Credentials are delivered once the claims are Ready.
 			var s corev1.Secret
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: scopeName + "-dns-credentials"}, &s)).To(Succeed())
-			Expect(s.Annotations[controllers.AnnMinting]).To(BeEmpty(), "%s: no mint left half-done", ns)
-			Expect(s.Annotations[controllers.AnnTokenID]).NotTo(BeEmpty(), ns)
-			Expect(s.Annotations[controllers.AnnPreviousTokenID]).To(BeEmpty(), "%s: nothing rotates in this test", ns)
-			referenced[s.Annotations[controllers.AnnTokenID]] = ns
+			var dc v1alpha1.DNSCredential
+			Eventually(func(g Gomega) {
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &dc)).To(Succeed())
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: scopeName + "-dns-credentials"}, &s)).To(Succeed(), "%s: %+v", ns, dc.Status.Conditions)
+				g.Expect(dc.Status.Minting).To(BeEmpty(), "%s: no mint left half-done", ns)
+				g.Expect(dc.Status.Token).NotTo(BeNil(), ns)
+				g.Expect(s.UID).To(Equal(dc.Status.SecretUID), "%s: the Secret is the operator's own", ns)
+				g.Expect(s.Data[controllers.KeyAPIToken]).NotTo(BeEmpty(), ns)
+			}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+			Expect(dc.Status.PreviousToken).To(BeNil(), "%s: nothing rotates in this test", ns)
+			referenced[dc.Status.Token.ID] = ns
 			Expect(writeTXT(provider.Secret(s.Data[controllers.KeyAPIToken]), "example.com", "check."+ns+".example.com")).
 				To(Succeed(), "namespace %s's token works", ns)
 		}
@@ -159,7 +166,7 @@ var _ = Describe("The API server restarting under the operator", func() {
 				ids = append(ids, t.ID)
 			}
 			return ids
-		}, 30*time.Second, 200*time.Millisecond).Should(ConsistOf(keys(referenced)), "no token of this cluster unreferenced by a Secret")
+		}, 30*time.Second, 200*time.Millisecond).Should(ConsistOf(keys(referenced)), "no token of this cluster unreferenced by a DNSCredential")
 		fmt.Fprintf(GinkgoWriter, "managers: %d elected, exits %q\n", op.Elected(), op.Exits())
 	})
 })

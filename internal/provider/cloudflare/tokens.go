@@ -156,6 +156,22 @@ func (p *Provider) UpdateTokenZones(ctx context.Context, tokenID string, zoneIDs
 	return fromToken(*res), nil
 }
 
+// Token implements provider.Provider.
+func (p *Provider) Token(ctx context.Context, tokenID string) (provider.Token, error) {
+	if tokenID == "" {
+		return provider.Token{}, &provider.Error{Op: provider.OpTokensGet, Kind: provider.KindInvalid, Message: "no token ID"}
+	}
+	var cur *shared.Token
+	err := p.call(ctx, provider.OpTokensGet, func(ctx context.Context) (err error) {
+		cur, err = p.api.GetToken(ctx, tokenID, accounts.TokenGetParams{AccountID: cf.F(p.opts.AccountID)})
+		return err
+	})
+	if err != nil {
+		return provider.Token{}, err
+	}
+	return fromToken(*cur), nil
+}
+
 // RevokeToken implements provider.Provider.
 func (p *Provider) RevokeToken(ctx context.Context, tokenID string) error {
 	if tokenID == "" {

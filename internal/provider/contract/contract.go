@@ -68,6 +68,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"MX, SRV and CAA records are created, read back, updated and deleted", testStructured},
 		{"TXT content of 300 and 2,048 characters is written and read back, 2,049 is refused", testLongTXT},
 		{"tokens of this cluster are listed by name prefix", testListTokens},
+		{"a token is read by ID with its name and zones, and a revoked one is not found", testGetToken},
 		{"a rate limit is waited out or reported with a wait", testRateLimit},
 		{"minting past the token quota is refused as quota exceeded", testQuota},
 		{"no error or log line carries a token value", testNoSecretInErrors},
@@ -640,6 +641,29 @@ func testPagination(t *testing.T, e *env) {
 	if len(got) != 0 {
 		t.Fatalf("records by name with type A: %v, want none", got)
 	}
+}
+
+func testGetToken(t *testing.T, e *env) {
+	tok := e.mint(t, "get", e.zoneA)
+	got, err := e.Provider.Token(e.ctx, tok.ID)
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if got.ID != tok.ID || got.Name != tok.Name || !slices.Equal(got.ZoneIDs, sortedIDs(e.zoneA)) {
+		t.Fatalf("Token(%s) = %+v, want name %q and zones %v", tok.ID, got, tok.Name, sortedIDs(e.zoneA))
+	}
+	if !provider.TokenBelongsTo(got.Name, e.Cluster, "contract", "contract") || provider.TokenBelongsTo(got.Name, e.Cluster, "contract", "team-a") {
+		t.Fatalf("the name read back, %q, does not tell its namespace", got.Name)
+	}
+	if err := e.Provider.RevokeToken(e.ctx, tok.ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	e.eventually(t, "reading a revoked token", func() error {
+		if _, err := e.Provider.Token(e.ctx, tok.ID); !provider.IsNotFound(err) {
+			return fmt.Errorf("err = %v, want not found", err)
+		}
+		return nil
+	})
 }
 
 func testListTokens(t *testing.T, e *env) {

@@ -472,6 +472,24 @@ func tokenNotFound(op, id string) error {
 	return &provider.Error{Op: op, Kind: provider.KindNotFound, Status: 404, Codes: []int{1003}, Message: "token " + id + " not found"}
 }
 
+// Token implements provider.Provider.
+func (p *Provider) Token(_ context.Context, tokenID string) (out provider.Token, err error) {
+	const op = provider.OpTokensGet
+	a, start, err := p.begin(op)
+	defer func() { err = p.end(op, start, err) }()
+	if err != nil {
+		return out, err
+	}
+	if !a.master {
+		return out, forbidden(op)
+	}
+	t := p.s.tokens[tokenID]
+	if t == nil {
+		return out, tokenNotFound(op, tokenID)
+	}
+	return cloneToken(t.info), nil
+}
+
 // RevokeToken implements provider.Provider.
 func (p *Provider) RevokeToken(_ context.Context, tokenID string) (err error) {
 	const op = provider.OpTokensDelete

@@ -1,0 +1,128 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+)
+
+func TestOwnsTenantSecret(t *testing.T) {
+	secret := func(uid, nonce string) *corev1.Secret {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "prod-dns-credentials", UID: types.UID(uid),
+			Labels: map[string]string{LabelManagedBy: ManagedBy, LabelScope: "prod"}}}
+		if nonce != "" {
+			s.Annotations = map[string]string{AnnCreation: nonce}
+		}
+		return s
+	}
+	for name, tc := range map[string]struct {
+		status v1alpha1.DNSCredentialStatus
+		secret *corev1.Secret
+		want   bool
+	}{
+		"the Secret whose UID is recorded is ours": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secret("u1", ""), true},
+		"a Secret of that name with another UID is not, however labelled": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secret("u2", ""), false},
+		"a Secret created before any was recorded is not": {
+			v1alpha1.DNSCredentialStatus{}, secret("u2", ""), false},
+		"the Secret of a create interrupted before its UID was recorded is ours by its nonce": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secret("u3", "n1"), true},
+		"a Secret with another nonce is not": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secret("u3", "n2"), false},
+		"a copied nonce proves nothing once a UID is recorded": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1", SecretCreation: "n1"}, secret("u3", "n1"), false},
+		"a Secret of another name is not": {
+			v1alpha1.DNSCredentialStatus{SecretName: "other", SecretUID: "u1"}, secret("u1", ""), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := ownsTenantSecret(&tc.status, tc.secret); got != tc.want {
+				t.Fatalf("ownsTenantSecret = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPutBack(t *testing.T) {
+	want := func() *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{LabelManagedBy: ManagedBy, LabelScope: "prod"},
+				Annotations: map[string]string{AnnNextRotation: "2030-01-01T00:00:00Z"}},
+			Data: map[string][]byte{KeyAPIToken: []byte("v")},
+		}
+	}
+	for name, tc := range map[string]struct {
+		edit    func(*corev1.Secret)
+		changed bool
+	}{
+		"should leave a Secret as rendered alone":     {func(*corev1.Secret) {}, false},
+		"should put back an edited value":             {func(s *corev1.Secret) { s.Data[KeyAPIToken] = []byte("x") }, true},
+		"should remove an added data key":             {func(s *corev1.Secret) { s.Data["extra"] = []byte("x") }, true},
+		"should put back a removed label":             {func(s *corev1.Secret) { delete(s.Labels, LabelScope) }, true},
+		"should put back an edited mirror annotation": {func(s *corev1.Secret) { s.Annotations[AnnNextRotation] = "2999-01-01T00:00:00Z" }, true},
+		"should remove a forged scopedns.io annotation": {
+			func(s *corev1.Secret) { s.Annotations[AnnPreviousTokenID] = "someone-else" }, true},
+		"should keep annotations of other writers": {func(s *corev1.Secret) { s.Annotations["example.com/note"] = "x" }, false},
+		"should drop the finalizer of the earlier release": {
+			func(s *corev1.Secret) { s.Finalizers = []string{LegacySecretFinalizer} }, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := want()
+			tc.edit(s)
+			if got := putBack(s, want()); got != tc.changed {
+				t.Fatalf("putBack changed = %v, want %v", got, tc.changed)
+			}
+			w := want()
+			if !equalData(s.Data, w.Data) || s.Labels[LabelScope] != "prod" || s.Annotations[AnnNextRotation] != w.Annotations[AnnNextRotation] ||
+				s.Annotations[AnnPreviousTokenID] != "" || len(s.Finalizers) != 0 {
+				t.Fatalf("after putBack: %+v", s)
+			}
+		})
+	}
+}
+
+func TestGatewayKeySecrets(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(d)} }
+	for name, tc := range map[string]struct {
+		previousValidUntil *metav1.Time
+		want               int
+	}{
+		"should accept the previous secret inside its overlap":        {at(time.Minute), 2},
+		"should refuse the previous secret past its validity":         {at(-time.Minute), 1},
+		"should refuse a previous secret the status knows nothing of": {nil, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cred := &v1alpha1.DNSCredential{
+				ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DNSCredentialName("prod", "team-a")},
+				Spec:       v1alpha1.DNSCredentialSpec{ScopeName: "prod", Namespace: "team-a"},
+				Status: v1alpha1.DNSCredentialStatus{TSIG: &v1alpha1.TSIGKeyStatus{
+					KeyName: TSIGKeyName("team-a", "prod"), Generation: 2, PreviousValidUntil: tc.previousValidUntil}},
+			}
+			vault := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(cred)},
+				Data: map[string][]byte{KeyTSIGSecret: []byte("current"), KeyTSIGPrevious: []byte("previous")}}
+			// A tenant Secret saying otherwise is never read.
+			tenant := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "prod-dns-credentials",
+				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelScope: "prod"}},
+				Data: map[string][]byte{KeyTSIGSecret: []byte("tenant-chosen"), KeyTSIGPrevious: []byte("tenant-chosen-2")}}
+			r := &GatewayKeysReconciler{
+				Client:    fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(cred, vault, tenant).Build(),
+				Namespace: "scopedns-system", Now: func() time.Time { return now },
+			}
+			got, err := r.tsigSecrets(context.Background(), "team-a", "prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.want || got[0] != "current" || len(got) == 2 && got[1] != "previous" {
+				t.Fatalf("tsigSecrets = %d secrets, want %d from the vault", len(got), tc.want)
+			}
+		})
+	}
+}
