@@ -88,7 +88,10 @@
 // them: per [Options.UnauthenticatedLogInterval] the first
 // [Options.UnauthenticatedLogPerSource] of each source address and
 // [Options.UnauthenticatedLogMax] in all, then one summary line
-// "rfc2136 unauthenticated updates not logged" with the count held back. Every
+// "rfc2136 unauthenticated updates not logged" with the count held back;
+// lines of a key refused for its rate or its namespace's provider budget are
+// sampled the same way by key name ("rfc2136 over-limit updates not
+// logged"). Every
 // request gets one
 // call of [Options.Observer] with the response code's name ("NOERROR",
 // "REFUSED", "NOTAUTH", ...). Secrets never reach a log line, an error or a

@@ -105,7 +105,9 @@ type Options struct {
 	// of UPDATEs nobody authenticated are sampled: at most
 	// UnauthenticatedLogPerSource per source address (default 5) and
 	// UnauthenticatedLogMax in all (default 100) per
-	// UnauthenticatedLogInterval (default 1m), then one summary line.
+	// UnauthenticatedLogInterval (default 1m), then one summary line. Lines
+	// of a key refused for its rate or its namespace's provider budget are
+	// sampled the same way, by key name.
 	Logger                      *slog.Logger
 	UnauthenticatedLogPerSource int
 	UnauthenticatedLogMax       int
@@ -141,7 +143,10 @@ type Server struct {
 	tsig     *tsigVerifier
 	verified verifiedCache
 	limits   *limiters
-	sampler  *auditSampler
+	sampler  *auditSampler // unauthenticated, by source address
+	// overLimit samples lines of keys refused for their rate or budget,
+	// by key name.
+	overLimit *auditSampler
 
 	zmu   sync.Mutex
 	zones map[string]*sync.Mutex // zone ID -> lock
@@ -217,11 +222,12 @@ func New(o Options) (*Server, error) {
 		o.UnauthenticatedLogInterval = defaultSampleInterval
 	}
 	s := &Server{
-		o:       o,
-		sampler: newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
-		limits:  newLimiters(o.RatePerKey, o.BurstPerKey),
-		zones:   map[string]*sync.Mutex{},
-		ready:   make(chan struct{}),
+		o:         o,
+		sampler:   newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		overLimit: newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		limits:    newLimiters(o.RatePerKey, o.BurstPerKey),
+		zones:     map[string]*sync.Mutex{},
+		ready:     make(chan struct{}),
 	}
 	s.tsig = &tsigVerifier{s: s}
 	s.verified.m = map[string]*verifiedEntry{}
@@ -336,7 +342,8 @@ serve:
 		case serveErr = <-errc:
 			break serve
 		case <-tick.C:
-			s.logSummary(s.sampler.flush(s.o.Now()))
+			s.logSummary(msgUnauthenticatedSummary, s.sampler.flush(s.o.Now()))
+			s.logSummary(msgOverLimitSummary, s.overLimit.flush(s.o.Now()))
 		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)

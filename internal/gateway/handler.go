@@ -63,14 +63,17 @@ type request struct {
 	v       *verifiedEntry // set when this server verified the MAC
 	tsigErr uint16         // TSIG error of the response
 
-	key    Key
-	tab    *budget.Tab // the key's namespace, charged for provider requests
-	zone   string
-	names  []string
-	types  []string
-	reason string
-	answer []dns.RR // QUERY answers
-	ns     []dns.RR // QUERY authority
+	key Key
+	tab *budget.Tab // the key's namespace, charged for provider requests
+	// overLimit: refused for the key's message rate or its namespace's
+	// provider budget; such lines are sampled per key.
+	overLimit bool
+	zone      string
+	names     []string
+	types     []string
+	reason    string
+	answer    []dns.RR // QUERY answers
+	ns        []dns.RR // QUERY authority
 
 	created, updated, deleted int
 }
@@ -147,6 +150,7 @@ func (s *Server) authenticate(q *request) int {
 	}
 	if !s.limits.allow(q.keyName, s.o.Now()) {
 		q.reason = "rate limit exceeded"
+		q.overLimit = true
 		return dns.RcodeRefused
 	}
 	return dns.RcodeSuccess
@@ -257,11 +261,19 @@ func (s *Server) audit(q *request, rcode int) {
 	if q.w != nil {
 		remote = remoteAddr(q.w)
 	}
-	if q.v == nil {
+	switch {
+	case q.v == nil:
 		// Nobody authenticated this request: sample before anything else
 		// (even the key lookup below) is spent on it.
 		ok, sum := s.sampler.allow(remote, s.o.Now())
-		s.logSummary(sum)
+		s.logSummary(msgUnauthenticatedSummary, sum)
+		if !ok {
+			return
+		}
+	case q.overLimit:
+		// A key flooding past its limits would flood the log as well.
+		ok, sum := s.overLimit.allow(q.keyName, s.o.Now())
+		s.logSummary(msgOverLimitSummary, sum)
 		if !ok {
 			return
 		}
@@ -314,7 +326,12 @@ func (s *Server) audit(q *request, rcode int) {
 
 // logSummary writes the line that stands for the audit lines the sampler
 // held back in an interval.
-func (s *Server) logSummary(sum *auditSummary) {
+const (
+	msgUnauthenticatedSummary = "rfc2136 unauthenticated updates not logged"
+	msgOverLimitSummary       = "rfc2136 over-limit updates not logged"
+)
+
+func (s *Server) logSummary(msg string, sum *auditSummary) {
 	if sum == nil {
 		return
 	}
@@ -322,7 +339,7 @@ func (s *Server) logSummary(sum *auditSummary) {
 	for _, c := range sum.top {
 		top = append(top, c.source+"="+strconv.Itoa(c.suppressed))
 	}
-	s.o.Logger.LogAttrs(s.ctx(), slog.LevelWarn, "rfc2136 unauthenticated updates not logged",
+	s.o.Logger.LogAttrs(s.ctx(), slog.LevelWarn, msg,
 		slog.Int("suppressed", sum.suppressed),
 		slog.Int("sources", sum.sources),
 		slog.Any("top", top),

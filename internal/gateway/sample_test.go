@@ -92,8 +92,33 @@ func TestUnauthenticatedFloodIsSampled(t *testing.T) {
 	if len(f.records()) != 0 {
 		t.Fatal("an unauthenticated update wrote a record")
 	}
-	f.srv.logSummary(f.srv.sampler.flush(time.Now().Add(time.Hour)))
+	f.srv.logSummary(msgUnauthenticatedSummary, f.srv.sampler.flush(time.Now().Add(time.Hour)))
 	if !strings.Contains(f.logs.String(), `"msg":"rfc2136 unauthenticated updates not logged","suppressed":`) {
 		t.Fatalf("no summary line:\n%s", f.logs.String())
+	}
+}
+
+// TestOverLimitFloodIsSampled: a signed flood far past the key's rate gets
+// REFUSED; its audit lines are sampled by key, the other key's are not.
+func TestOverLimitFloodIsSampled(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.RatePerKey, o.BurstPerKey = 0.001, 1 })
+	for i := range 100 {
+		m := update(testZone)
+		m.Insert(rrs(t, acmeName+". 120 IN TXT flood"))
+		if _, err := f.exchange("udp", asTeamA, m); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	m := update(testZone)
+	m.Insert(rrs(t, otherName+". 120 IN TXT other"))
+	if r, err := f.exchange("udp", asTeamB, m); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("the other key: %v %v", r, err)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, `"reason":"rate limit exceeded"`); n > defaultSamplePerSource {
+		t.Fatalf("%d audit lines for one key's flood, want at most %d", n, defaultSamplePerSource)
+	}
+	if !strings.Contains(logs, `"key":"team-b.prod.scopedns.","namespace":"team-b"`) {
+		t.Fatalf("the other key's update was not logged:\n%s", logs)
 	}
 }

@@ -169,6 +169,7 @@ func (q *request) providerFailed(doing string, err error) int {
 	q.reason = fmt.Sprintf("%s: %v", doing, err)
 	if q.tab.Refused() {
 		q.reason = "provider budget: " + q.reason
+		q.overLimit = true
 		return dns.RcodeRefused
 	}
 	return dns.RcodeServerFailure
