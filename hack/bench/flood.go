@@ -266,6 +266,7 @@ func (b *bench) renderFlood() string {
 		return dur(c.duration)
 	}
 	w("| convergence: first create → every claim Ready and every Secret holding a token | %s | %s | | |\n", outcome(f.base), outcome(f.flood))
+	w("| … of which creating the namespaces and claims (API server only, no provider, no gateway) | %s | %s | | |\n", dur(f.base.create), dur(f.flood.create))
 	w("| … flood ÷ quiet | | **%.2f** | ≤ 1.2 | %s |\n", f.ratio(), verdict(f.ratio() > 0 && f.ratio() <= 1.2 && f.flood.incomplete == ""))
 	w("| provider requests in the run (master token) | %d | %d (%d more: what the flooder's UPDATEs cost) | | |\n", f.baseWin.requests, f.floodWin.requests, f.floodRequests)
 	w("| most requests in any 5 minutes | %d | %d | ≤ 1,200 | %s |\n", f.baseWin.maxIn5m, f.floodWin.maxIn5m, verdict(max(f.baseWin.maxIn5m, f.floodWin.maxIn5m) <= 1200))
