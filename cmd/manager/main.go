@@ -37,6 +37,8 @@ func main() {
 	flag.DurationVar(&o.RecordGCGrace, "record-gc-grace", 10*time.Minute, "How long such a record must stay orphaned (seen on two passes at least this far apart) before it is removed; protects records of claims the cache has not seen yet.")
 	flag.StringVar(&o.GatewayAddr, "gateway-address", ":5353", "Address (UDP and TCP) of the RFC 2136 gateway; 0 turns it off.")
 	flag.StringVar(&o.GatewayNameserver, "gateway-nameserver", "", "host:port of the gateway as RFC 2136 clients reach it (the Service), written to credentials Secrets as `nameserver`; defaults to --gateway-address.")
+	flag.Float64Var(&o.GatewayBudgetShare, "gateway-budget-share", app.DefaultGatewayBudgetShare, "Fraction (above 0, below 1) of each master credential's provider rate limit that the RFC 2136 gateway's tenants may use, across all replicas; the rest is reserved for reconciles. Each namespace gets a fair slice of it.")
+	flag.IntVar(&o.GatewayReplicas, "gateway-replicas", app.DefaultGatewayReplicas, "Replicas of the manager (each serves the gateway): each gets an equal part of the gateway's budget share, so that together they stay within the provider's limit. The chart sets it from replicaCount.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

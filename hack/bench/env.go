@@ -85,6 +85,8 @@ func (b *bench) startManager(ctx context.Context, clientSideLimit bool, drift ti
 		DriftInterval:      drift,
 		TokenQuota:         b.tokenQuota,
 		Now:                b.clock.Now,
+		GatewayAddr:        b.gatewayAddr, // empty: off
+		GatewayReplicas:    1,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			if !clientSideLimit {
 				o.RateLimit = -1

@@ -19,7 +19,9 @@
 //  5. webhook: server-side dry-run creates at a fixed rate, and the handler alone;
 //  6. rotation: the operator's clock moved past every namespace's rotation,
 //     then past the overlap, under the default rate limits;
-//  7. convergence under the default rate limits, on a second simulator.
+//  7. convergence under the default rate limits, on a second simulator;
+//  8. flood (-phase flood runs it alone): 100 namespaces converge, quiet and
+//     while one namespace floods the RFC 2136 gateway at 200 signed UPDATEs/s.
 package main
 
 import (
@@ -58,6 +60,9 @@ type options struct {
 	timeout                     time.Duration
 	out, root, assets, logFile  string
 	skipRotation, skipLimited   bool
+	phase                       string
+	floodNamespaces, floodRate  int
+	floodWarmup                 time.Duration
 }
 
 type bench struct {
@@ -72,6 +77,8 @@ type bench struct {
 	tracker    *tracker
 	tokenQuota int
 	res        results
+	// gatewayAddr, when set, runs the manager's RFC 2136 gateway there.
+	gatewayAddr string
 }
 
 func main() {
@@ -99,7 +106,15 @@ func main() {
 	flag.StringVar(&o.logFile, "log", filepath.Join(os.TempDir(), "scopedns-bench-manager.log"), "the manager's log")
 	flag.BoolVar(&o.skipRotation, "skip-rotation", false, "skip the rotation phase")
 	flag.BoolVar(&o.skipLimited, "skip-limited", false, "skip the rate-limited convergence phase")
+	flag.StringVar(&o.phase, "phase", "", "run only this phase: flood (the result replaces its section of -out)")
+	flag.IntVar(&o.floodNamespaces, "flood-namespaces", 100, "namespaces converging in the gateway flood phase (0 skips it)")
+	flag.IntVar(&o.floodRate, "flood-rate", 200, "signed UPDATEs per second the flooding namespace sends")
+	flag.DurationVar(&o.floodWarmup, "flood-warmup", 20*time.Second, "how long the flooder floods before the others' claims are created (both runs wait as long)")
 	flag.Parse()
+	if o.phase != "" && o.phase != "flood" {
+		fmt.Fprintf(os.Stderr, "bench: -phase %q: the only phase that runs alone is flood\n", o.phase)
+		os.Exit(2)
+	}
 	if o.assets == "" {
 		fmt.Fprintln(os.Stderr, "bench: set KUBEBUILDER_ASSETS or -assets (export KUBEBUILDER_ASSETS=$(hack/controlplane.sh))")
 		os.Exit(2)
@@ -123,12 +138,24 @@ func main() {
 	b := &bench{opts: o, api: &apiCounter{}, clock: &offsetClock{}}
 	// Room for every namespace's token twice over (rotation overlap), both runs, and the master.
 	b.tokenQuota = 2*(o.namespaces+o.limitedNamespaces) + 100
-	err = b.run(ctx)
-	b.res.runErr = err
-	doc := b.render()
+	var doc string
+	write := func(path string) error { return os.WriteFile(path, []byte(doc), 0o644) }
+	if o.phase == "flood" {
+		err = b.runFlood(ctx)
+		b.res.runErr = err
+		doc = b.renderFlood()
+		if err != nil {
+			doc += fmt.Sprintf("\n> **The run did not finish:** %s.\n", err)
+		}
+		write = func(path string) error { return spliceFlood(path, doc) }
+	} else {
+		err = b.run(ctx)
+		b.res.runErr = err
+		doc = b.render()
+	}
 	fmt.Print(doc)
 	if o.out != "" {
-		if werr := os.WriteFile(o.out, []byte(doc), 0o644); werr != nil {
+		if werr := write(o.out); werr != nil {
 			fmt.Fprintln(os.Stderr, "bench:", werr)
 			os.Exit(1)
 		}
@@ -241,6 +268,62 @@ func (b *bench) run(ctx context.Context) (err error) {
 			logf("  converged in %s: %d requests, %d x 429, at most %d in any 5 minutes", lim.duration.Round(time.Millisecond), lim.requests, lim.tooMany, lim.maxIn5m)
 		}
 	}
+	if b.opts.floodNamespaces > 0 {
+		if err := b.floodWithGateway(ctx); err != nil {
+			return err
+		}
+	}
 	b.res.finished = time.Now()
+	return nil
+}
+
+// runFlood runs the gateway flood phase alone (-phase flood).
+func (b *bench) runFlood(ctx context.Context) (err error) {
+	b.res.started = time.Now()
+	b.res.loadStart = loadAvg()
+	defer func() { b.res.loadEnd = loadAvg() }()
+	b.res.machine = machineInfo(b.opts.assets)
+	logf("starting kube-apiserver and etcd from %s", b.opts.assets)
+	if err := b.startControlPlane(); err != nil {
+		return err
+	}
+	defer func() {
+		if serr := b.stopManager(); serr != nil {
+			logf("stopping the manager: %v", serr)
+		}
+		if serr := b.env.Stop(); serr != nil {
+			logf("stopping the control plane: %v", serr)
+		}
+	}()
+	if err := b.createOperatorNamespace(ctx); err != nil {
+		return err
+	}
+	if b.tracker, err = startTracker(ctx, b); err != nil {
+		return err
+	}
+	err = b.floodWithGateway(ctx)
+	b.res.finished = time.Now()
+	return err
+}
+
+// floodWithGateway (re)starts the manager with the gateway on and the default
+// limits, and runs the flood phase.
+func (b *bench) floodWithGateway(ctx context.Context) error {
+	logf("phase flood: %d namespaces converge while one floods the gateway at %d/s", b.opts.floodNamespaces, b.opts.floodRate)
+	if err := b.stopManager(); err != nil {
+		return err
+	}
+	addr, err := freeUDPAddr()
+	if err != nil {
+		return err
+	}
+	b.gatewayAddr, floodAddr = addr, addr
+	if err := b.startManager(ctx, true, b.opts.drift2); err != nil {
+		return err
+	}
+	b.res.flood, err = b.floodPhase(ctx)
+	if err != nil {
+		return fmt.Errorf("gateway flood: %w", err)
+	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -105,6 +106,7 @@ type results struct {
 	wh                webhookResult
 	rot               rotationResult
 	limited           *convResult
+	flood             *floodResult
 	runErr            error
 	loadStart         string
 	loadEnd           string
@@ -148,7 +150,8 @@ func (b *bench) converge(ctx context.Context, p *simProvider, scopeName, label, 
 	res := convResult{namespaces: n, claims: n * C, recordValues: n * C * R, claimsPerNamespace: C}
 	ops0, mk, api0, rec0 := p.sim.Requests(), p.meter.mark(), b.api.snapshot(), reconcileCounts()
 	start := time.Now()
-	if err := b.k8s.Create(ctx, scopeFor(scopeName, label, p)); err != nil {
+	// A phase may have created the scope already, with its own settings.
+	if err := b.k8s.Create(ctx, scopeFor(scopeName, label, p)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return res, err
 	}
 	// The webhook answers from the manager's cache: wait until it has the scope.

@@ -201,6 +201,9 @@ func (b *bench) render() string {
 			rt.failedChecks, rt.checks, firstErr(rt.firstFailure), verdict(rt.failedChecks == 0 && rt.checks > 0))
 	}
 	w("\n")
+	if f := b.renderFlood(); f != "" {
+		w("%s\n", f)
+	}
 
 	w("## How to read this\n\n")
 	w("- **Minimum provider requests** for convergence = 1 credential verify + 1 zone lookup + 1 list of the (empty) zone + ⌈record values / 200⌉ batches (Cloudflare's free-plan batch size) + 1 permission-group lookup + 1 token per namespace. ")

@@ -97,6 +97,13 @@ type Options struct {
 	// GatewayNameserver is the host:port written to credentials Secrets as
 	// `nameserver` for RFC 2136 clients; defaults to GatewayAddr.
 	GatewayNameserver string
+	// GatewayBudgetShare (above 0, below 1; default 0.5) of each master
+	// credential's provider rate limit is the gateway's, across
+	// GatewayReplicas replicas (default 1: every replica serves the gateway,
+	// so each gets an equal part); the rest is reserved for reconciles. See
+	// internal/budget.
+	GatewayBudgetShare float64
+	GatewayReplicas    int
 	// SkipNameValidation lets several managers run in one process (tests of
 	// leader election); controller names are otherwise unique per process.
 	SkipNameValidation bool
@@ -122,6 +129,12 @@ func (o *Options) Validate() error {
 		if d.value < 0 {
 			errs = append(errs, fmt.Errorf("%s: %v is negative", d.flag, d.value))
 		}
+	}
+	if o.GatewayBudgetShare < 0 || o.GatewayBudgetShare >= 1 {
+		errs = append(errs, fmt.Errorf("--gateway-budget-share: %v, must be above 0 and below 1 (the rest is the reconciles' reserve)", o.GatewayBudgetShare))
+	}
+	if o.GatewayReplicas < 0 {
+		errs = append(errs, fmt.Errorf("--gateway-replicas: %d, must be at least 1 (the replicas of the Deployment)", o.GatewayReplicas))
 	}
 	if o.WebhookCertRotation {
 		if o.DisableWebhooks {
@@ -265,8 +278,44 @@ func addCertRotation(mgr manager.Manager, o Options, ready chan struct{}) error 
 	})
 }
 
+// Defaults of the gateway's share of the provider budget.
+const (
+	// DefaultGatewayBudgetShare: half. A reconcile pass of the whole cluster
+	// (a restart, a drift check, a rotation wave) must not wait behind
+	// gateway traffic, and tenants writing through the gateway (DNS-01
+	// challenges, a few names each) need far fewer requests than a
+	// convergence of every claim; half keeps both going under a flood of
+	// either, and reconciles may use the gateway's half when it is idle.
+	DefaultGatewayBudgetShare = 0.5
+	DefaultGatewayReplicas    = 1
+)
+
+func gatewayEnabled(o Options) bool { return o.GatewayAddr != "" && o.GatewayAddr != "0" }
+
+// configureProvider splits each credential's rate limit between the
+// gateway's tenants and the reconciles (when the gateway runs), then applies
+// the caller's adjustments.
+func configureProvider(o Options) func(*cloudflare.Options) {
+	return func(co *cloudflare.Options) {
+		if gatewayEnabled(o) {
+			co.GatewayShare = cmpOr(o.GatewayBudgetShare, DefaultGatewayBudgetShare)
+			co.GatewayReplicas = cmpOr(o.GatewayReplicas, DefaultGatewayReplicas)
+		}
+		if o.ConfigureProvider != nil {
+			o.ConfigureProvider(co)
+		}
+	}
+}
+
+func cmpOr[T int | float64](v, d T) T {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
 func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
-	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: o.ConfigureProvider}
+	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: configureProvider(o)}
 	scopes := &controllers.ScopeReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-scope"),
 		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff,
@@ -309,9 +358,12 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 }
 
 // addGateway starts the RFC 2136 gateway on every replica, with keys kept
-// current by the gateway keys controller.
+// current by the gateway keys controller. It writes through the same
+// provider clients as the controllers: the gateway marks each request's
+// context with the key's namespace, and the client charges it to that
+// namespace on the gateway's share (configureProvider).
 func addGateway(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
-	if o.GatewayAddr == "" || o.GatewayAddr == "0" {
+	if !gatewayEnabled(o) {
 		return nil
 	}
 	keys := gateway.NewKeyStore()

@@ -3,6 +3,8 @@ package app
 import (
 	"strings"
 	"testing"
+
+	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
 
 func TestValidateWebhookCertRotation(t *testing.T) {
@@ -54,6 +56,51 @@ func TestValidateWebhookCertRotation(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestGatewayBudgetOptions(t *testing.T) {
+	tests := map[string]struct {
+		o         Options
+		wantErr   string
+		wantShare float64
+		wantReps  int
+	}{
+		"should give the gateway half on one replica by default": {
+			o: Options{GatewayAddr: ":5353"}, wantShare: DefaultGatewayBudgetShare, wantReps: 1,
+		},
+		"should pass the share and replicas as set": {
+			o: Options{GatewayAddr: ":5353", GatewayBudgetShare: 0.25, GatewayReplicas: 3}, wantShare: 0.25, wantReps: 3,
+		},
+		"should not split the budget when the gateway is off": {
+			o: Options{GatewayAddr: "0", GatewayBudgetShare: 0.25, GatewayReplicas: 3},
+		},
+		"should refuse a share that leaves the reconciles nothing": {
+			o: Options{GatewayBudgetShare: 1}, wantErr: "--gateway-budget-share",
+		},
+		"should refuse negative replicas": {
+			o: Options{GatewayReplicas: -1}, wantErr: "--gateway-replicas",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tc.o.Namespace, tc.o.ClusterName = "scopedns-system", "test"
+			err := tc.o.Validate()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Validate: %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			var co cloudflare.Options
+			configureProvider(tc.o)(&co)
+			if co.GatewayShare != tc.wantShare || co.GatewayReplicas != tc.wantReps {
+				t.Fatalf("provider options: share %v, replicas %d; want %v, %d", co.GatewayShare, co.GatewayReplicas, tc.wantShare, tc.wantReps)
 			}
 		})
 	}

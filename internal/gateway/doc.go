@@ -67,16 +67,32 @@
 //     ApplyChanges call for the zone; a provider error (or a failure to get
 //     the scope's provider) gets SERVFAIL. Nothing to change is NOERROR
 //     without a provider write.
+//   - Provider budget: the records lists and the write run with a context
+//     that names the key's namespace (budget.WithTenant); the provider
+//     client charges every request it is about to send to that namespace
+//     and does not send it when the namespace used its fair slice of the
+//     gateway's share of the credential's rate limit (internal/budget).
+//     Such an UPDATE gets REFUSED, signed, with nothing written, and its
+//     audit line's reason starts with "provider budget:".
 //
 // Updates of one zone are serialised within a replica, so prerequisites and
 // the write see the same records; replicas do not coordinate with each other,
 // so two replicas updating the same RRset at once can still interleave.
 //
 // Every UPDATE produces one audit line on [Options.Logger] (key name,
-// namespace, scope, zone, names, types, result, reason, remote address; at
-// debug level when the request is unsigned or names an unknown key, warning
-// level for a bad signature of a known key, error level for SERVFAIL, info
-// level otherwise) and every request one
+// namespace, scope, zone, names, types, result, reason, remote address,
+// provider requests charged; at debug level when the request is unsigned or
+// names an unknown key, warning level for a bad signature of a known key,
+// error level for SERVFAIL, info level otherwise), except that the lines of
+// UPDATEs nobody authenticated are sampled before anything else is spent on
+// them: per [Options.UnauthenticatedLogInterval] the first
+// [Options.UnauthenticatedLogPerSource] of each source address and
+// [Options.UnauthenticatedLogMax] in all, then one summary line
+// "rfc2136 unauthenticated updates not logged" with the count held back;
+// lines of a key refused for its rate or its namespace's provider budget are
+// sampled the same way by key name ("rfc2136 over-limit updates not
+// logged"). Every
+// request gets one
 // call of [Options.Observer] with the response code's name ("NOERROR",
 // "REFUSED", "NOTAUTH", ...). Secrets never reach a log line, an error or a
 // response.

@@ -101,8 +101,17 @@ type Options struct {
 	Nameserver string
 	// RequestTimeout bounds the provider calls of one request (default 10s).
 	RequestTimeout time.Duration
-	// Logger receives one audit line per UPDATE; default: discard.
-	Logger *slog.Logger
+	// Logger receives one audit line per UPDATE; default: discard. Lines
+	// of UPDATEs nobody authenticated are sampled: at most
+	// UnauthenticatedLogPerSource per source address (default 5) and
+	// UnauthenticatedLogMax in all (default 100) per
+	// UnauthenticatedLogInterval (default 1m), then one summary line. Lines
+	// of a key refused for its rate or its namespace's provider budget are
+	// sampled the same way, by key name.
+	Logger                      *slog.Logger
+	UnauthenticatedLogPerSource int
+	UnauthenticatedLogMax       int
+	UnauthenticatedLogInterval  time.Duration
 	// Observer, when set, is called once per request with the response code's
 	// name ("NOERROR", "REFUSED", "NOTAUTH", ...), for metrics. It must be
 	// cheap and safe for concurrent use.
@@ -134,6 +143,10 @@ type Server struct {
 	tsig     *tsigVerifier
 	verified verifiedCache
 	limits   *limiters
+	sampler  *auditSampler // unauthenticated, by source address
+	// overLimit samples lines of keys refused for their rate or budget,
+	// by key name.
+	overLimit *auditSampler
 
 	zmu   sync.Mutex
 	zones map[string]*sync.Mutex // zone ID -> lock
@@ -199,11 +212,22 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.UnauthenticatedLogPerSource <= 0 {
+		o.UnauthenticatedLogPerSource = defaultSamplePerSource
+	}
+	if o.UnauthenticatedLogMax <= 0 {
+		o.UnauthenticatedLogMax = defaultSampleTotal
+	}
+	if o.UnauthenticatedLogInterval <= 0 {
+		o.UnauthenticatedLogInterval = defaultSampleInterval
+	}
 	s := &Server{
-		o:      o,
-		limits: newLimiters(o.RatePerKey, o.BurstPerKey),
-		zones:  map[string]*sync.Mutex{},
-		ready:  make(chan struct{}),
+		o:         o,
+		sampler:   newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		overLimit: newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		limits:    newLimiters(o.RatePerKey, o.BurstPerKey),
+		zones:     map[string]*sync.Mutex{},
+		ready:     make(chan struct{}),
 	}
 	s.tsig = &tsigVerifier{s: s}
 	s.verified.m = map[string]*verifiedEntry{}
@@ -306,9 +330,21 @@ func (s *Server) Start(ctx context.Context) error {
 	s.o.Logger.Info("rfc2136 gateway listening", "udp", pc.LocalAddr().String(), "tcp", l.Addr().String())
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
+	// The summary of held-back audit lines is written when its interval
+	// ends, also when the flood stopped before.
+	tick := time.NewTicker(s.o.UnauthenticatedLogInterval)
+	defer tick.Stop()
+serve:
+	for {
+		select {
+		case <-ctx.Done():
+			break serve
+		case serveErr = <-errc:
+			break serve
+		case <-tick.C:
+			s.logSummary(msgUnauthenticatedSummary, s.sampler.flush(s.o.Now()))
+			s.logSummary(msgOverLimitSummary, s.overLimit.flush(s.o.Now()))
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -62,13 +63,17 @@ type request struct {
 	v       *verifiedEntry // set when this server verified the MAC
 	tsigErr uint16         // TSIG error of the response
 
-	key    Key
-	zone   string
-	names  []string
-	types  []string
-	reason string
-	answer []dns.RR // QUERY answers
-	ns     []dns.RR // QUERY authority
+	key Key
+	tab *budget.Tab // the key's namespace, charged for provider requests
+	// overLimit: refused for the key's message rate or its namespace's
+	// provider budget; such lines are sampled per key.
+	overLimit bool
+	zone      string
+	names     []string
+	types     []string
+	reason    string
+	answer    []dns.RR // QUERY answers
+	ns        []dns.RR // QUERY authority
 
 	created, updated, deleted int
 }
@@ -145,6 +150,7 @@ func (s *Server) authenticate(q *request) int {
 	}
 	if !s.limits.allow(q.keyName, s.o.Now()) {
 		q.reason = "rate limit exceeded"
+		q.overLimit = true
 		return dns.RcodeRefused
 	}
 	return dns.RcodeSuccess
@@ -251,6 +257,27 @@ func packUnauthenticated(m *dns.Msg, withTSIG func(*dns.Msg) ([]byte, error)) ([
 }
 
 func (s *Server) audit(q *request, rcode int) {
+	remote := ""
+	if q.w != nil {
+		remote = remoteAddr(q.w)
+	}
+	switch {
+	case q.v == nil:
+		// Nobody authenticated this request: sample before anything else
+		// (even the key lookup below) is spent on it.
+		ok, sum := s.sampler.allow(remote, s.o.Now())
+		s.logSummary(msgUnauthenticatedSummary, sum)
+		if !ok {
+			return
+		}
+	case q.overLimit:
+		// A key flooding past its limits would flood the log as well.
+		ok, sum := s.overLimit.allow(q.keyName, s.o.Now())
+		s.logSummary(msgOverLimitSummary, sum)
+		if !ok {
+			return
+		}
+	}
 	// A refused signature still names a key; when that key is known, say
 	// whose it is, so a misconfigured Issuer (HMAC-MD5, a stale secret) is
 	// visible to the tenant's admins rather than lost as noise.
@@ -269,10 +296,11 @@ func (s *Server) audit(q *request, rcode int) {
 		slog.Any("names", q.names),
 		slog.Any("types", q.types),
 	}
-	if q.w != nil {
-		if a := remoteAddr(q.w); a != "" {
-			attrs = append(attrs, slog.String("remote", a))
-		}
+	if remote != "" {
+		attrs = append(attrs, slog.String("remote", remote))
+	}
+	if q.tab != nil && q.tab.Sent() > 0 {
+		attrs = append(attrs, slog.Int("providerRequests", q.tab.Sent()))
 	}
 	if q.reason != "" {
 		attrs = append(attrs, slog.String("reason", q.reason))
@@ -294,6 +322,29 @@ func (s *Server) audit(q *request, rcode int) {
 		level = slog.LevelWarn
 	}
 	s.o.Logger.LogAttrs(s.ctx(), level, "rfc2136 update", attrs...)
+}
+
+// logSummary writes the line that stands for the audit lines the sampler
+// held back in an interval.
+const (
+	msgUnauthenticatedSummary = "rfc2136 unauthenticated updates not logged"
+	msgOverLimitSummary       = "rfc2136 over-limit updates not logged"
+)
+
+func (s *Server) logSummary(msg string, sum *auditSummary) {
+	if sum == nil {
+		return
+	}
+	top := make([]string, 0, len(sum.top))
+	for _, c := range sum.top {
+		top = append(top, c.source+"="+strconv.Itoa(c.suppressed))
+	}
+	s.o.Logger.LogAttrs(s.ctx(), slog.LevelWarn, msg,
+		slog.Int("suppressed", sum.suppressed),
+		slog.Int("sources", sum.sources),
+		slog.Any("top", top),
+		slog.Duration("interval", sum.interval.Round(time.Second)),
+	)
 }
 
 func remoteAddr(w dns.ResponseWriter) (a string) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -97,6 +98,11 @@ func (s *Server) serveUpdate(q *request) int {
 
 	ctx, cancel := context.WithTimeout(s.ctx(), s.o.RequestTimeout)
 	defer cancel()
+	// Every provider request sent for this UPDATE is charged to the key's
+	// namespace (see internal/budget); a namespace over its share gets
+	// REFUSED, and nothing is written.
+	q.tab = &budget.Tab{Tenant: q.key.Namespace}
+	ctx = budget.WithTenant(ctx, q.tab)
 	w, err := s.o.Writers.Writer(ctx, q.key.Scope)
 	if err != nil || w == nil {
 		q.reason = fmt.Sprintf("no provider for scope %s: %v", q.key.Scope, err)
@@ -125,8 +131,7 @@ func (s *Server) serveUpdate(q *request) int {
 	for _, n := range names {
 		recs, err := w.Records(ctx, zoneID, provider.RecordFilter{Name: n})
 		if err != nil {
-			q.reason = fmt.Sprintf("reading records of %s: %v", n, err)
-			return dns.RcodeServerFailure
+			return q.providerFailed(fmt.Sprintf("reading records of %s", n), err)
 		}
 		for _, r := range recs {
 			if provider.NormalizeName(r.Name) != n { // a provider that filters loosely
@@ -151,11 +156,23 @@ func (s *Server) serveUpdate(q *request) int {
 		return dns.RcodeSuccess
 	}
 	if _, err := w.ApplyChanges(ctx, zoneID, plan); err != nil {
-		q.reason = fmt.Sprintf("writing records: %v", err)
-		return dns.RcodeServerFailure
+		return q.providerFailed("writing records", err)
 	}
 	q.created, q.updated, q.deleted = len(plan.Create), len(plan.UpdateNew), len(plan.Delete)
 	return dns.RcodeSuccess
+}
+
+// providerFailed answers a failed provider call: REFUSED when the call was
+// not sent because the namespace used its share of the provider budget (the
+// client is to back off, the server is fine), SERVFAIL otherwise.
+func (q *request) providerFailed(doing string, err error) int {
+	q.reason = fmt.Sprintf("%s: %v", doing, err)
+	if q.tab.Refused() {
+		q.reason = "provider budget: " + q.reason
+		q.overLimit = true
+		return dns.RcodeRefused
+	}
+	return dns.RcodeServerFailure
 }
 
 // inZone checks that name (normalised) lies in the request's zone and not in

@@ -111,10 +111,10 @@ func (s *sdk) VerifyToken(ctx context.Context, p accounts.TokenVerifyParams) (*a
 
 // Provider is the Cloudflare provider.Provider. It is safe for concurrent use.
 type Provider struct {
-	opts    Options
-	api     api
-	limiter *limiter // nil when client-side pacing is off
-	log     *slog.Logger
+	opts   Options
+	api    api
+	limits *limits // nil when client-side pacing is off
+	log    *slog.Logger
 
 	groupsMu sync.Mutex
 	groupIDs []string // permission group IDs, in the order of opts.PermissionGroups
@@ -145,7 +145,7 @@ func New(opts Options) (*Provider, error) {
 func newProvider(opts Options, a api) *Provider {
 	p := &Provider{opts: opts, api: a, log: opts.Logger}
 	if opts.RateLimit > 0 {
-		p.limiter = sharedLimiter(limiterKey(opts.BaseURL, opts.APIToken.Reveal()), opts.RateLimit, opts.RateWindow)
+		p.limits = sharedLimits(limiterKey(opts.BaseURL, opts.APIToken.Reveal()), opts)
 	}
 	return p
 }

@@ -69,6 +69,15 @@ type Options struct {
 	// negative RateLimit turns client-side pacing off.
 	RateLimit  int
 	RateWindow time.Duration
+	// GatewayShare (0 to 1) of RateLimit is for requests the RFC 2136
+	// gateway makes for its tenants (a context from budget.WithTenant),
+	// divided equally between GatewayReplicas replicas (default 1), each
+	// tenant charged per request on a fair slice of it (budget.Fair); the
+	// rest is reserved for every other request (reconciles). 0: no split,
+	// every request paced on RateLimit alone. See budget.Split for why the
+	// replicas together stay within RateLimit.
+	GatewayShare    float64
+	GatewayReplicas int
 	// MaxRateLimitWait is the longest a call waits for the rate limit before
 	// returning an error that satisfies provider.IsRateLimited.
 	MaxRateLimitWait time.Duration
@@ -112,6 +121,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RateWindow == 0 {
 		o.RateWindow = DefaultRateWindow
+	}
+	if o.GatewayReplicas == 0 {
+		o.GatewayReplicas = 1
 	}
 	if o.MaxRateLimitWait == 0 {
 		o.MaxRateLimitWait = DefaultMaxRateLimitWait
@@ -160,6 +172,12 @@ func (o Options) validate() error {
 	}
 	if o.RateWindow < 0 {
 		errs = append(errs, fmt.Errorf("RateWindow %s is negative", o.RateWindow))
+	}
+	if o.GatewayShare < 0 || o.GatewayShare > 1 {
+		errs = append(errs, fmt.Errorf("GatewayShare %v is outside 0..1", o.GatewayShare))
+	}
+	if o.GatewayReplicas < 1 {
+		errs = append(errs, fmt.Errorf("GatewayReplicas %d is less than 1", o.GatewayReplicas))
 	}
 	if o.MaxRateLimitWait < 0 {
 		errs = append(errs, fmt.Errorf("MaxRateLimitWait %s is negative", o.MaxRateLimitWait))

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"weak"
+
+	"github.com/scopedns/scopedns/internal/budget"
 )
 
 // limiter paces requests of one credential: at most n in any window (a sliding
@@ -120,35 +122,81 @@ func (e *throttled) Error() string {
 	return fmt.Sprintf("client-side rate limit: next request possible in %s", e.wait.Round(time.Millisecond))
 }
 
-// limiters shares one limiter per credential and API: the key is a hash of the
+// limits are one credential's limiters in this process: all paces every
+// request on the process's share of the credential's budget; when the budget
+// is split (Options.GatewayShare), gateway requests (a context carrying a
+// budget.Tab) are also charged to their tenant on fair and paced on gateway,
+// this replica's gateway part, so that the gateway never takes the reconcile
+// reserve and no tenant takes the others' part.
+type limits struct {
+	all     *limiter
+	gateway *limiter     // nil without a split
+	fair    *budget.Fair // nil without a split
+}
+
+func newLimits(o Options) *limits {
+	sh := budget.Split(o.RateLimit, o.GatewayShare, o.GatewayReplicas)
+	l := &limits{all: newLimiter(sh.Process, o.RateWindow)}
+	if sh.Gateway > 0 {
+		l.gateway = newLimiter(sh.Gateway, o.RateWindow)
+		l.fair = budget.NewFair(sh.Gateway, o.RateWindow)
+	}
+	return l
+}
+
+// admit waits for the limiters a request goes through, charging a gateway
+// request to its tenant first (refused at once when the tenant is over its
+// share: nothing is sent). done must be called with the tickets once the
+// answer is back.
+func (l *limits) admit(ctx context.Context, max time.Duration) (all, gw ticket, err error) {
+	if tab := budget.TabFrom(ctx); tab != nil && l.fair != nil {
+		if err := tab.Charge(l.fair, l.all.now()); err != nil {
+			return ticket{}, ticket{}, err
+		}
+		if gw, err = l.gateway.wait(ctx, max); err != nil {
+			return ticket{}, ticket{}, err
+		}
+	}
+	all, err = l.all.wait(ctx, max)
+	return all, gw, err
+}
+
+func (l *limits) done(all, gw ticket) {
+	l.all.done(all)
+	if l.gateway != nil {
+		l.gateway.done(gw)
+	}
+}
+
+// registry shares one limits per credential and API: the key is a hash of the
 // base URL and the token, so the registry holds no secret. Entries go away when
 // no Provider uses them any more.
-var limiters = struct {
+var registry = struct {
 	sync.Mutex
-	m map[string]weak.Pointer[limiter]
-}{m: map[string]weak.Pointer[limiter]{}}
+	m map[string]weak.Pointer[limits]
+}{m: map[string]weak.Pointer[limits]{}}
 
 func limiterKey(baseURL, token string) string {
 	h := sha256.Sum256([]byte(baseURL + "\x00" + token))
 	return hex.EncodeToString(h[:])
 }
 
-// sharedLimiter returns the limiter for the key, creating it with n per window
-// when there is none. The first Provider's limits win.
-func sharedLimiter(key string, n int, window time.Duration) *limiter {
-	limiters.Lock()
-	defer limiters.Unlock()
-	if l := limiters.m[key].Value(); l != nil {
+// sharedLimits returns the limits for the key, creating them from o when
+// there are none. The first Provider's limits win.
+func sharedLimits(key string, o Options) *limits {
+	registry.Lock()
+	defer registry.Unlock()
+	if l := registry.m[key].Value(); l != nil {
 		return l
 	}
-	l := newLimiter(n, window)
+	l := newLimits(o)
 	wp := weak.Make(l)
-	limiters.m[key] = wp
+	registry.m[key] = wp
 	runtime.AddCleanup(l, func(key string) {
-		limiters.Lock()
-		defer limiters.Unlock()
-		if limiters.m[key] == wp {
-			delete(limiters.m, key)
+		registry.Lock()
+		defer registry.Unlock()
+		if registry.m[key] == wp {
+			delete(registry.m, key)
 		}
 	}, key)
 	return l

@@ -18,6 +18,7 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
+	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -47,14 +48,19 @@ var idempotent = map[string]bool{
 func (p *Provider) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	ctx := req.Context()
 	op := opFrom(ctx)
-	var tk ticket
-	if p.limiter != nil {
+	var all, gw ticket
+	if p.limits != nil {
 		var err error
-		if tk, err = p.limiter.wait(ctx, p.opts.MaxRateLimitWait); err != nil {
-			if t, ok := err.(*throttled); ok {
+		if all, gw, err = p.limits.admit(ctx, p.opts.MaxRateLimitWait); err != nil {
+			var t *throttled
+			var over *budget.OverShareError
+			switch {
+			case errors.As(err, &t):
 				p.observe(op, provider.ResultThrottled, 0)
 				p.log.LogAttrs(ctx, slog.LevelDebug, "cloudflare request held back by the client-side rate limit",
 					slog.String("op", op), slog.Duration("wait", t.wait))
+			case errors.As(err, &over):
+				p.observe(op, provider.ResultThrottled, 0)
 			}
 			return nil, err
 		}
@@ -62,11 +68,11 @@ func (p *Provider) middleware(req *http.Request, next option.MiddlewareNext) (*h
 	start := time.Now()
 	res, err := next(req)
 	d := time.Since(start)
-	if p.limiter != nil {
-		p.limiter.done(tk)
+	if p.limits != nil {
+		p.limits.done(all, gw)
 	}
-	if res != nil && res.StatusCode == http.StatusTooManyRequests && p.limiter != nil {
-		p.limiter.pause(retryAfter(res.Header))
+	if res != nil && res.StatusCode == http.StatusTooManyRequests && p.limits != nil {
+		p.limits.all.pause(retryAfter(res.Header))
 	}
 	p.observe(op, resultOf(res, err), d)
 	return res, err
@@ -162,7 +168,8 @@ func (p *Provider) retryAfter(ctx context.Context, op string, err error, perr *p
 	switch perr.Kind {
 	case provider.KindRateLimited:
 		var t *throttled
-		if errors.As(err, &t) || perr.RetryAfter > p.opts.MaxRateLimitWait {
+		var over *budget.OverShareError
+		if errors.As(err, &t) || errors.As(err, &over) || perr.RetryAfter > p.opts.MaxRateLimitWait {
 			return 0, false
 		}
 		wait = perr.RetryAfter
@@ -205,6 +212,11 @@ func (p *Provider) classify(op string, err error, secrets ...provider.Secret) *p
 	var t *throttled
 	if errors.As(err, &t) {
 		return &provider.Error{Op: op, Kind: provider.KindRateLimited, Message: t.Error(), RetryAfter: t.wait}
+	}
+	var over *budget.OverShareError
+	if errors.As(err, &over) {
+		// No RetryAfter: the tenant is not to wait in line, it is refused.
+		return &provider.Error{Op: op, Kind: provider.KindRateLimited, Message: over.Error()}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		var ue *url.Error
