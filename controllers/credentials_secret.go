@@ -84,6 +84,14 @@ func (r *CredentialsReconciler) saveVault(ctx context.Context, v *corev1.Secret)
 	if err != nil {
 		return fmt.Errorf("writing vault Secret %s/%s: %w", v.Namespace, v.Name, err)
 	}
+	// The write decodes the API server's answer into v, and empty maps come
+	// back nil; the callers go on filling v after saving it.
+	if v.Data == nil {
+		v.Data = map[string][]byte{}
+	}
+	if v.Annotations == nil {
+		v.Annotations = map[string]string{}
+	}
 	return nil
 }
 

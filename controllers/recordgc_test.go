@@ -314,7 +314,6 @@ func TestClusterLive(t *testing.T) {
 	}
 }
 
-
 // failingFor fails to build the provider of the named scope.
 type failingFor struct {
 	storeProviders
