@@ -97,17 +97,11 @@ func (r *GatewayKeysReconciler) grants(ctx context.Context, scope *v1alpha1.DNSS
 		if !c.DeletionTimestamp.IsZero() {
 			continue
 		}
-		verdict, err := policy.Decide(ctx, policy.Input{
-			Claim: c, Scope: scope, NamespaceLabels: namespace.Labels,
-			Contest: policy.OlderWins, Cluster: policy.Indexed{Reader: r.Client}, Policies: r.Policies,
-		})
+		reserved, err := keyReservations(ctx, policy.Indexed{Reader: r.Client}, r.Policies, scope, namespace.Labels, c)
 		if err != nil {
 			return nil, nil, err
 		}
-		for j, rv := range verdict.Records {
-			if !rv.Allowed || len(c.Spec.Records[j].Values) > 0 {
-				continue // refused, or written by the operator rather than the key
-			}
+		for _, rv := range reserved {
 			id := zoneIDOf(scope, rv.Match.Zone)
 			if id == "" {
 				continue
@@ -117,6 +111,27 @@ func (r *GatewayKeysReconciler) grants(ctx context.Context, scope *v1alpha1.DNSS
 		}
 	}
 	return grants, zones, nil
+}
+
+// keyReservations are the records of a claim that its namespace's gateway
+// key may write: those the one verdict allows that have no values (records
+// with values are the operator's to write). The gateway keys and the record
+// GC both ask this, so a record the GC keeps is exactly one a key may write.
+func keyReservations(ctx context.Context, cluster policy.Cluster, policies *policy.Cache, scope *v1alpha1.DNSScope, nsLabels map[string]string, c *v1alpha1.DNSRecordClaim) ([]policy.RecordVerdict, error) {
+	verdict, err := policy.Decide(ctx, policy.Input{
+		Claim: c, Scope: scope, NamespaceLabels: nsLabels,
+		Contest: policy.OlderWins, Cluster: cluster, Policies: policies,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []policy.RecordVerdict
+	for j, rv := range verdict.Records {
+		if rv.Allowed && len(c.Spec.Records[j].Values) == 0 {
+			out = append(out, rv)
+		}
+	}
+	return out, nil
 }
 
 // tsigSecrets are the key's secrets: from the vault in the operator's

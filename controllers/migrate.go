@@ -89,16 +89,13 @@ func (r *CredentialsReconciler) migrate(ctx context.Context, scope *v1alpha1.DNS
 			return err
 		}
 	}
+	// The TSIG secret is never taken from the old Secret: a tenant could
+	// have written one there (a Secret it made before its first claim,
+	// labelled and with the old finalizer) and chosen its own gateway key,
+	// a guessable one included. The key is drawn anew (generation 1) by the
+	// TSIG step of this reconcile; RFC 2136 clients read the Secret again
+	// (cert-manager does on every challenge).
 	tsig := creds.RFC2136Enabled() && len(legacy.Data[KeyTSIGSecret]) > 0
-	if tsig {
-		st.TSIG = &v1alpha1.TSIGKeyStatus{KeyName: TSIGKeyName(cred.Spec.Namespace, scope.Name), Generation: 1}
-		v.Data[KeyTSIGSecret] = legacy.Data[KeyTSIGSecret]
-		v.Annotations[AnnTSIGGeneration] = "1"
-		if until := parseTime(ann[AnnPreviousTSIGUntil]); len(legacy.Data[KeyTSIGPrevious]) > 0 && until.After(now) {
-			v.Data[KeyTSIGPrevious] = legacy.Data[KeyTSIGPrevious]
-			st.TSIG.PreviousValidUntil = &metav1.Time{Time: clampTime(until, now, now.Add(creds.RotationOverlap()))}
-		}
-	}
 	if adopted > 0 || tsig {
 		st.SecretName, st.SecretUID = legacy.Name, legacy.UID
 	}
@@ -111,7 +108,7 @@ func (r *CredentialsReconciler) migrate(ctx context.Context, scope *v1alpha1.DNS
 		return err
 	}
 	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "Migrated", "Migrate",
-		"adopted %d provider tokens and %s from Secret %s/%s of an earlier release", adopted, map[bool]string{true: "its TSIG key", false: "no TSIG key"}[tsig], legacy.Namespace, legacy.Name)
+		"adopted %d provider tokens, and %s, for Secret %s/%s of an earlier release", adopted, map[bool]string{true: "a new TSIG key in place of its old one", false: "no TSIG key"}[tsig], legacy.Namespace, legacy.Name)
 	if st.SecretUID == "" {
 		return r.checkTenantSecret(ctx, scope, cred)
 	}

@@ -32,7 +32,7 @@ type ClusterLive struct {
 // namespace's gateway key may write under the scope (normalised names,
 // upper-case types). claims are the scope's claims that are not being
 // deleted; namespaces the cluster's namespaces by name.
-type GatewayGrantsFunc func(scope *v1alpha1.DNSScope, compiled *grant.Compiled, claims []*v1alpha1.DNSRecordClaim, namespaces map[string]*corev1.Namespace) map[string]map[grant.Key]bool
+type GatewayGrantsFunc func(ctx context.Context, scope *v1alpha1.DNSScope, claims []*v1alpha1.DNSRecordClaim, namespaces map[string]*corev1.Namespace) (map[string]map[grant.Key]bool, error)
 
 // Live implements LiveSource.
 func (l *ClusterLive) Live(ctx context.Context) (LiveOwners, error) {
@@ -68,18 +68,18 @@ func (l *ClusterLive) Live(ctx context.Context) (LiveOwners, error) {
 	}
 	grants := l.GatewayGrants
 	if grants == nil {
-		grants = DefaultGatewayGrants
+		grants = l.keyGrants
 	}
 	for i := range scopes.Items {
 		s := &scopes.Items[i]
 		if !s.Spec.Credentials.RFC2136Enabled() || !s.DeletionTimestamp.IsZero() {
 			continue
 		}
-		compiled, err := l.Policies.Compile(s)
+		byNamespace, err := grants(ctx, s, byScope[s.Name], namespaces)
 		if err != nil {
-			continue // an invalid scope grants nothing; its status says why
+			return LiveOwners{}, err
 		}
-		for ns, keys := range grants(s, compiled, byScope[s.Name], namespaces) {
+		for ns, keys := range byNamespace {
 			marker := gateway.OwnerComment(l.ClusterName, ns)
 			if live.Gateway[marker] == nil {
 				live.Gateway[marker] = map[grant.Key]bool{}
@@ -92,29 +92,26 @@ func (l *ClusterLive) Live(ctx context.Context) (LiveOwners, error) {
 	return live, nil
 }
 
-// DefaultGatewayGrants grants a namespace's gateway key what
-// GatewayKeysReconciler grants it, judged from spec: every record without
-// values (a reservation) of a claim in a namespace the scope selects that
-// the scope's grant allows.
-func DefaultGatewayGrants(scope *v1alpha1.DNSScope, compiled *grant.Compiled, claims []*v1alpha1.DNSRecordClaim, namespaces map[string]*corev1.Namespace) map[string]map[grant.Key]bool {
+// keyGrants grants a namespace's gateway key what GatewayKeysReconciler
+// grants it (keyReservations, the one verdict over claim specs), in every
+// namespace the scope selects.
+func (l *ClusterLive) keyGrants(ctx context.Context, scope *v1alpha1.DNSScope, claims []*v1alpha1.DNSRecordClaim, namespaces map[string]*corev1.Namespace) (map[string]map[grant.Key]bool, error) {
 	out := map[string]map[grant.Key]bool{}
 	for _, c := range claims {
 		ns, ok := namespaces[c.Namespace]
 		if !ok || !ns.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if sel, err := policy.Selects(scope, ns.Labels); err != nil || !sel {
-			continue
+		reserved, err := keyReservations(ctx, policy.Indexed{Reader: l.Client}, l.Policies, scope, ns.Labels, c)
+		if err != nil {
+			return nil, err
 		}
-		for _, d := range policy.CheckClaim(compiled, c.Namespace, c) {
-			if d.Err != nil || len(c.Spec.Records[d.Index].Values) > 0 {
-				continue
-			}
+		for _, rv := range reserved {
 			if out[c.Namespace] == nil {
 				out[c.Namespace] = map[grant.Key]bool{}
 			}
-			out[c.Namespace][grant.Key{Name: provider.NormalizeName(d.Key.Name), Type: strings.ToUpper(d.Key.Type)}] = true
+			out[c.Namespace][grant.Key{Name: provider.NormalizeName(rv.Key.Name), Type: strings.ToUpper(rv.Key.Type)}] = true
 		}
 	}
-	return out
+	return out, nil
 }

@@ -269,14 +269,18 @@ func TestClusterLive(t *testing.T) {
 	web := func(ns string) v1alpha1.RecordSpec {
 		return v1alpha1.RecordSpec{Name: "web." + ns + ".apps.example.com", Type: v1alpha1.RecordTypeA, Values: []string{"192.0.2.1"}}
 	}
-	cl := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(scope,
-		ns("team-a", true), ns("team-b", false), ns("team-c", true),
-		claim("team-a", "web", true, false, acme("team-a"), web("team-a")),
-		claim("team-a", "leaving", true, true, acme("team-a")),
-		claim("team-b", "web", true, false, acme("team-b")),
-		claim("team-c", "forced", false, true, acme("team-c")),
-		claim("team-c", "outside", true, false, v1alpha1.RecordSpec{Name: "_acme-challenge.team-a.apps.example.com", Type: v1alpha1.RecordTypeTXT}),
-	).Build()
+	cl := fake.NewClientBuilder().WithScheme(testScheme(t)).
+		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.NameIndex, policy.IndexRecordNames).
+		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.AncestorIndex, policy.IndexRecordAncestors).
+		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName).
+		WithObjects(scope,
+			ns("team-a", true), ns("team-b", false), ns("team-c", true),
+			claim("team-a", "web", true, false, acme("team-a"), web("team-a")),
+			claim("team-a", "leaving", true, true, acme("team-a")),
+			claim("team-b", "web", true, false, acme("team-b")),
+			claim("team-c", "forced", false, true, acme("team-c")),
+			claim("team-c", "outside", true, false, v1alpha1.RecordSpec{Name: "_acme-challenge.team-a.apps.example.com", Type: v1alpha1.RecordTypeTXT}),
+		).Build()
 	live, err := (&ClusterLive{Client: cl, Policies: &policy.Cache{}, ClusterName: gcCluster}).Live(ctx)
 	if err != nil {
 		t.Fatal(err)

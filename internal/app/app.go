@@ -20,6 +20,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -190,7 +191,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 				&corev1.Secret{}: {Namespaces: map[string]cache.Config{
 					o.Namespace:         {}, // master credentials, written by admins
 					cache.AllNamespaces: {LabelSelector: managed},
-				}},
+				}, Transform: SecretTransform(o.Namespace)},
 			},
 		},
 	}
@@ -255,6 +256,26 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// SecretTransform is what the cache keeps of a Secret. Tenants can put the
+// operator's label on any number of Secrets of up to a megabyte each, and
+// every replica would cache them whole. Outside the operator's namespace the
+// cache keeps only the metadata the watches map by (name, labels), without
+// values or annotations: a tenant's Secret is always read from the API
+// server when it is reconciled, never from the cache.
+func SecretTransform(operatorNamespace string) toolscache.TransformFunc {
+	strip := cache.TransformStripManagedFields()
+	return func(obj any) (any, error) {
+		obj, err := strip(obj)
+		if err != nil {
+			return obj, err
+		}
+		if s, ok := obj.(*corev1.Secret); ok && s.Namespace != operatorNamespace {
+			s.Data, s.StringData, s.Annotations = nil, nil, nil
+		}
+		return obj, nil
+	}
 }
 
 // rotators counts the certificate rotators of this process: cert-controller

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
 
@@ -101,6 +104,37 @@ func TestGatewayBudgetOptions(t *testing.T) {
 			configureProvider(tc.o)(&co)
 			if co.GatewayShare != tc.wantShare || co.GatewayReplicas != tc.wantReps {
 				t.Fatalf("provider options: share %v, replicas %d; want %v, %d", co.GatewayShare, co.GatewayReplicas, tc.wantShare, tc.wantReps)
+			}
+		})
+	}
+}
+
+func TestSecretTransformKeepsNoTenantValues(t *testing.T) {
+	big := map[string][]byte{"blob": make([]byte, 1<<20)}
+	for name, tc := range map[string]struct {
+		namespace string
+		keepData  bool
+	}{
+		"a tenant's Secret loses its values and annotations": {namespace: "team-a", keepData: false},
+		"a Secret of the operator's namespace is kept whole": {namespace: "scopedns-system", keepData: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: tc.namespace, Name: "s",
+					Labels:      map[string]string{"app.kubernetes.io/managed-by": "scopedns"},
+					Annotations: map[string]string{"note": strings.Repeat("x", 1000)}},
+				Data: big,
+			}
+			out, err := SecretTransform("scopedns-system")(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := out.(*corev1.Secret)
+			if got := len(s.Data) > 0 || len(s.Annotations) > 0; got != tc.keepData {
+				t.Fatalf("values kept = %v, want %v", got, tc.keepData)
+			}
+			if s.Labels["app.kubernetes.io/managed-by"] != "scopedns" || s.Name != "s" {
+				t.Fatalf("the watch needs name and labels, got %v", s.ObjectMeta)
 			}
 		})
 	}
