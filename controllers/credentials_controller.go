@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -109,6 +110,14 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		legacy, err := r.legacySecret(ctx, ns, scope)
 		if err != nil || legacy == nil && len(zoneIDs) == 0 {
 			return ctrl.Result{}, err
+		}
+		if legacy != nil && len(zoneIDs) == 0 {
+			// Claims whose status does not list their zones yet (the claim
+			// controller has not reached them) would make the migration
+			// retire at once what it just adopted: wait for them.
+			if waiting, err := r.claimsWithoutZones(ctx, ns, scopeName); err != nil || waiting {
+				return ctrl.Result{RequeueAfter: 5 * time.Second}, err
+			}
 		}
 		if err := requireReady(scope); err != nil && legacy != nil {
 			// Migrating reads tokens at the provider; wait for the scope.
@@ -215,6 +224,22 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 		}
 	}
 	return &scope, sortedSet(zones), nil
+}
+
+// claimsWithoutZones reports whether the namespace has live claims under the
+// scope that the claim controller has not judged yet (no Accepted condition),
+// so their status cannot list zones.
+func (r *CredentialsReconciler) claimsWithoutZones(ctx context.Context, ns, scopeName string) (bool, error) {
+	var claims v1alpha1.DNSRecordClaimList
+	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
+		return false, err
+	}
+	for _, c := range claims.Items {
+		if c.DeletionTimestamp.IsZero() && len(c.Status.Zones) == 0 && meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionAccepted) == nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // legacySecret finds a credentials Secret of an earlier release, which

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,7 +61,7 @@ var _ = Describe("Shared zones", func() {
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonZoneWideTokens))
 			g.Expect(c.Message).To(And(ContainSubstring("zone example.com: held by 2 namespaces"), ContainSubstring(a), ContainSubstring(b)))
 			g.Expect(c.ObservedGeneration).To(Equal(got.Generation))
-		}).Should(Succeed())
+		}, 30*time.Second).Should(Succeed())
 	})
 
 	It("reports no shared zone when the gateway's keys are the only credentials", func() {
@@ -76,6 +78,6 @@ var _ = Describe("Shared zones", func() {
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNoSharedZones))
-		}).Should(Succeed())
+		}, 30*time.Second).Should(Succeed())
 	})
 })
