@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -86,6 +85,9 @@ type CredentialsReconciler struct {
 	Now        func() time.Time
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
+	// Policies compiles scopes for the verdict that decides the token's
+	// zones; nil compiles without a cache.
+	Policies *policy.Cache
 	// Nameserver is the gateway address written to Secrets for RFC 2136
 	// clients (host:port).
 	Nameserver string
@@ -110,14 +112,6 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		legacy, err := r.legacySecret(ctx, ns, scope)
 		if err != nil || legacy == nil && len(zoneIDs) == 0 {
 			return ctrl.Result{}, err
-		}
-		if legacy != nil && len(zoneIDs) == 0 {
-			// Claims whose status does not list their zones yet (the claim
-			// controller has not reached them) would make the migration
-			// retire at once what it just adopted: wait for them.
-			if waiting, err := r.claimsWithoutZones(ctx, ns, scopeName); err != nil || waiting {
-				return ctrl.Result{RequeueAfter: 5 * time.Second}, err
-			}
 		}
 		if err := requireReady(scope); err != nil && legacy != nil {
 			// Migrating reads tokens at the provider; wait for the scope.
@@ -210,36 +204,31 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
 		return nil, nil, err
 	}
+	// The zones come from the one verdict over the claims' specs, not from
+	// their status (read by no decision): a refused record widens nothing.
 	zones := map[string]bool{}
-	for _, c := range claims.Items {
-		// Status.Zones lists only zones where the claim has written or
-		// reserved records, so refused claims widen nothing.
+	for i := range claims.Items {
+		c := &claims.Items[i]
 		if !c.DeletionTimestamp.IsZero() {
 			continue
 		}
-		for _, z := range c.Status.Zones {
-			if id := zoneIDOf(&scope, z); id != "" {
+		verdict, err := policy.Decide(ctx, policy.Input{
+			Claim: c, Scope: &scope, NamespaceLabels: namespace.Labels,
+			Contest: policy.OlderWins, Cluster: policy.Indexed{Reader: r.Client}, Policies: r.Policies,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rv := range verdict.Records {
+			if !rv.Allowed {
+				continue
+			}
+			if id := zoneIDOf(&scope, rv.Match.Zone); id != "" {
 				zones[id] = true
 			}
 		}
 	}
 	return &scope, sortedSet(zones), nil
-}
-
-// claimsWithoutZones reports whether the namespace has live claims under the
-// scope that the claim controller has not judged yet (no Accepted condition),
-// so their status cannot list zones.
-func (r *CredentialsReconciler) claimsWithoutZones(ctx context.Context, ns, scopeName string) (bool, error) {
-	var claims v1alpha1.DNSRecordClaimList
-	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
-		return false, err
-	}
-	for _, c := range claims.Items {
-		if c.DeletionTimestamp.IsZero() && len(c.Status.Zones) == 0 && meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionAccepted) == nil {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // legacySecret finds a credentials Secret of an earlier release, which

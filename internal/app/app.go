@@ -354,7 +354,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	creds := &controllers.CredentialsReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
 		Namespace: o.Namespace, ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
-		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr),
+		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr), Policies: policies,
 	}
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)
