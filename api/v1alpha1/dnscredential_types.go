@@ -172,8 +172,8 @@ type DNSCredentialStatus struct {
 // +kubebuilder:printcolumn:name="Scope",type=string,JSONPath=`.spec.scopeName`
 // +kubebuilder:printcolumn:name="Kinds",type=string,JSONPath=`.status.kinds`
 // +kubebuilder:printcolumn:name="Zones",type=integer,JSONPath=`.status.zones`,description="zones the current token is scoped to"
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.token.expiresAt`
-// +kubebuilder:printcolumn:name="Next Rotation",type=date,JSONPath=`.status.nextRotation`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.token.expiresAt`,description="when the current token expires at the provider"
+// +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.nextRotation`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
