@@ -173,26 +173,12 @@ func logf(format string, args ...any) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func (b *bench) run(ctx context.Context) (err error) {
-	b.res.started = time.Now()
-	b.res.loadStart = loadAvg()
-	defer func() { b.res.loadEnd = loadAvg() }()
-	b.res.machine = machineInfo(b.opts.assets)
-	logf("starting kube-apiserver and etcd from %s", b.opts.assets)
-	if err := b.startControlPlane(); err != nil {
-		return err
-	}
-	defer func() {
-		if serr := b.stopManager(); serr != nil {
-			logf("stopping the manager: %v", serr)
-		}
-		if serr := b.env.Stop(); serr != nil {
-			logf("stopping the control plane: %v", serr)
-		}
-	}()
-	if err := b.createOperatorNamespace(ctx); err != nil {
-		return err
-	}
+func (b *bench) run(ctx context.Context) error {
+	return b.withControlPlane(ctx, b.runAll)
+}
+
+// runAll runs every phase on the control plane withControlPlane started.
+func (b *bench) runAll(ctx context.Context) (err error) {
 	b.main, err = newSimProvider("example.com", b.tokenQuota)
 	if err != nil {
 		return err
@@ -277,8 +263,10 @@ func (b *bench) run(ctx context.Context) (err error) {
 	return nil
 }
 
-// runFlood runs the gateway flood phase alone (-phase flood).
-func (b *bench) runFlood(ctx context.Context) (err error) {
+// withControlPlane records the machine and load around phases, starts
+// kube-apiserver and etcd and the operator's namespace, and stops the
+// manager and the control plane after phases, whichever ran.
+func (b *bench) withControlPlane(ctx context.Context, phases func(context.Context) error) error {
 	b.res.started = time.Now()
 	b.res.loadStart = loadAvg()
 	defer func() { b.res.loadEnd = loadAvg() }()
@@ -298,6 +286,15 @@ func (b *bench) runFlood(ctx context.Context) (err error) {
 	if err := b.createOperatorNamespace(ctx); err != nil {
 		return err
 	}
+	return phases(ctx)
+}
+
+// runFlood runs the gateway flood phase alone (-phase flood).
+func (b *bench) runFlood(ctx context.Context) error {
+	return b.withControlPlane(ctx, b.runFloodOnly)
+}
+
+func (b *bench) runFloodOnly(ctx context.Context) (err error) {
 	if b.tracker, err = startTracker(ctx, b); err != nil {
 		return err
 	}
