@@ -56,6 +56,14 @@ func forget(c *v1alpha1.DNSRecordClaim) {
 	}, 10*time.Second).Should(Succeed())
 }
 
+// youngerThan returns once a claim created now is younger than c: creation
+// times have whole seconds.
+func youngerThan(c *v1alpha1.DNSRecordClaim) {
+	GinkgoHelper()
+	next := c.CreationTimestamp.Add(time.Second)
+	Eventually(func() bool { return !time.Now().Before(next) }, 2*time.Second, 50*time.Millisecond).Should(BeTrue())
+}
+
 // webhookBack waits until the claim webhook answers again.
 func webhookBack(w *world) {
 	GinkgoHelper()
@@ -112,7 +120,12 @@ func describeClaims() {
 			restore := removeWebhooks()
 			DeferCleanup(func() { restore() })
 			steal := newClaim(w.a.ns, uniq("steal"), w.scope.Name, rec(shared, v1alpha1.RecordTypeTXT))
+			// Creation times have whole seconds, and claims created in the
+			// same second are ordered by namespace/name: B's claim is older
+			// only once the clock has left its second.
+			youngerThan(bClaim)
 			Eventually(func() error { return w.a.c.Create(ctx, steal) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
+			Expect(steal.CreationTimestamp.After(bClaim.CreationTimestamp.Time)).To(BeTrue(), "B's claim is the older")
 			restore()
 			webhookBack(w)
 			Eventually(func(g Gomega) {
