@@ -14,7 +14,10 @@
 package zonewriter
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/scopedns/scopedns/internal/provider"
 )
@@ -173,4 +176,47 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func fail(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Provider is what the writer needs of a provider; provider.Provider
+// satisfies it.
+type Provider interface {
+	Records(ctx context.Context, zoneID string, f provider.RecordFilter) ([]provider.Record, error)
+	ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error)
+}
+
+var _ Provider = provider.Provider(nil)
+
+// Providers gives the provider, with the master credential, of a scope.
+type Providers interface {
+	Provider(ctx context.Context, scope string) (Provider, error)
+}
+
+// ProvidersFunc adapts a function to Providers.
+type ProvidersFunc func(ctx context.Context, scope string) (Provider, error)
+
+// Provider implements Providers.
+func (f ProvidersFunc) Provider(ctx context.Context, scope string) (Provider, error) {
+	return f(ctx, scope)
+}
+
+// Options configure a Writer. Providers is required.
+type Options struct {
+	Providers Providers
+	// Window is how long the first request with changes for a zone waits for
+	// others to join its batch (default 100ms).
+	Window time.Duration
+	// MaxChanges is the most record changes per batch (default 200,
+	// Cloudflare's limit).
+	MaxChanges int
+	// Refresh is how old a zone snapshot may get before it is listed again
+	// (default 5m): records written outside the writer are seen within it.
+	Refresh time.Duration
+	// MinTTL raises the TTL of added records that ask for less (default 60,
+	// Cloudflare's minimum; negative: keep the TTL as sent).
+	MinTTL int
+	// Logger receives one audit line per request; default: discard.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
