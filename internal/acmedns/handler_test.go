@@ -218,8 +218,8 @@ func TestUpdateAnswers(t *testing.T) {
 			user: userA, key: passA, body: body(subA, validValue), writerErr: errors.New("boom"),
 			wantStatus: 500, wantBody: `{"error": "db_error"}`, wantWrite: true,
 		},
-		"GET /update is 405": {method: "GET", user: userA, key: passA, wantStatus: 405},
-		"GET /health is 200": {method: "GET", path: "/health", wantStatus: 200},
+		"GET /update is 405":  {method: "GET", user: userA, key: passA, wantStatus: 405},
+		"GET /health is 200":  {method: "GET", path: "/health", wantStatus: 200},
 		"POST /health is 405": {method: "POST", path: "/health", wantStatus: 405},
 		"POST /register is 404: accounts come from claims": {
 			path: "/register", body: `{"allowfrom":[]}`, wantStatus: 404,
