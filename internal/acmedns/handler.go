@@ -250,7 +250,7 @@ func validPassword(key string, passwords []string) bool {
 			match |= eq
 		}
 	}
-	return match == 1 && key != ""
+	return match == 1
 }
 
 // acme-dns's validation rules (validation.go).
