@@ -51,8 +51,9 @@ type Batcher struct {
 	max    int
 	hooks  Hooks
 
-	mu      sync.Mutex
-	pending map[string]*batch // zone ID -> the batch being gathered
+	mu       sync.Mutex
+	pending  map[string]*batch        // zone ID -> the batch being gathered
+	inflight map[string]chan struct{} // zone ID -> closed when its batch in flight settles
 }
 
 type batch struct {
@@ -68,6 +69,7 @@ type part struct {
 	done    chan struct{}
 	res     provider.ApplyResult
 	err     error
+	cost    float64 // this part's share of the requests sent
 }
 
 func newPart(c provider.Changes) *part { return &part{changes: c, done: make(chan struct{})} }
@@ -84,12 +86,20 @@ type Hooks struct {
 // New returns a batcher that gathers a zone's changes for window (up to four
 // windows while writers keep joining) and sends at most max changes a batch.
 func New(window time.Duration, max int, hooks Hooks) *Batcher {
-	return &Batcher{window: window, max: max, hooks: hooks, pending: map[string]*batch{}}
+	return &Batcher{window: window, max: max, hooks: hooks, pending: map[string]*batch{}, inflight: map[string]chan struct{}{}}
 }
 
 // Apply sends changes in the zone's next batch and returns this caller's
 // share of the result.
 func (b *Batcher) Apply(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	res, _, err := b.ApplyCost(ctx, p, zoneID, c)
+	return res, err
+}
+
+// ApplyCost is Apply that also returns the caller's share of the provider
+// requests sent: each request's one split evenly between the callers whose
+// changes it carried. A front door charges its tenant that share.
+func (b *Batcher) ApplyCost(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, float64, error) {
 	b.mu.Lock()
 	cur, joining := b.pending[zoneID]
 	if joining && cur.size+c.Len() > b.max {
@@ -118,9 +128,9 @@ func (b *Batcher) Apply(ctx context.Context, p Applier, zoneID string, c provide
 	}
 	select {
 	case <-pt.done:
-		return pt.res, pt.err
+		return pt.res, pt.cost, pt.err
 	case <-ctx.Done():
-		return provider.ApplyResult{}, ctx.Err()
+		return provider.ApplyResult{}, 0, ctx.Err()
 	}
 }
 
@@ -144,12 +154,35 @@ gather:
 			break gather
 		}
 	}
+	// One batch in flight per zone: while the one before is out (waiting
+	// its turn in the provider's pacing, or on the wire), this one keeps
+	// gathering. Under load the batches grow instead of multiplying, so the
+	// requests sent stay within the provider's pace however many writers
+	// there are.
+	b.mu.Lock()
+	prev := b.inflight[zoneID]
+	b.mu.Unlock()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-cur.full:
+		case <-ctx.Done():
+		}
+	}
 	b.mu.Lock()
 	if b.pending[zoneID] == cur {
 		delete(b.pending, zoneID)
 	}
+	mine := make(chan struct{})
+	b.inflight[zoneID] = mine
 	b.mu.Unlock()
 	b.send(ctx, p, zoneID, cur.parts)
+	b.mu.Lock()
+	if b.inflight[zoneID] == mine {
+		delete(b.inflight, zoneID)
+	}
+	b.mu.Unlock()
+	close(mine)
 }
 
 // send applies the parts as one batch, splitting it when the provider
@@ -205,6 +238,9 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 		c.Delete = append(c.Delete, pt.changes.Delete...)
 	}
 	s.requests++
+	for _, pt := range parts {
+		pt.cost += 1 / float64(len(parts))
+	}
 	// The leader's context may end while others wait on the batch; send it
 	// on a context that outlives this one reconcile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 2*time.Minute)
