@@ -84,8 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = w
-	h, err := acmedns.New(acmedns.Options{Accounts: f.accounts, Writer: interimWriter{p}, Logger: logger})
+	h, err := acmedns.New(acmedns.Options{Accounts: f.accounts, Writer: w, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
