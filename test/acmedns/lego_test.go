@@ -3,6 +3,7 @@ package acmedns
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scopedns/scopedns/internal/acmedns"
 )
@@ -36,7 +37,8 @@ func (f *fixture) stored(key string) map[string]storedAccount {
 // challenges of example's name and its wildcard (the same TXT name, at
 // once: the keep-two rule is what lets both validate) through the front
 // door, pebble validates them through the simulator's DNS, and lego saves a
-// certificate for both names.
+// certificate for both names. Fifteen minutes later the front door removes
+// both values itself (lego's cleanup does nothing).
 func TestLegoObtainsACertificate(t *testing.T) {
 	f := newFixture(t)
 	f.accounts.Replace([]acmedns.Account{f.account(name)})
@@ -50,6 +52,11 @@ func TestLegoObtainsACertificate(t *testing.T) {
 	}
 	if got := f.txt(name); len(got) != 2 {
 		t.Fatalf("TXT values at %s: %v, want the two challenges", name, got)
+	}
+	f.skew.Store(int64(15 * time.Minute))
+	f.handler.Sweep(t.Context())
+	if got := f.txt(name); len(got) != 0 || f.handler.Pending() != 0 {
+		t.Fatalf("TXT values at %s after their TTL: %v (%d pending)", name, got, f.handler.Pending())
 	}
 }
 
