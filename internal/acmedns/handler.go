@@ -150,13 +150,15 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	if a.status == http.StatusOK {
 		a = h.write(r.Context(), acct, a)
 	}
+	// The audit line is written before the answer, so a client that got an
+	// answer always has its line.
+	h.audit(r, acct, known, a)
 	w.Header().Set("Content-Type", "application/json")
 	if a.status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.o.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	w.WriteHeader(a.status)
 	_, _ = io.WriteString(w, a.body)
-	h.audit(r, acct, known, a)
 }
 
 // decide checks the request in acme-dns's order: the login, then the body,
