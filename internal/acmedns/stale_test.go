@@ -1,6 +1,8 @@
 package acmedns
 
 import (
+	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,25 @@ func sorted(s []string) []string {
 		}
 	}
 	return out
+}
+
+// TestRunSweeps: Run sweeps on its ticker until its context ends.
+func TestRunSweeps(t *testing.T) {
+	f := newFixture(t)
+	mustUpdate(t, f, userA, passA, subA, value('a'))
+	f.clock.add(15 * time.Minute)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.h.Run(ctx, time.Millisecond) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.h.Pending() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not sweep the stale value")
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
 }
