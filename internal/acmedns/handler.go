@@ -146,9 +146,9 @@ func jsonError(msg string) string { return `{"error": "` + msg + `"}` }
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	acct, known := h.o.Accounts.Account(r.Header.Get("X-Api-User"))
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	a := h.decide(r, acct, known)
-	if a.status == http.StatusOK {
-		a = h.write(r.Context(), acct, a)
+	txt, a := h.decide(r, acct, known)
+	if a.status == 0 {
+		a = h.write(r.Context(), acct, txt)
 	}
 	// The audit line is written before the answer, so a client that got an
 	// answer always has its line.
@@ -162,9 +162,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide checks the request in acme-dns's order: the login, then the body,
-// then the subdomain, then the value. An OK answer carries the value in
-// body, for write.
-func (h *Handler) decide(r *http.Request, acct Account, known bool) answer {
+// then the subdomain, then the value. It returns the value to write, or the
+// answer refusing the request.
+func (h *Handler) decide(r *http.Request, acct Account, known bool) (string, answer) {
 	// The password is checked also for an unknown user (against none), so
 	// both cost the same.
 	if valid := validPassword(r.Header.Get("X-Api-Key"), acct.Passwords); !valid || !known {
@@ -173,7 +173,7 @@ func (h *Handler) decide(r *http.Request, acct Account, known bool) answer {
 		if known {
 			a.reason = "wrong key"
 		}
-		return a
+		return "", a
 	}
 	var p post
 	// One JSON value is read, like acme-dns's json.Decoder: trailing bytes
@@ -183,27 +183,26 @@ func (h *Handler) decide(r *http.Request, acct Account, known bool) answer {
 		if !errors.As(err, &typeErr) {
 			a := forbidden
 			a.reason = "body is not JSON or longer than 4 KiB"
-			return a
+			return "", a
 		}
 	}
 	if !validSubdomain(p.Subdomain) {
-		return badSubdomain
+		return "", badSubdomain
 	}
 	if p.Subdomain != acct.Subdomain {
 		a := forbidden
 		a.reason = "subdomain is not the account's"
-		return a
+		return "", a
 	}
 	if !validTXT(p.TXT) {
-		return badTXT
+		return "", badTXT
 	}
-	return answer{status: http.StatusOK, body: p.TXT}
+	return p.TXT, answer{}
 }
 
 // write sets the value through the zone writer and maps its refusals to
 // acme-dns's answers.
-func (h *Handler) write(ctx context.Context, acct Account, ok answer) answer {
-	txt := ok.body
+func (h *Handler) write(ctx context.Context, acct Account, txt string) answer {
 	// A 43-character base64url value has no quote, backslash or space, so
 	// it is TXT content as the provider and the claims hold it, unquoted.
 	_, err := h.o.Writer.Write(ctx, zonewriter.Request{
