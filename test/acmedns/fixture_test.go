@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,9 @@ type fixture struct {
 	dnsAddr  string
 	zoneID   string
 	accounts *acmedns.AccountStore
+	handler  *acmedns.Handler
+	// skew is added to the front door's clock, to age the values it wrote.
+	skew     atomic.Int64
 	frontURL string
 	acmeURL  string
 	caFile   string
@@ -84,10 +88,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := acmedns.New(acmedns.Options{Accounts: f.accounts, Writer: w, Logger: logger})
+	h, err := acmedns.New(acmedns.Options{Accounts: f.accounts, Writer: w, Logger: logger,
+		Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.handler = h
 	front := httptest.NewServer(h)
 	t.Cleanup(front.Close)
 	f.frontURL = front.URL
