@@ -100,8 +100,8 @@ func (b *Batcher) Apply(ctx context.Context, p Applier, zoneID string, c provide
 }
 
 // ApplyCost is Apply that also returns the caller's share of the provider
-// requests sent: each request's one split evenly between the callers whose
-// changes it carried. A front door charges its tenant that share.
+// requests sent: each request's one split between the callers whose changes
+// it carried, in proportion to their changes. A front door charges its tenant that share.
 func (b *Batcher) ApplyCost(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, float64, error) {
 	b.mu.Lock()
 	cur, joining := b.pending[zoneID]
@@ -255,7 +255,7 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 	}
 	s.requests++
 	for _, pt := range parts {
-		pt.cost += 1 / float64(len(parts))
+		pt.cost += float64(pt.changes.Len()) / float64(max(c.Len(), 1))
 	}
 	// The leader's context may end while others wait on the batch; send it
 	// on a context that outlives this one reconcile.

@@ -228,6 +228,10 @@ type Options struct {
 	// limit, only the provider's pacing.
 	RequestBudget int
 	BudgetWindow  time.Duration
+	// PaceBurst is how many batches may go out at once before the rest are
+	// spread evenly over BudgetWindow (default RequestBudget/20; see
+	// newPace).
+	PaceBurst int
 	// Logger receives what is no one request's: failed listings and
 	// batches. The audit line of each request is its front door's, which
 	// knows the key, the source and the answer; default: discard.

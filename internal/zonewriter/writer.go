@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/scopedns/scopedns/internal/batch"
 	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
@@ -27,13 +29,23 @@ const (
 	// costUnit is one provider request on the fair budget, which counts
 	// whole units: a tenant's share of a batch is charged in thousandths.
 	costUnit = 1000
+	// fairHeadroom (in halves: 3 is 1.5×) scales the budget the fair
+	// shares are cut from. The pace alone holds the writer to its budget;
+	// the fair shares are there so that no tenant takes most of it. Cut
+	// from exactly the budget they would refuse tenants of a busy writer
+	// for no one's sake: n tenants sharing every batch each pay budget/n,
+	// just above their share budget/(n+1). With 1.5× a tenant alone may
+	// take three quarters of the budget, two at once up to half each, and
+	// equal tenants are never refused.
+	fairHeadroom = 3
 )
 
 // Writer applies front-door requests; it is safe for concurrent use.
 type Writer struct {
 	o       Options
 	batches *batch.Batcher
-	fair    *budget.Fair // in costUnits; nil: no per-tenant budget
+	fair    *budget.Fair  // in costUnits; nil: no per-tenant budget
+	pace    *rate.Limiter // spreads batches over the budget's window; nil: none
 
 	mu    sync.Mutex
 	zones map[string]*zone     // zone ID -> snapshot
@@ -69,7 +81,8 @@ func New(o Options) (*Writer, error) {
 	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
 	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
 	if o.RequestBudget > 0 {
-		w.fair = budget.NewFair(o.RequestBudget*costUnit, o.BudgetWindow)
+		w.fair = budget.NewFair(o.RequestBudget*costUnit*fairHeadroom/2, o.BudgetWindow)
+		w.pace = newPace(o.RequestBudget, o.PaceBurst, o.BudgetWindow)
 	}
 	return w, nil
 }
@@ -250,7 +263,11 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 // snapshot with what the provider did.
 func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	ctx, cancel := w.sharedCtx()
-	res, cost, err := w.batches.ApplyCost(ctx, p, zoneID, pl.changes)
+	var a batch.Applier = p
+	if w.pace != nil {
+		a = pacedApplier{Applier: p, pace: w.pace}
+	}
+	res, cost, err := w.batches.ApplyCost(ctx, a, zoneID, pl.changes)
 	cancel()
 	if w.fair != nil {
 		w.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
@@ -363,4 +380,34 @@ func touchedNames(ps []Prereq, ops []Op) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// newPace spreads the writer's batches evenly over its budget's window. The
+// provider's limit is "at most N requests in any window": sent as fast as
+// they come, the N go out in the first seconds and every request after waits
+// for the window to slide, up to the whole window (seconds-long tails in the
+// front-door bench). Paced, each batch waits at most an interval and gathers
+// what arrives meanwhile, so latency stays near the interval while the
+// budget lasts the window. The burst lets a quiet writer answer a few
+// requests at once; the rate leaves room for it, so burst plus a window's
+// worth stays within N.
+func newPace(budget, burst int, window time.Duration) *rate.Limiter {
+	if burst <= 0 {
+		burst = max(1, budget/20)
+	}
+	burst = min(burst, budget)
+	return rate.NewLimiter(rate.Limit(float64(budget-burst)/window.Seconds()), burst)
+}
+
+// pacedApplier waits its turn on the pace before each batch request.
+type pacedApplier struct {
+	batch.Applier
+	pace *rate.Limiter
+}
+
+func (p pacedApplier) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	if err := p.pace.Wait(ctx); err != nil {
+		return provider.ApplyResult{}, err
+	}
+	return p.Applier.ApplyChanges(ctx, zoneID, c)
 }
