@@ -95,7 +95,7 @@ func TestAFloodOfFailedLoginsIsCountedNotLogged(t *testing.T) {
 	f.do(req{query: "hostname=" + home + "&myip=203.0.113.7"})
 	lines := logLines(t, f.logs.String())
 	last := lines[len(lines)-1]
-	if n, _ := last["failedLoginsNotLogged"].(float64); n < flood-30 {
+	if n, _ := last["refusedNotLogged"].(float64); n < flood-30 {
 		t.Fatalf("the next line logged does not count the guesses not logged: %v", last)
 	}
 }
@@ -120,5 +120,21 @@ func TestPasswordMatches(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestALoginInALoopIsCountedNotLogged: a login over its rate is answered
+// abuse on every request, but its lines are paced like failed logins.
+func TestALoginInALoopIsCountedNotLogged(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Rate, o.Burst = 1e-9, 1 })
+	const loop = 2000
+	for range loop {
+		f.do(req{query: "hostname=" + home + "&myip=203.0.113.7"})
+	}
+	if n := len(logLines(t, f.logs.String())); n > 30 {
+		t.Fatalf("%d log lines for a login looping %d times; want them paced", n, loop)
+	}
+	if n := f.writer.callCount(); n != 1 {
+		t.Fatalf("%d writer calls; only the first update is within the rate", n)
 	}
 }

@@ -71,8 +71,9 @@
 //
 // Every request gets one log line ("dyndns2 update") with the remote
 // address, username, namespace, hostnames, addresses, answers and the
-// reason for a refusal; never a password. Lines about failed logins are
-// rate limited (a flood of guesses is counted, not logged line by line), and
-// no state is kept for a username that did not log in, so a flood of unknown
-// usernames costs no memory.
+// reason for a refusal; never a password. Lines about requests refused
+// before any write (badauth, and abuse for a login over its rate) are rate
+// limited: a flood of guesses or a client in a loop is counted in the next
+// line logged, not logged line by line. No state is kept for a username that
+// did not log in, so a flood of unknown usernames costs no memory.
 package dyndns

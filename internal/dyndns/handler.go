@@ -67,10 +67,12 @@ type Handler struct {
 	repeats *repeats
 	decoys  []string
 
-	// failedLogins paces the audit lines of refused logins: a flood of
-	// guesses is counted in the next line logged, not logged line by line.
-	failedLogins *rate.Limiter
-	suppressed   atomic.Int64
+	// paced limits the audit lines of requests refused before any write
+	// (a failed login, a login over its rate): a flood of guesses or a
+	// client in a loop is counted in the next line logged, not logged line
+	// by line.
+	paced      *rate.Limiter
+	suppressed atomic.Int64
 }
 
 // New checks the options and builds a handler.
@@ -116,11 +118,11 @@ func New(o Options) (*Handler, error) {
 		o.Now = time.Now
 	}
 	return &Handler{
-		o:            o,
-		limits:       newLimiters(o.Rate, o.Burst),
-		repeats:      newRepeats(o.RepeatWindow),
-		decoys:       decoyPasswords(),
-		failedLogins: rate.NewLimiter(10, 20),
+		o:       o,
+		limits:  newLimiters(o.Rate, o.Burst),
+		repeats: newRepeats(o.RepeatWindow),
+		decoys:  decoyPasswords(),
+		paced:   rate.NewLimiter(10, 20),
 	}, nil
 }
 
@@ -148,6 +150,8 @@ type reply struct {
 	// user is set once the login is known (even with a wrong password).
 	user   *User
 	authed bool
+	// paced: the audit line is subject to Handler.paced.
+	paced  bool
 	hosts  []string
 	addrs  addrs
 	reason string
@@ -182,7 +186,7 @@ func (h *Handler) serve(r *http.Request) reply {
 	username, password, ok := r.BasicAuth()
 	if !ok {
 		rep := once(answerBadauth, "no credentials")
-		rep.status = http.StatusUnauthorized
+		rep.status, rep.paced = http.StatusUnauthorized, true
 		return rep
 	}
 	u, known := h.o.Users.User(username)
@@ -192,6 +196,7 @@ func (h *Handler) serve(r *http.Request) reply {
 	}
 	if !passwordMatches(password, passwords) || !known {
 		rep := once(answerBadauth, "unknown username")
+		rep.paced = true
 		if known {
 			rep.user, rep.reason = &u, "wrong password"
 		}
@@ -241,7 +246,7 @@ func (h *Handler) update(r *http.Request, u User) reply {
 	rep := reply{status: http.StatusOK, hosts: hosts, addrs: a}
 	if !h.limits.allow(u.Username, len(hosts), h.o.Now()) {
 		rep.lines = repeat(answerAbuse, len(hosts))
-		rep.reason = "over the login's update rate"
+		rep.reason, rep.paced = "over the login's update rate", true
 		return rep
 	}
 	ups, index, refused := plan(u, hosts, a, h.o.TTL)
@@ -436,11 +441,12 @@ func errorAnswer(err error) string {
 	}
 }
 
-// audit logs the request's one line. Failed logins are paced; the username
+// audit logs the request's one line. Requests refused before any write are
+// paced (see Handler.paced); the username
 // is logged only when it is a login's, so a client that swapped username
 // and password does not put the password in the log.
 func (h *Handler) audit(r *http.Request, rep reply, start time.Time) {
-	if !rep.authed && !h.failedLogins.AllowN(h.o.Now(), 1) {
+	if rep.paced && !h.paced.AllowN(h.o.Now(), 1) {
 		h.suppressed.Add(1)
 		return
 	}
@@ -465,7 +471,7 @@ func (h *Handler) audit(r *http.Request, rep reply, start time.Time) {
 		attrs = append(attrs, slog.String("reason", rep.reason))
 	}
 	if n := h.suppressed.Swap(0); n > 0 {
-		attrs = append(attrs, slog.Int64("failedLoginsNotLogged", n))
+		attrs = append(attrs, slog.Int64("refusedNotLogged", n))
 	}
 	attrs = append(attrs, slog.Duration("duration", h.o.Now().Sub(start)))
 	level := slog.LevelInfo

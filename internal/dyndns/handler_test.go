@@ -340,3 +340,22 @@ func TestNewNamesEveryBadOption(t *testing.T) {
 		}
 	}
 }
+
+func TestFullBucketsAreDroppedWhenManyLoginsAccumulate(t *testing.T) {
+	l := newLimiters(rate.Every(time.Minute), 2)
+	now := time.Now()
+	l.allow("busy", 2, now) // empty: must survive the pruning
+	for i := range maxLimiters {
+		l.allow(strings.Repeat("x", i+1), 0, now.Add(-time.Hour))
+	}
+	l.allow("one-more", 1, now)
+	if _, ok := l.m["busy"]; !ok {
+		t.Fatal("the bucket of a login that used it was dropped")
+	}
+	if len(l.m) > maxLimiters/2 {
+		t.Fatalf("%d buckets kept, want the full ones dropped", len(l.m))
+	}
+	if l.allow("busy", 1, now) {
+		t.Fatal("the busy login got a token back by the pruning")
+	}
+}

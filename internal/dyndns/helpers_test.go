@@ -218,7 +218,8 @@ func (f *fixture) do(r req) *httptest.ResponseRecorder {
 	} else {
 		body = strings.NewReader("")
 	}
-	hr := httptest.NewRequest(method, "/nic/update?"+r.query, body)
+	hr := httptest.NewRequest(method, "/nic/update", body)
+	hr.URL.RawQuery = r.query
 	if r.form != "" {
 		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}

@@ -46,7 +46,7 @@ type stack struct {
 	addr string // host:port of the front door
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, mutate ...func(*dyndns.Options)) *stack {
 	t.Helper()
 	s, err := sim.New(sim.Config{Zones: []string{zone}, MasterToken: simToken})
 	if err != nil {
@@ -94,7 +94,11 @@ func newStack(t *testing.T) *stack {
 			},
 		},
 	)
-	h, err := dyndns.New(dyndns.Options{Users: users, Writer: w, Logger: logger})
+	o := dyndns.Options{Users: users, Writer: w, Logger: logger}
+	for _, m := range mutate {
+		m(&o)
+	}
+	h, err := dyndns.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +308,34 @@ func TestRealClientsUpdateAnARecord(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestAnUnchangedAddressCostsNoProviderCall: with the handler's repeat
+// memory off, ddclient setting the address the record already holds is
+// answered nochg by the zone writer from its snapshot, without a provider
+// request.
+func TestAnUnchangedAddressCostsNoProviderCall(t *testing.T) {
+	bin := clients["ddclient"].find()
+	if bin == "" {
+		t.Skip("ddclient is not installed: run hack/setup.sh (Debian package ddclient); CI installs it")
+	}
+	st := newStack(t, func(o *dyndns.Options) { o.RepeatWindow = -1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if r := runDDClient(ctx, t, bin, st, loginA, passwordA, "203.0.113.7", []string{home}); r.err != nil || !strings.Contains(r.out, "good") {
+		t.Fatalf("first run: %v\n%s", r.err, r.out)
+	}
+	st.sim.ResetRequests()
+	// A fresh cache: ddclient does not know it set the address already.
+	r := runDDClient(ctx, t, bin, st, loginA, passwordA, "203.0.113.7", []string{home})
+	if r.err != nil || !strings.Contains(r.out, "nochg") {
+		t.Fatalf("second run: %v\n%s", r.err, r.out)
+	}
+	if n := st.sim.Requests(); len(n) != 0 {
+		t.Fatalf("the unchanged update cost provider requests: %v", n)
+	}
+	if got := st.addresses(home); len(got) != 1 || got[0] != "203.0.113.7" {
+		t.Fatalf("A records at %s: %q", home, got)
 	}
 }
