@@ -138,3 +138,12 @@ func TestALoginInALoopIsCountedNotLogged(t *testing.T) {
 		t.Fatalf("%d writer calls; only the first update is within the rate", n)
 	}
 }
+
+func TestAuditLinesStayShortWhateverTheQuery(t *testing.T) {
+	f := newFixture(t, nil)
+	long := strings.Repeat("x", 100_000)
+	f.do(req{query: "hostname=" + long + "," + home + "&myip=" + long})
+	if n := len(f.logs.String()); n > 4096 {
+		t.Fatalf("a %d-byte audit line for two long parameters", n)
+	}
+}

@@ -231,7 +231,7 @@ func (h *Handler) update(r *http.Request, u User) reply {
 	}
 	var notes []string
 	if len(bad) > 0 {
-		notes = append(notes, fmt.Sprintf("myip entries ignored: %q", bad))
+		notes = append(notes, fmt.Sprintf("myip entries ignored: %q", clipAll(bad)))
 	}
 	if a.empty() {
 		ip := remoteAddr(r, h.o.TrustedProxies)
@@ -311,7 +311,7 @@ func plan(u User, hosts []string, a addrs, ttl int) (ups []hostUpdate, index []i
 		name, ok := hostname(sent)
 		if !ok {
 			lines[i] = answerNotfqdn
-			why = append(why, fmt.Sprintf("%q is not a fully qualified name", sent))
+			why = append(why, fmt.Sprintf("%q is not a fully qualified name", clipAll([]string{sent})[0]))
 			continue
 		}
 		if j, dup := seen[name]; dup {
@@ -461,7 +461,7 @@ func (h *Handler) audit(r *http.Request, rep reply, start time.Time) {
 			slog.String("scope", rep.user.Tenant.Scope))
 	}
 	if len(rep.hosts) > 0 {
-		attrs = append(attrs, slog.Any("hostnames", rep.hosts))
+		attrs = append(attrs, slog.Any("hostnames", clipAll(rep.hosts)))
 	}
 	if !rep.addrs.empty() {
 		attrs = append(attrs, slog.String("myip", rep.addrs.String()))
@@ -481,4 +481,18 @@ func (h *Handler) audit(r *http.Request, rep reply, start time.Time) {
 		}
 	}
 	h.o.Logger.LogAttrs(r.Context(), level, "dyndns2 update", attrs...)
+}
+
+// clipAll shortens what a client sent to what a log line needs: a hostname
+// is at most 253 octets, but a query may carry far more.
+func clipAll(in []string) []string {
+	const most = 256
+	out := make([]string, len(in))
+	for i, s := range in {
+		if len(s) > most {
+			s = s[:most] + "…"
+		}
+		out[i] = s
+	}
+	return out
 }
