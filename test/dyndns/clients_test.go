@@ -17,6 +17,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/dyndns"
+	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
@@ -37,6 +38,9 @@ const (
 var (
 	ownerA = zonewriter.OwnerComment(cluster, "team-a")
 	ownerB = zonewriter.OwnerComment(cluster, "team-b")
+	// claimOwner marks a record team-a's claim "web" wrote: the claim's,
+	// not the login's.
+	claimOwner = provider.OwnerComment(cluster, "team-a", "web")
 )
 
 // stack is the front door on loopback writing through the real zone writer
@@ -235,11 +239,13 @@ func redact(out []byte) string {
 }
 
 // TestRealClientsUpdateAnARecord: each client sets its login's A record
-// through the front door, and is refused, with nothing written, with a wrong
-// password and with a hostname outside its login.
+// through the front door (and replaces the address it set before), and is
+// refused, with nothing written, with a wrong password, with a hostname
+// outside its login, and where the record at its hostname is a claim's.
 func TestRealClientsUpdateAnARecord(t *testing.T) {
 	cases := map[string]struct {
-		before    string // team-a's A record at home before the run, "" none
+		before    string // an A record at home before the run, "" none
+		owner     string // its owner marker, default team-a's front-door marker
 		password  string
 		hostnames []string
 		only      string // run only with this client
@@ -253,6 +259,9 @@ func TestRealClientsUpdateAnARecord(t *testing.T) {
 		"replaces the address its login set before": {
 			before: "198.51.100.1", password: passwordA, hostnames: []string{home}, ok: true, answer: "good",
 			home: []string{"203.0.113.7"},
+		},
+		"with a record at its hostname that a claim wrote is refused and leaves it alone": {
+			before: "198.51.100.1", owner: claimOwner, password: passwordA, hostnames: []string{home}, answer: "nohost",
 		},
 		"with a wrong password is refused and writes nothing": {
 			password: "WrongPassword0123456789", hostnames: []string{home}, answer: "badauth",
@@ -279,7 +288,11 @@ func TestRealClientsUpdateAnARecord(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					st := newStack(t)
 					if tc.before != "" {
-						if _, err := st.sim.AddRecord(zone, sim.Record{Name: home, Type: "A", Content: tc.before, TTL: 60, Comment: ownerA}); err != nil {
+						owner := tc.owner
+						if owner == "" {
+							owner = ownerA
+						}
+						if _, err := st.sim.AddRecord(zone, sim.Record{Name: home, Type: "A", Content: tc.before, TTL: 60, Comment: owner}); err != nil {
 							t.Fatal(err)
 						}
 					}
