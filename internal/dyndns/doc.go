@@ -12,9 +12,10 @@
 //	Authorization: Basic <username:password>
 //
 // The [Handler] does not look at the path: mount it at /nic/update (what
-// ddclient's dyndns2 protocol and most routers send) and, if no acme-dns
-// front door shares the listener, at /update. POST with the same parameters
-// in the query or a form body is accepted; other methods get 405. The
+// ddclient's dyndns2 protocol and most routers send), and at "GET /update"
+// if wanted: acme-dns's "POST /update" can share the listener, since the
+// dyndns2 clients send GET. POST with the same parameters in the query or a
+// form body is accepted; other methods get 405. The
 // parameters system, wildcard, mx, backmx and offline are ignored: a login
 // sets addresses, nothing else.
 //
