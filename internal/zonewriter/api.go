@@ -204,7 +204,10 @@ func (f ProvidersFunc) Provider(ctx context.Context, scope string) (Provider, er
 type Options struct {
 	Providers Providers
 	// Window is how long the first request with changes for a zone waits for
-	// others to join its batch (default 100ms).
+	// others to join its batch. The default, 0, sends at once when the zone
+	// has no batch in flight and gathers while it has one: a lone client
+	// waits for nothing, and under load batches grow with the provider's
+	// latency and pacing instead of multiplying (batch.New).
 	Window time.Duration
 	// MaxChanges is the most record changes per batch (default 200,
 	// Cloudflare's limit).

@@ -16,7 +16,6 @@ import (
 )
 
 const (
-	defaultWindow       = 100 * time.Millisecond
 	defaultMaxChanges   = 200
 	defaultRefresh      = 5 * time.Minute
 	defaultMinTTL       = 60
@@ -37,7 +36,8 @@ type Writer struct {
 	fair    *budget.Fair // in costUnits; nil: no per-tenant budget
 
 	mu    sync.Mutex
-	zones map[string]*zone // zone ID -> snapshot
+	zones map[string]*zone     // zone ID -> snapshot
+	names map[string]*nameLock // zone ID + "\x00" + name -> lock
 }
 
 // New checks the options and builds a writer.
@@ -45,8 +45,8 @@ func New(o Options) (*Writer, error) {
 	if o.Providers == nil {
 		return nil, errors.New("zonewriter: Options.Providers is required")
 	}
-	if o.Window <= 0 {
-		o.Window = defaultWindow
+	if o.Window < 0 {
+		o.Window = 0
 	}
 	if o.MaxChanges <= 0 {
 		o.MaxChanges = defaultMaxChanges
@@ -66,7 +66,7 @@ func New(o Options) (*Writer, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Writer{o: o, zones: map[string]*zone{}}
+	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
 	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
 	if o.RequestBudget > 0 {
 		w.fair = budget.NewFair(o.RequestBudget*costUnit, o.BudgetWindow)
@@ -87,13 +87,18 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		return Result{}, &Error{Code: Failed, Reason: fmt.Sprintf("no provider for scope %s: %v", r.Tenant.Scope, err), Err: err}
 	}
 	names := touchedNames(r.Prereqs, ops)
+	release, e := w.lockNames(ctx, r.ZoneID, names)
+	if e != nil {
+		return Result{}, e
+	}
+	defer release()
 	for {
 		plan, e := w.plan(ctx, p, r, ops, names)
 		if e != nil {
 			return Result{}, e
 		}
 		if plan == nil {
-			continue // waited for a batch or a listing: plan again
+			continue // waited for a listing: plan again
 		}
 		if plan.changes.IsEmpty() {
 			return Result{}, nil
@@ -102,19 +107,69 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 	}
 }
 
-// planned is a request decided against the snapshot, its names marked busy.
+// nameLock serialises the requests at one name of one zone, first come
+// first served (a channel's waiting senders are served in order), so that a
+// request never plans on a record whose creation or removal the provider has
+// not confirmed, prerequisites are answered from settled state, and no
+// request at a busy name waits forever behind later ones.
+type nameLock struct {
+	sem  chan struct{}
+	refs int // requests holding or waiting; guarded by Writer.mu
+}
+
+// lockNames takes the locks of a request's names, in order (names are
+// sorted, so two requests never wait on each other). Only requests at the
+// same names wait: the rest of the zone plans and batches meanwhile.
+func (w *Writer) lockNames(ctx context.Context, zoneID string, names []string) (func(), *Error) {
+	w.mu.Lock()
+	locks := make([]*nameLock, len(names))
+	for i, n := range names {
+		k := zoneID + "\x00" + n
+		l := w.names[k]
+		if l == nil {
+			l = &nameLock{sem: make(chan struct{}, 1)}
+			w.names[k] = l
+		}
+		l.refs++
+		locks[i] = l
+	}
+	w.mu.Unlock()
+	held := 0
+	release := func() {
+		for i := held - 1; i >= 0; i-- {
+			<-locks[i].sem
+		}
+		w.mu.Lock()
+		for i, n := range names {
+			if locks[i].refs--; locks[i].refs == 0 {
+				delete(w.names, zoneID+"\x00"+n)
+			}
+		}
+		w.mu.Unlock()
+	}
+	for _, l := range locks {
+		select {
+		case l.sem <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			release()
+			return nil, &Error{Code: Failed, Reason: "gave up waiting for the earlier writes at the same names: " + ctx.Err().Error(), Err: ctx.Err()}
+		}
+	}
+	return release, nil
+}
+
+// planned is a request decided against the snapshot.
 type planned struct {
 	z       *zone
 	tenant  string
-	names   []string
 	changes provider.Changes
 	refs    changeRefs
-	done    chan struct{}
 }
 
-// plan decides the request against the zone's snapshot. It returns nil, nil
-// after waiting for something (a listing, a batch at one of the names): the
-// caller plans again on the newer state.
+// plan decides the request against the zone's snapshot, with the request's
+// names locked. It returns nil, nil after waiting for a listing: the caller
+// plans again on the newer state.
 func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, names []string) (*planned, *Error) {
 	w.mu.Lock()
 	z := w.zone(r.ZoneID)
@@ -124,12 +179,6 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 			return nil, e
 		}
 		return nil, waitFor(ctx, wait)
-	}
-	for _, n := range names {
-		if ch := z.busy[n]; ch != nil {
-			w.mu.Unlock()
-			return nil, waitFor(ctx, ch)
-		}
 	}
 	v := newView(r.Zone, r.Tenant)
 	for _, n := range names {
@@ -156,12 +205,9 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		w.mu.Unlock()
 		return nil, e
 	}
-	pl := &planned{z: z, tenant: r.Tenant.Namespace, names: names, changes: changes, refs: refs, done: make(chan struct{})}
-	for _, n := range names {
-		z.busy[n] = pl.done
-	}
+	z.begin()
 	w.mu.Unlock()
-	return pl, nil
+	return &planned{z: z, tenant: r.Tenant.Namespace, changes: changes, refs: refs}, nil
 }
 
 // ready makes sure the zone has a snapshot young enough. It returns a
@@ -178,9 +224,9 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 	if !z.fetched.IsZero() && now.Sub(z.fetched) < w.o.Refresh {
 		return nil, nil
 	}
-	for _, ch := range z.busy {
+	if z.inflight > 0 {
 		if z.fetched.IsZero() {
-			return ch, nil
+			return z.quiet, nil
 		}
 		return nil, nil
 	}
@@ -211,12 +257,7 @@ func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	}
 	w.mu.Lock()
 	w.settle(pl, res, err)
-	for _, n := range pl.names {
-		if pl.z.busy[n] == pl.done {
-			delete(pl.z.busy, n)
-		}
-	}
-	close(pl.done)
+	pl.z.end()
 	w.mu.Unlock()
 	if err != nil {
 		if !provider.IsRequestFault(err) {

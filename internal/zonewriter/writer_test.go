@@ -24,14 +24,31 @@ type fixture struct {
 	w      *Writer
 }
 
+// slowProvider answers batches after a delay, as a provider across a
+// network does.
+type slowProvider struct {
+	Provider
+	delay time.Duration
+}
+
+func (p slowProvider) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	time.Sleep(p.delay)
+	return p.Provider.ApplyChanges(ctx, zoneID, c)
+}
+
 func newFixture(t *testing.T, o Options) *fixture {
+	return newFixtureWithLatency(t, o, 0)
+}
+
+func newFixtureWithLatency(t *testing.T, o Options, latency time.Duration) *fixture {
 	t.Helper()
 	store := memory.New(memory.Config{Zones: []string{testZone}})
 	f := &fixture{store: store, zoneID: store.ZoneID(testZone)}
-	o.Providers = ProvidersFunc(func(context.Context, string) (Provider, error) { return store.Master(), nil })
-	if o.Window == 0 {
-		o.Window = 20 * time.Millisecond
+	var p Provider = store.Master()
+	if latency > 0 {
+		p = slowProvider{Provider: p, delay: latency}
 	}
+	o.Providers = ProvidersFunc(func(context.Context, string) (Provider, error) { return p, nil })
 	w, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +89,7 @@ func codeOf(err error) Code {
 }
 
 func TestConcurrentRequestsOfManyTenantsShareOneListingAndFewBatches(t *testing.T) {
-	f := newFixture(t, Options{Window: 50 * time.Millisecond})
+	f := newFixtureWithLatency(t, Options{}, 50*time.Millisecond)
 	const tenants = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, tenants)
@@ -99,8 +116,8 @@ func TestConcurrentRequestsOfManyTenantsShareOneListingAndFewBatches(t *testing.
 	if calls[provider.OpRecordsList] != 1 {
 		t.Errorf("the zone was listed %d times, want once", calls[provider.OpRecordsList])
 	}
-	// 100 requests arriving together: a first batch goes out with the first
-	// arrivals, the rest gather behind it.
+	// 100 requests arriving together at a provider 50ms away: the first goes
+	// out alone at once, the rest gather while it is in flight.
 	if calls[provider.OpRecordsBatch] > 4 {
 		t.Errorf("%d batches for %d concurrent requests, want at most 4", calls[provider.OpRecordsBatch], tenants)
 	}
@@ -133,7 +150,7 @@ func TestRequestsAreAnsweredFromTheSnapshot(t *testing.T) {
 }
 
 func TestKeepNewestKeepsTheTwoNewestValuesEvenWhenTwoArriveAtOnce(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixtureWithLatency(t, Options{}, 30*time.Millisecond)
 	name := "_acme-challenge.www.example.com"
 	tn := tenant("team-a", Grant{Name: name, Type: "TXT"})
 	add := func(v string) error {
