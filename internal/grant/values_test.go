@@ -3,8 +3,6 @@ package grant
 import (
 	"strings"
 	"testing"
-
-	"github.com/scopedns/scopedns/internal/provider"
 )
 
 func TestValidateValues(t *testing.T) {
@@ -95,13 +93,5 @@ func TestValidateValues(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tc.rule)
 			}
 		})
-	}
-}
-
-// The grant engine admits what the providers accept: a value it lets
-// through is never refused at the provider for its length alone.
-func TestTXTLimitIsTheProviders(t *testing.T) {
-	if MaxTXTLength != provider.MaxTXTContentLength {
-		t.Fatalf("grant.MaxTXTLength is %d, provider.MaxTXTContentLength %d: admission and the provider disagree", MaxTXTLength, provider.MaxTXTContentLength)
 	}
 }

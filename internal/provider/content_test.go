@@ -31,3 +31,23 @@ func TestContentKey(t *testing.T) {
 		})
 	}
 }
+
+// TestNormalizeNameIsTheGrantLanguages: the provider side compares names the
+// way admission normalised them, so a claim's name equals what Cloudflare
+// reads back.
+func TestNormalizeNameIsTheGrantLanguages(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"upper case and a trailing dot go", "WWW.Example.COM.", "www.example.com"},
+		{"an internationalised name is in its xn-- form", "mäil.example.com", "xn--mil-qla.example.com"},
+		{"an A-label stays as it is", "xn--mil-qla.example.com", "xn--mil-qla.example.com"},
+		{"a full-width dot separates labels", "a\uff0eexample.com", "a.example.com"},
+		{"service labels and wildcards are names", "*._acme-challenge.Example.com", "*._acme-challenge.example.com"},
+		{"a name the grant language refuses only loses case and its dot", " Bad Name.Example.com. ", "bad name.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NormalizeName(tc.in); got != tc.want {
+				t.Fatalf("NormalizeName(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

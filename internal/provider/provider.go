@@ -19,9 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/net/idna"
+	"github.com/scopedns/scopedns/internal/grant"
 )
 
 // Provider is what the controllers need from a DNS provider. Implementations are
@@ -119,21 +118,17 @@ func IsSupportedType(t string) bool {
 	return slices.Contains(SupportedTypes, strings.ToUpper(t))
 }
 
-// NormalizeName lower-cases a DNS name, drops one trailing dot and writes an
-// internationalised name in its ASCII (xn--) form, which is how Cloudflare
-// stores it: compared raw, a target like mäil.example.com never equals what
-// the provider reads back and would be rewritten on every drift check.
+// NormalizeName is the one name normalisation: grant.NormalizeName (ASCII
+// lower case, one trailing dot dropped, internationalised labels in the ASCII
+// xn-- form Cloudflare stores, so a target like mäil.example.com equals what
+// the provider reads back). A name the grant language refuses can never be
+// granted or claimed; it only has to compare equal to itself, so it is lower
+// cased and loses its trailing dot.
 func NormalizeName(name string) string {
-	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
-	for i := 0; i < len(n); i++ {
-		if n[i] >= utf8.RuneSelf {
-			if a, err := idna.Lookup.ToASCII(n); err == nil {
-				return a
-			}
-			return n
-		}
+	if n, err := grant.NormalizeName(name); err == nil {
+		return n
 	}
-	return n
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
 }
 
 // RecordFilter selects records. Empty fields match everything.
