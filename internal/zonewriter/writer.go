@@ -286,13 +286,16 @@ func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 }
 
 // settle brings the snapshot up to date after a batch: what the provider
-// stored on success; nothing on a refusal of the request's content (the
-// provider applied none of it); on any other error the snapshot is listed
-// again, since what the provider did is not known. Called with w.mu held.
+// stored on success; nothing when the provider refused the request's content
+// (it applied none of it, and the snapshot is right). A record not found or
+// in conflict means the snapshot is wrong (someone changed the zone behind
+// it), and on any other error what the provider did is not known: the zone
+// is listed again before the next decision. Called with w.mu held.
 func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 	z := pl.z
 	if err != nil {
-		if !provider.IsRequestFault(err) || len(res.Created)+len(res.Updated)+len(res.Deleted) > 0 {
+		contentRefused := provider.IsInvalid(err) && len(res.Created)+len(res.Updated)+len(res.Deleted) == 0
+		if !contentRefused {
 			z.fetched = time.Time{}
 		}
 		return

@@ -282,3 +282,32 @@ func TestThePaceKeepsAnyWindowWithinTheBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestARecordRemovedBehindTheWritersBackIsSeenAfterTheFailure(t *testing.T) {
+	f := newFixture(t, Options{})
+	name := "home.team-a.example.com"
+	tn := tenant("team-a", Grant{Name: name, Type: "A"})
+	replace := func(ip string) error {
+		_, err := f.write(tn, Op{Kind: Replace, Name: name, Type: "A", Values: []string{ip}})
+		return err
+	}
+	if err := replace("203.0.113.1"); err != nil {
+		t.Fatal(err)
+	}
+	// Someone deletes the record at the provider; the snapshot still has it.
+	recs := f.store.Records(testZone)
+	if _, err := f.store.Master().ApplyChanges(context.Background(), f.zoneID, provider.Changes{Delete: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := replace("203.0.113.2"); err == nil {
+		t.Fatal("deleting a record that is gone succeeded at the provider")
+	}
+	// The failure told the writer its snapshot is wrong: the next request
+	// lists the zone again and lands.
+	if err := replace("203.0.113.2"); err != nil {
+		t.Fatalf("the retry after the failure: %v", err)
+	}
+	if got := f.contents(name, "A"); !slices.Equal(got, []string{"203.0.113.2"}) {
+		t.Fatalf("records %v", got)
+	}
+}
