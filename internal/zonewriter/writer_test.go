@@ -311,3 +311,57 @@ func TestARecordRemovedBehindTheWritersBackIsSeenAfterTheFailure(t *testing.T) {
 		t.Fatalf("records %v", got)
 	}
 }
+
+// blockingProvider holds every batch until released.
+type blockingProvider struct {
+	Provider
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p blockingProvider) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	p.entered <- struct{}{}
+	<-p.release
+	return p.Provider.ApplyChanges(ctx, zoneID, c)
+}
+
+func TestTwoNamespacesAtOneNameWithOtherTypesDoNotWaitForEachOther(t *testing.T) {
+	store := memory.New(memory.Config{Zones: []string{testZone}})
+	bp := blockingProvider{Provider: store.Master(), entered: make(chan struct{}, 4), release: make(chan struct{})}
+	w, err := New(Options{Providers: ProvidersFunc(func(context.Context, string) (Provider, error) { return bp, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "shared.example.com"
+	ta, tb := tenant("team-a", Grant{Name: name, Type: "A"}), tenant("team-b", Grant{Name: name, Type: "TXT"})
+	req := func(tn Tenant, op Op) Request {
+		return Request{Tenant: tn, Zone: testZone, ZoneID: store.ZoneID(testZone), Ops: []Op{op}}
+	}
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := w.Write(context.Background(), req(ta, Op{Kind: Add, Name: name, Type: "A", Content: "192.0.2.1"}))
+		aDone <- err
+	}()
+	<-bp.entered // team-a's batch is at the provider, and stays there
+	bDone := make(chan error, 1)
+	go func() {
+		_, err := w.Write(context.Background(), req(tb, Op{Kind: Add, Name: name, Type: "TXT", Content: "v"}))
+		bDone <- err
+	}()
+	// team-b's request plans while team-a's batch is out, and its batch
+	// gathers behind it: it does not wait at team-a's name lock.
+	deadline := time.After(10 * time.Second)
+	for w.pendingAt(store.ZoneID(testZone)) == 0 {
+		select {
+		case err := <-bDone:
+			t.Fatalf("team-b returned before team-a's batch settled: %v", err)
+		case <-deadline:
+			t.Fatal("team-b's request never planned while team-a's batch was out: it waits for team-a's lock")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(bp.release)
+	if err := errors.Join(<-aDone, <-bDone); err != nil {
+		t.Fatal(err)
+	}
+}
