@@ -7,10 +7,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/acmedns"
@@ -74,6 +76,15 @@ func newFrontDoorReconciler(t *testing.T, objs ...client.Object) *GatewayKeysRec
 		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.NameIndex, policy.IndexRecordNames).
 		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.AncestorIndex, policy.IndexRecordAncestors).
 		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName).
+		WithStatusSubresource(&v1alpha1.DNSCredential{}).
+		// The API server gives every object a UID; the fake client does not,
+		// and the credentials controller knows its Secret by it.
+		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if obj.GetUID() == "" {
+				obj.SetUID(types.UID("uid-" + obj.GetNamespace() + "-" + obj.GetName()))
+			}
+			return c.Create(ctx, obj, opts...)
+		}}).
 		WithObjects(objs...).Build()
 	return &GatewayKeysReconciler{
 		Client: cl, Keys: gateway.NewKeyStore(), Accounts: acmedns.NewAccountStore(), Users: dyndns.NewUserStore(),
