@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/batch"
 	"github.com/scopedns/scopedns/internal/policy"
 )
 
@@ -63,7 +64,7 @@ type ClaimReconciler struct {
 	BatchLimit int
 
 	zones   zoneRecords
-	batches *batcher
+	batches *batch.Batcher
 	// wake brings claims back when the record GC frees a name they want.
 	wake chan event.GenericEvent
 }
@@ -142,7 +143,7 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.BatchLimit == 0 {
 		r.BatchLimit = 200
 	}
-	r.batches = newBatcher(r.BatchWindow, r.BatchLimit)
+	r.batches = batch.New(r.BatchWindow, r.BatchLimit, batch.Hooks{Split: batchSplits.Inc, Refused: recordChangesRefused.Inc})
 	r.wake = make(chan event.GenericEvent, 64)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status-only updates are this controller's own patches; acting on

@@ -197,7 +197,7 @@ func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zon
 	if err != nil || plan.Changes.IsEmpty() {
 		return 0, plan.NotOwned, err
 	}
-	res, err := r.batches.apply(ctx, p, zoneID, plan.Changes)
+	res, err := r.batches.Apply(ctx, p, zoneID, plan.Changes)
 	z := r.zones.lock(zoneID)
 	z.applied(res)
 	if err != nil && !provider.IsInvalid(err) {

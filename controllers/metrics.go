@@ -51,11 +51,11 @@ var (
 	})
 	batchSplits = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scopedns_record_batch_splits_total",
-		Help: "Record batches the provider refused for their content and that were halved to find the claims at fault; each split costs two batch requests.",
+		Help: "Record batches (of claims or of front-door requests) the provider refused for their content and that were halved to find the writers at fault; each split costs two batch requests.",
 	})
 	recordChangesRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scopedns_record_changes_refused_total",
-		Help: "Attempts to write one claim's record changes in a zone that the provider refused for their content.",
+		Help: "Attempts to write one claim's or one front-door request's record changes in a zone that the provider refused for their content.",
 	})
 	recordsCollected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_records_collected_total",
@@ -88,3 +88,8 @@ func init() { metrics.Registry.MustRegister(gatewayRequests) }
 
 // ObserveGateway is the gateway's Observer: one count per request by rcode.
 func ObserveGateway(rcode string) { gatewayRequests.WithLabelValues(rcode).Inc() }
+
+// ObserveFrontDoorSplit and ObserveFrontDoorRefused are the front doors'
+// zone writer's batch hooks: its batches are counted with the claims'.
+func ObserveFrontDoorSplit()   { batchSplits.Inc() }
+func ObserveFrontDoorRefused() { recordChangesRefused.Inc() }

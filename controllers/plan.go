@@ -114,30 +114,11 @@ func recordKey(r provider.Record) grant.Key {
 
 func indexOfContent(rs []provider.Record, d provider.Record) int {
 	for i, r := range rs {
-		if sameContent(r.Type, r.Content, d.Content) {
+		if provider.SameContent(r.Type, r.Content, d.Content) {
 			return i
 		}
 	}
 	return -1
-}
-
-// sameContent compares record data the way the provider stores it: TXT with
-// or without the quotes, everything else in canonical form (host names
-// without case or trailing dot; MX, SRV and CAA as the provider reads them
-// back, so a claim's "0 issue letsencrypt.org" is the stored
-// `0 issue "letsencrypt.org"`).
-func sameContent(typ, a, b string) bool {
-	if strings.EqualFold(typ, "TXT") {
-		return unquoteTXT(a) == unquoteTXT(b)
-	}
-	return provider.CanonicalContent(typ, a) == provider.CanonicalContent(typ, b)
-}
-
-func unquoteTXT(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
 }
 
 func sortedKeys[V any](m map[grant.Key]V) []grant.Key {

@@ -32,11 +32,13 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
+	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 	scopewebhook "github.com/scopedns/scopedns/internal/webhook"
 	"github.com/scopedns/scopedns/internal/webhookcert"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 // Options configure the manager.
@@ -391,26 +393,49 @@ func addGateway(mgr manager.Manager, o Options, providers controllers.ProviderSo
 	if err := (&controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Keys: keys, Policies: policies, Namespace: o.Namespace, Now: o.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)
 	}
-	reader := mgr.GetClient()
+	zw, err := newZoneWriter(mgr, o, providers)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gateway.Options{
 		Addr:        o.GatewayAddr,
 		Keys:        keys,
 		ClusterName: o.ClusterName,
-		Writers: gateway.WritersFunc(func(ctx context.Context, scopeName string) (gateway.Writer, error) {
-			var scope v1alpha1.DNSScope
-			if err := reader.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
-				return nil, err
-			}
-			return providers.For(ctx, &scope)
-		}),
-		Logger:   slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
-		Observer: controllers.ObserveGateway,
+		ZoneWriter:  zw,
+		Logger:      slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
+		Observer:    controllers.ObserveGateway,
 		// TSIG time checks run on the wall clock, whatever clock rotation uses.
 	})
 	if err != nil {
 		return fmt.Errorf("--gateway-address: %w", err)
 	}
 	return mgr.Add(srv)
+}
+
+// newZoneWriter is the one write path of the front doors: one snapshot and
+// one batch per zone for all of them, and the gateway's share of each master
+// token's budget (budget.Split, as configureProvider splits it) divided
+// between their tenants.
+func newZoneWriter(mgr manager.Manager, o Options, providers controllers.ProviderSource) (*zonewriter.Writer, error) {
+	reader := mgr.GetClient()
+	share := budget.Split(cloudflare.DefaultRateLimit, cmpOr(o.GatewayBudgetShare, DefaultGatewayBudgetShare), cmpOr(o.GatewayReplicas, DefaultGatewayReplicas))
+	zw, err := zonewriter.New(zonewriter.Options{
+		Providers: zonewriter.ProvidersFunc(func(ctx context.Context, scopeName string) (zonewriter.Provider, error) {
+			var scope v1alpha1.DNSScope
+			if err := reader.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
+				return nil, err
+			}
+			return providers.For(ctx, &scope)
+		}),
+		RequestBudget: share.Gateway,
+		BudgetWindow:  cloudflare.DefaultRateWindow,
+		Logger:        slog.New(logr.ToSlogHandler(ctrl.Log.WithName("zonewriter"))),
+		Hooks:         zonewriter.Hooks{Split: controllers.ObserveFrontDoorSplit, Refused: controllers.ObserveFrontDoorRefused},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the front doors' zone writer: %w", err)
+	}
+	return zw, nil
 }
 
 func addIndexes(mgr manager.Manager) error {

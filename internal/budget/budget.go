@@ -74,6 +74,7 @@ type Fair struct {
 type charge struct {
 	tenant string
 	at     time.Time
+	n      int
 }
 
 // NewFair returns the accounting of limit requests per window.
@@ -92,9 +93,32 @@ func (f *Fair) Charge(tenant string, now time.Time) bool {
 	if used >= f.allowanceLocked(used == 0) {
 		return false
 	}
-	f.log = append(f.log, charge{tenant: tenant, at: now})
+	f.log = append(f.log, charge{tenant: tenant, at: now, n: 1})
 	f.tenants[tenant] = used + 1
 	return true
+}
+
+// Allowed reports whether tenant is within its allowance at now: what
+// Charge would decide, counting nothing. With Add it charges a cost known
+// only afterwards (a tenant's share of a batch it joined).
+func (f *Fair) Allowed(tenant string, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire(now)
+	used := f.tenants[tenant]
+	return used < f.allowanceLocked(used == 0)
+}
+
+// Add counts n units of tenant at now, whatever its allowance.
+func (f *Fair) Add(tenant string, n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire(now)
+	f.log = append(f.log, charge{tenant: tenant, at: now, n: n})
+	f.tenants[tenant] += n
 }
 
 // Allowance is what a tenant that already has requests in the window may
@@ -131,7 +155,7 @@ func (f *Fair) expire(now time.Time) {
 		c := f.log[f.head]
 		f.log[f.head] = charge{}
 		f.head++
-		if n := f.tenants[c.tenant] - 1; n > 0 {
+		if n := f.tenants[c.tenant] - c.n; n > 0 {
 			f.tenants[c.tenant] = n
 		} else {
 			delete(f.tenants, c.tenant)
@@ -150,7 +174,13 @@ func (f *Fair) expire(now time.Time) {
 // request sent on its behalf, and whether one was refused for the tenant's
 // share. It is safe for concurrent use.
 type Tab struct {
-	Tenant  string
+	Tenant string
+	// Shared marks the calls of the front doors' zone writer, each made for
+	// many tenants at once (a snapshot, a coalesced batch): they are paced on
+	// the gateway share like every tenant's, so the front doors never take
+	// the reconcile reserve, but charged to no tenant on Fair; the writer
+	// divides its capacity between tenants itself.
+	Shared  bool
 	sent    atomic.Int32
 	refused atomic.Bool
 }
@@ -165,7 +195,7 @@ func (t *Tab) Refused() bool { return t.refused.Load() }
 // Charge charges one request to the tab's tenant on f and records the
 // outcome; the error says why it was refused.
 func (t *Tab) Charge(f *Fair, now time.Time) error {
-	if !f.Charge(t.Tenant, now) {
+	if !t.Shared && !f.Charge(t.Tenant, now) {
 		t.refused.Store(true)
 		return &OverShareError{Tenant: t.Tenant, Limit: f.Allowance(now), Window: f.window}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 const simToken = "gateway-budget-test-master-token"
@@ -54,8 +55,9 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
 
 // TestOneKeyFloodingLeavesOthersTheirBudget: the master token allows 40
-// requests a minute, half of them the gateway's. team-a floods UPDATEs, each
-// costing a records list and a batch; it gets REFUSED once it used its slice,
+// requests a minute, half of them the front doors'. team-a floods UPDATEs one
+// after the other, each a batch of its own; it gets REFUSED once it used its
+// slice,
 // while team-b's UPDATE and a reconcile's calls (no tenant) still go through,
 // and the provider never answers 429.
 func TestOneKeyFloodingLeavesOthersTheirBudget(t *testing.T) {
@@ -82,10 +84,19 @@ func TestOneKeyFloodingLeavesOthersTheirBudget(t *testing.T) {
 		Name: keyB, Algorithm: "HMACSHA512", Secrets: []string{secretB}, Namespace: "team-b", Scope: "prod",
 		Zones: map[string]string{testZone: zoneID}, Grants: map[Grant]int32{{Name: otherName, Type: "TXT"}: 0},
 	})
+	// The front doors' writer gets the gateway's half of the budget, 20
+	// requests a minute, and divides it between tenants.
+	zw, err := zonewriter.New(zonewriter.Options{
+		Providers:     zonewriter.ProvidersFunc(func(context.Context, string) (zonewriter.Provider, error) { return p, nil }),
+		RequestBudget: limit / 2, BudgetWindow: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Options{
 		Addr: "127.0.0.1:0", Keys: keys, ClusterName: testCluster, RatePerKey: -1,
-		Writers: WritersFunc(func(context.Context, string) (Writer, error) { return p, nil }),
-		Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+		ZoneWriter: zw,
+		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/dnslisten"
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 // Key is one namespace's TSIG key under one scope, with what it may write.
@@ -40,8 +41,9 @@ type Key struct {
 }
 
 // Grant is one (name, type) a key may write: the name in lower case without
-// the trailing dot, the type in upper case ("TXT").
-type Grant struct{ Name, Type string }
+// the trailing dot, the type in upper case ("TXT"). It is the zone writer's,
+// which checks it.
+type Grant = zonewriter.Grant
 
 // Keys looks keys up by the name in a request's TSIG RR. The gateway passes
 // the name in lower case with the trailing dot. Implementations must be safe
@@ -70,7 +72,15 @@ type WritersFunc func(ctx context.Context, scope string) (Writer, error)
 // Writer implements Writers.
 func (f WritersFunc) Writer(ctx context.Context, scope string) (Writer, error) { return f(ctx, scope) }
 
-// Options configure a Server. Keys and Writers are required.
+// ZoneWriter is the one write path of every front door; *zonewriter.Writer
+// is one.
+type ZoneWriter interface {
+	Write(ctx context.Context, r zonewriter.Request) (zonewriter.Result, error)
+}
+
+var _ ZoneWriter = (*zonewriter.Writer)(nil)
+
+// Options configure a Server. Keys, and Writers or ZoneWriter, are required.
 type Options struct {
 	// Addr is the host:port to listen on, UDP and TCP on the same port;
 	// "127.0.0.1:0" picks a free port. Default ":53".
@@ -78,6 +88,10 @@ type Options struct {
 	// Keys and Writers supply keys and providers; both are required.
 	Keys    Keys
 	Writers Writers
+	// ZoneWriter writes every UPDATE. The manager passes the one all front
+	// doors share (one snapshot and one batch per zone); nil makes one of
+	// the gateway's own over Writers.
+	ZoneWriter ZoneWriter
 	// ClusterName goes into the owner marker of written records (see
 	// OwnerComment); required.
 	ClusterName string
@@ -148,9 +162,6 @@ type Server struct {
 	// by key name.
 	overLimit *auditSampler
 
-	zmu   sync.Mutex
-	zones map[string]*sync.Mutex // zone ID -> lock
-
 	baseCtx atomic.Pointer[context.Context]
 
 	mu      sync.Mutex
@@ -166,8 +177,8 @@ func New(o Options) (*Server, error) {
 	if o.Keys == nil {
 		problems = append(problems, errors.New("gateway: Options.Keys is required"))
 	}
-	if o.Writers == nil {
-		problems = append(problems, errors.New("gateway: Options.Writers is required"))
+	if o.Writers == nil && o.ZoneWriter == nil {
+		problems = append(problems, errors.New("gateway: Options.Writers or Options.ZoneWriter is required"))
 	}
 	if o.ClusterName == "" {
 		problems = append(problems, errors.New("gateway: Options.ClusterName is required"))
@@ -221,12 +232,23 @@ func New(o Options) (*Server, error) {
 	if o.UnauthenticatedLogInterval <= 0 {
 		o.UnauthenticatedLogInterval = defaultSampleInterval
 	}
+	if o.ZoneWriter == nil {
+		zw, err := zonewriter.New(zonewriter.Options{
+			Providers: zonewriter.ProvidersFunc(func(ctx context.Context, scope string) (zonewriter.Provider, error) {
+				return o.Writers.Writer(ctx, scope)
+			}),
+			MinTTL: o.MinTTL,
+		})
+		if err != nil {
+			return nil, err
+		}
+		o.ZoneWriter = zw
+	}
 	s := &Server{
 		o:         o,
 		sampler:   newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
 		overLimit: newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
 		limits:    newLimiters(o.RatePerKey, o.BurstPerKey),
-		zones:     map[string]*sync.Mutex{},
 		ready:     make(chan struct{}),
 	}
 	s.tsig = &tsigVerifier{s: s}
@@ -373,26 +395,10 @@ func (r sizeLimitReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, 
 	return m, err
 }
 
-// OwnerComment is the owner marker the gateway writes into the comment of
-// every record it creates for a namespace, and the only marker whose records
-// it changes or deletes. It is provider.OwnerComment with a claim part that
-// no DNSRecordClaim can have ("@rfc2136" is not a Kubernetes name), so the
-// claim controllers never mistake gateway records for a claim's.
+// OwnerComment is the owner marker of the records a namespace writes
+// through the gateway (and every other front door): zonewriter.OwnerComment.
 func OwnerComment(cluster, namespace string) string {
-	return provider.OwnerComment(cluster, namespace, ownerClaim)
+	return zonewriter.OwnerComment(cluster, namespace)
 }
-
-const ownerClaim = "@rfc2136"
 
 func (s *Server) ctx() context.Context { return *s.baseCtx.Load() }
-
-func (s *Server) zoneLock(id string) *sync.Mutex {
-	s.zmu.Lock()
-	defer s.zmu.Unlock()
-	m := s.zones[id]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.zones[id] = m
-	}
-	return m
-}

@@ -207,7 +207,7 @@ func updateCases() []updateCase {
 		{
 			name: "a CAA record that was not written by the namespace is not deleted",
 			seed: []provider.Record{foreign(webName, "CAA", `0 issue "letsencrypt.org"`)},
-			as:   asTeamA, rcode: dns.RcodeRefused, log: "was not written by this key's namespace",
+			as:   asTeamA, rcode: dns.RcodeRefused, log: "was not written by namespace team-a",
 			msg: func(t *testing.T) *dns.Msg {
 				m := update(testZone)
 				m.Remove(rrs(t, webName+`. 0 IN CAA 0 issue "letsencrypt.org"`))

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -99,74 +98,6 @@ func txtContent(ss []string) string {
 		b.WriteByte('"')
 	}
 	return b.String()
-}
-
-// canonical is the form in which two contents of one type compare equal when
-// they mean the same data: TXT by its strings, every other type as
-// provider.CanonicalContent writes it.
-func canonical(typ, content string) string {
-	if typ != "TXT" {
-		return provider.CanonicalContent(typ, content)
-	}
-	var b strings.Builder
-	for _, s := range txtStrings(content) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-// txtStrings reads provider TXT content into raw (unescaped) strings: quoted
-// strings when the content is in zone-file quoting, else the content itself.
-func txtStrings(content string) []string {
-	if strings.HasPrefix(content, `"`) {
-		if parts, ok := parseQuoted(content); ok {
-			return parts
-		}
-	}
-	return []string{content}
-}
-
-// parseQuoted reads `"a" "b\"c"` with zone-file escapes (\X and \DDD).
-func parseQuoted(s string) ([]string, bool) {
-	var out []string
-	for {
-		s = strings.TrimLeft(s, " \t")
-		if s == "" {
-			return out, len(out) > 0
-		}
-		if s[0] != '"' {
-			return nil, false
-		}
-		var b strings.Builder
-		i := 1
-		for ; i < len(s) && s[i] != '"'; i++ {
-			if s[i] != '\\' {
-				b.WriteByte(s[i])
-				continue
-			}
-			if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-				n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
-				if n > 255 {
-					return nil, false
-				}
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-			if i+1 >= len(s) {
-				return nil, false
-			}
-			i++
-			b.WriteByte(s[i])
-		}
-		if i >= len(s) {
-			return nil, false
-		}
-		out = append(out, b.String())
-		s = s[i+1:]
-	}
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

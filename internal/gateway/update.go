@@ -2,13 +2,13 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/miekg/dns"
 
-	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 // writableTypes are the types the gateway reads from and writes to the
@@ -98,76 +98,48 @@ func (s *Server) serveUpdate(q *request) int {
 
 	ctx, cancel := context.WithTimeout(s.ctx(), s.o.RequestTimeout)
 	defer cancel()
-	// Every provider request sent for this UPDATE is charged to the key's
-	// namespace (see internal/budget); a namespace over its share gets
-	// REFUSED, and nothing is written.
-	q.tab = &budget.Tab{Tenant: q.key.Namespace}
-	ctx = budget.WithTenant(ctx, q.tab)
-	w, err := s.o.Writers.Writer(ctx, q.key.Scope)
-	if err != nil || w == nil {
-		q.reason = fmt.Sprintf("no provider for scope %s: %v", q.key.Scope, err)
-		return dns.RcodeServerFailure
+	res, err := s.o.ZoneWriter.Write(ctx, zonewriter.Request{
+		Tenant:   zonewriter.Tenant{Namespace: q.key.Namespace, Scope: q.key.Scope, Owner: OwnerComment(s.o.ClusterName, q.key.Namespace), Grants: q.key.Grants},
+		Zone:     q.zone,
+		ZoneID:   zoneID,
+		Prereqs:  toPrereqs(prereqs),
+		Ops:      toOps(changes),
+		Protocol: "rfc2136",
+	})
+	if err != nil {
+		return q.writeFailed(err)
 	}
-
-	lock := s.zoneLock(zoneID)
-	lock.Lock()
-	defer lock.Unlock()
-
-	var names []string
-	for _, p := range prereqs {
-		names = append(names, p.name)
-	}
-	for _, c := range changes {
-		names = append(names, c.name)
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	z := &zoneState{
-		apex:   q.zone,
-		owner:  OwnerComment(s.o.ClusterName, q.key.Namespace),
-		grants: q.key.Grants,
-		byName: map[string][]*entry{},
-	}
-	for _, n := range names {
-		recs, err := w.Records(ctx, zoneID, provider.RecordFilter{Name: n})
-		if err != nil {
-			return q.providerFailed(fmt.Sprintf("reading records of %s", n), err)
-		}
-		for _, r := range recs {
-			if provider.NormalizeName(r.Name) != n { // a provider that filters loosely
-				continue
-			}
-			z.byName[n] = append(z.byName[n], &entry{rec: r, orig: r, existing: true})
-		}
-	}
-	if rc, reason := z.checkPrereqs(prereqs); rc != dns.RcodeSuccess {
-		q.reason = reason
-		return rc
-	}
-	for _, c := range changes {
-		if e := z.apply(c); e != nil {
-			q.reason = e.reason
-			return e.rcode
-		}
-	}
-	plan := z.changes()
-	if plan.IsEmpty() {
+	if !res.Changed() {
 		q.reason = "nothing to change"
-		return dns.RcodeSuccess
 	}
-	if _, err := w.ApplyChanges(ctx, zoneID, plan); err != nil {
-		return q.providerFailed("writing records", err)
-	}
-	q.created, q.updated, q.deleted = len(plan.Create), len(plan.UpdateNew), len(plan.Delete)
+	q.created, q.updated, q.deleted = res.Created, res.Updated, res.Deleted
 	return dns.RcodeSuccess
 }
 
-// providerFailed answers a failed provider call: REFUSED when the call was
-// not sent because the namespace used its share of the provider budget (the
-// client is to back off, the server is fine), SERVFAIL otherwise.
-func (q *request) providerFailed(doing string, err error) int {
-	q.reason = fmt.Sprintf("%s: %v", doing, err)
-	if q.tab.Refused() {
+// writeFailed answers a request the zone writer did not apply with the
+// response code RFC 2136 gives its reason: REFUSED for a grant, an owner or
+// a namespace over its share (the client is to back off, the server is
+// fine), the prerequisite's own code, SERVFAIL when the provider failed.
+func (q *request) writeFailed(err error) int {
+	q.reason = err.Error()
+	var e *zonewriter.Error
+	if !errors.As(err, &e) {
+		return dns.RcodeServerFailure
+	}
+	switch e.Code {
+	case zonewriter.Refused:
+		return dns.RcodeRefused
+	case zonewriter.Invalid:
+		return dns.RcodeFormatError
+	case zonewriter.PrereqNameNotInUse:
+		return dns.RcodeNameError
+	case zonewriter.PrereqNameInUse:
+		return dns.RcodeYXDomain
+	case zonewriter.PrereqRRsetAbsent, zonewriter.PrereqRRsetDiffers:
+		return dns.RcodeNXRrset
+	case zonewriter.PrereqRRsetExists:
+		return dns.RcodeYXRrset
+	case zonewriter.OverBudget:
 		q.reason = "provider budget: " + q.reason
 		q.overLimit = true
 		return dns.RcodeRefused
@@ -175,20 +147,59 @@ func (q *request) providerFailed(doing string, err error) int {
 	return dns.RcodeServerFailure
 }
 
+// toPrereqs turns RFC 2136 prerequisites into the writer's: the
+// value-dependent ones of one RRset become one RRsetEquals.
+func toPrereqs(ps []prereq) []zonewriter.Prereq {
+	out := make([]zonewriter.Prereq, 0, len(ps))
+	sets := map[[2]string]int{} // (name, type) -> index of its RRsetEquals
+	for _, p := range ps {
+		switch {
+		case p.class == dns.ClassANY && p.typ == "":
+			out = append(out, zonewriter.Prereq{Kind: zonewriter.NameInUse, Name: p.name})
+		case p.class == dns.ClassANY:
+			out = append(out, zonewriter.Prereq{Kind: zonewriter.RRsetExists, Name: p.name, Type: p.typ})
+		case p.class == dns.ClassNONE && p.typ == "":
+			out = append(out, zonewriter.Prereq{Kind: zonewriter.NameNotInUse, Name: p.name})
+		case p.class == dns.ClassNONE:
+			out = append(out, zonewriter.Prereq{Kind: zonewriter.RRsetAbsent, Name: p.name, Type: p.typ})
+		default:
+			k := [2]string{p.name, p.typ}
+			i, seen := sets[k]
+			if !seen {
+				i = len(out)
+				sets[k] = i
+				out = append(out, zonewriter.Prereq{Kind: zonewriter.RRsetEquals, Name: p.name, Type: p.typ})
+			}
+			out[i].Values = append(out[i].Values, p.content)
+		}
+	}
+	return out
+}
+
+// toOps turns RFC 2136 update RRs into the writer's changes.
+func toOps(cs []change) []zonewriter.Op {
+	out := make([]zonewriter.Op, 0, len(cs))
+	for _, c := range cs {
+		op := zonewriter.Op{Name: c.name, Type: c.typ, Content: c.content, TTL: c.ttl}
+		switch {
+		case c.class == dns.ClassINET:
+			op.Kind = zonewriter.Add
+		case c.class == dns.ClassANY && c.typ == "":
+			op.Kind = zonewriter.DeleteName
+		case c.class == dns.ClassANY:
+			op.Kind = zonewriter.DeleteRRset
+		default:
+			op.Kind = zonewriter.DeleteValue
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
 // inZone checks that name (normalised) lies in the request's zone and not in
 // a more specific zone of the key.
 func inZone(k Key, zone, name string) bool {
 	return zoneOf(k, name) == zone
-}
-
-// nameGranted reports whether the key has a grant of any type at name.
-func nameGranted(k Key, name string) bool {
-	for g := range k.Grants {
-		if g.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) scanPrereqs(q *request) ([]prereq, *rcodeError) {
@@ -226,9 +237,6 @@ func (s *Server) scanPrereqs(q *request) ([]prereq, *rcodeError) {
 			p.content = c
 		default:
 			return nil, refuse(dns.RcodeFormatError, "prerequisite %s has class %s", name, dns.ClassToString[h.Class])
-		}
-		if !nameGranted(q.key, name) {
-			return nil, refuse(dns.RcodeRefused, "prerequisite on %s, where the key has no grant", name)
 		}
 		out = append(out, p)
 	}
@@ -271,24 +279,17 @@ func (s *Server) scanUpdates(q *request) ([]change, *rcodeError) {
 		}
 		out = append(out, c)
 	}
+	// Grants and TTLs are the zone writer's to check (zonewriter.Writer);
+	// what is left here is what only DNS has: the types the gateway can
+	// turn into provider records, and their data.
 	for i, rr := range q.r.Ns {
 		c := &out[i]
 		h := rr.Header()
-		if c.typ == "" { // delete every RRset at the name; checked per type later
-			if !nameGranted(q.key, c.name) {
-				return nil, refuse(dns.RcodeRefused, "%s is not granted", c.name)
-			}
+		if c.typ == "" || c.class == dns.ClassANY {
 			continue
-		}
-		maxTTL, granted := q.key.Grants[Grant{Name: c.name, Type: c.typ}]
-		if !granted {
-			return nil, refuse(dns.RcodeRefused, "%s %s is not granted", c.name, c.typ)
 		}
 		if _, ok := writableTypes[h.Rrtype]; !ok {
 			return nil, refuse(dns.RcodeRefused, "the gateway cannot write %s records", c.typ)
-		}
-		if c.class == dns.ClassANY {
-			continue
 		}
 		content, ok := contentOf(rr)
 		if !ok {
@@ -296,187 +297,8 @@ func (s *Server) scanUpdates(q *request) ([]change, *rcodeError) {
 		}
 		c.content = content
 		if c.class == dns.ClassINET {
-			if maxTTL > 0 && int64(h.Ttl) > int64(maxTTL) {
-				return nil, refuse(dns.RcodeRefused, "TTL %d of %s %s is above the granted %d", h.Ttl, c.name, c.typ, maxTTL)
-			}
 			c.ttl = int(h.Ttl)
-			if s.o.MinTTL > 0 && c.ttl < s.o.MinTTL {
-				c.ttl = s.o.MinTTL
-			}
 		}
 	}
 	return out, nil
-}
-
-// entry is one record of the zone as the update sees it.
-type entry struct {
-	rec      provider.Record // current state
-	orig     provider.Record // as read from the provider
-	existing bool            // read from the provider (false: added by this update)
-	deleted  bool
-	modified bool
-}
-
-// zoneState holds the records of the names an update touches and applies the
-// update to them in memory.
-type zoneState struct {
-	apex   string
-	owner  string
-	grants map[Grant]int32
-	byName map[string][]*entry
-}
-
-func (z *zoneState) live(name string) []*entry {
-	var out []*entry
-	for _, e := range z.byName[name] {
-		if !e.deleted {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (z *zoneState) owned(e *entry) bool { return !e.existing || e.orig.Comment == z.owner }
-
-// checkPrereqs evaluates RFC 2136 §3.2.5.
-func (z *zoneState) checkPrereqs(ps []prereq) (int, string) {
-	type rrset struct{ name, typ string }
-	valueSets := map[rrset][]string{}
-	var order []rrset
-	for _, p := range ps {
-		live := z.live(p.name)
-		switch {
-		case p.class == dns.ClassANY && p.typ == "":
-			if len(live) == 0 {
-				return dns.RcodeNameError, fmt.Sprintf("prerequisite failed: %s is not in use", p.name)
-			}
-		case p.class == dns.ClassANY:
-			if !slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type == p.typ }) {
-				return dns.RcodeNXRrset, fmt.Sprintf("prerequisite failed: no %s %s records", p.name, p.typ)
-			}
-		case p.class == dns.ClassNONE && p.typ == "":
-			if len(live) > 0 {
-				return dns.RcodeYXDomain, fmt.Sprintf("prerequisite failed: %s is in use", p.name)
-			}
-		case p.class == dns.ClassNONE:
-			if slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type == p.typ }) {
-				return dns.RcodeYXRrset, fmt.Sprintf("prerequisite failed: %s %s records exist", p.name, p.typ)
-			}
-		default: // value-dependent, compared per RRset after the loop
-			k := rrset{p.name, p.typ}
-			if _, seen := valueSets[k]; !seen {
-				order = append(order, k)
-			}
-			valueSets[k] = append(valueSets[k], canonical(p.typ, p.content))
-		}
-	}
-	for _, k := range order {
-		want := valueSets[k]
-		var have []string
-		for _, e := range z.live(k.name) {
-			if e.rec.Type == k.typ {
-				have = append(have, canonical(e.rec.Type, e.rec.Content))
-			}
-		}
-		slices.Sort(want)
-		want = slices.Compact(want)
-		slices.Sort(have)
-		have = slices.Compact(have)
-		if !slices.Equal(want, have) {
-			return dns.RcodeNXRrset, fmt.Sprintf("prerequisite failed: %s %s records differ", k.name, k.typ)
-		}
-	}
-	return dns.RcodeSuccess, ""
-}
-
-// apply applies one update RR (RFC 2136 §3.4.2).
-func (z *zoneState) apply(c change) *rcodeError {
-	apexNS := func(typ string) bool { return c.name == z.apex && (typ == "NS" || typ == "SOA") }
-	switch c.class {
-	case dns.ClassINET:
-		live := z.live(c.name)
-		hasCNAME := slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type == "CNAME" })
-		hasOther := slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type != "CNAME" })
-		if (c.typ == "CNAME" && hasOther) || (c.typ != "CNAME" && hasCNAME) {
-			return nil // ignored, as RFC 2136 §3.4.2.2 says
-		}
-		key := canonical(c.typ, c.content)
-		for _, e := range live {
-			if e.rec.Type != c.typ {
-				continue
-			}
-			if canonical(e.rec.Type, e.rec.Content) == key {
-				if !z.owned(e) {
-					return refuse(dns.RcodeRefused, "%s %s %q exists and was not written by this key's namespace", c.name, c.typ, e.rec.Content)
-				}
-				if e.rec.TTL != c.ttl {
-					e.rec.TTL = c.ttl
-					e.modified = e.existing
-				}
-				return nil
-			}
-			if c.typ == "CNAME" { // a CNAME replaces the CNAME
-				if !z.owned(e) {
-					return refuse(dns.RcodeRefused, "%s CNAME %q was not written by this key's namespace", c.name, e.rec.Content)
-				}
-				e.deleted = true
-			}
-		}
-		z.byName[c.name] = append(z.byName[c.name], &entry{rec: provider.Record{
-			Name: c.name, Type: c.typ, Content: c.content, TTL: c.ttl, Comment: z.owner,
-		}})
-	case dns.ClassANY:
-		for _, e := range z.live(c.name) {
-			if (c.typ != "" && e.rec.Type != c.typ) || apexNS(e.rec.Type) {
-				continue
-			}
-			if _, ok := z.grants[Grant{Name: c.name, Type: e.rec.Type}]; !ok {
-				return refuse(dns.RcodeRefused, "deleting every record at %s would delete %s, which is not granted", c.name, e.rec.Type)
-			}
-			if !z.owned(e) {
-				return refuse(dns.RcodeRefused, "%s %s %q was not written by this key's namespace", c.name, e.rec.Type, e.rec.Content)
-			}
-			e.deleted = true
-		}
-	case dns.ClassNONE:
-		if apexNS(c.typ) {
-			return nil
-		}
-		key := canonical(c.typ, c.content)
-		for _, e := range z.live(c.name) {
-			if e.rec.Type != c.typ || canonical(e.rec.Type, e.rec.Content) != key {
-				continue
-			}
-			if !z.owned(e) {
-				return refuse(dns.RcodeRefused, "%s %s %q was not written by this key's namespace", c.name, e.rec.Type, e.rec.Content)
-			}
-			e.deleted = true
-		}
-	}
-	return nil
-}
-
-// changes is the provider change set that takes the zone from what was read
-// to the state after the update.
-func (z *zoneState) changes() provider.Changes {
-	var c provider.Changes
-	names := make([]string, 0, len(z.byName))
-	for n := range z.byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		for _, e := range z.byName[n] {
-			switch {
-			case e.existing && e.deleted:
-				c.Delete = append(c.Delete, e.orig)
-			case e.existing && e.modified:
-				c.UpdateOld = append(c.UpdateOld, e.orig)
-				c.UpdateNew = append(c.UpdateNew, e.rec)
-			case !e.existing && !e.deleted:
-				c.Create = append(c.Create, e.rec)
-			}
-		}
-	}
-	return c
 }

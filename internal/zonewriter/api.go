@@ -215,8 +215,28 @@ type Options struct {
 	// MinTTL raises the TTL of added records that ask for less (default 60,
 	// Cloudflare's minimum; negative: keep the TTL as sent).
 	MinTTL int
-	// Logger receives one audit line per request; default: discard.
+	// RequestBudget is how many provider requests the writer's batches may
+	// send per BudgetWindow (default 5m): the front doors' part of the
+	// master token's budget (budget.Split). Each tenant is charged its share
+	// of every batch it was in (a batch of ten tenants costs each a tenth of
+	// a request) and may use a fair part of the budget (budget.Fair): a
+	// tenant over it is refused (OverBudget) before anything is sent, so one
+	// flooding tenant never spends the others' part. 0: no per-tenant
+	// limit, only the provider's pacing.
+	RequestBudget int
+	BudgetWindow  time.Duration
+	// Logger receives what is no one request's: failed listings and
+	// batches. The audit line of each request is its front door's, which
+	// knows the key, the source and the answer; default: discard.
 	Logger *slog.Logger
+	// Hooks are told of refused batches split to find the request at fault,
+	// for metrics.
+	Hooks Hooks
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// Hooks are told what the writer's batches do; nil fields are skipped.
+type Hooks struct {
+	Split, Refused func()
 }

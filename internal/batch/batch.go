@@ -1,4 +1,8 @@
-package controllers
+// Package batch coalesces the record changes that many writers make in one
+// zone into one provider batch, and finds the writers at fault when the
+// provider refuses a batch for its content. The claim controller and the
+// zone writer of the front doors both send through it.
+package batch
 
 import (
 	"context"
@@ -8,8 +12,8 @@ import (
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
-// changeApplier applies record changes to one zone; provider.Provider fits.
-type changeApplier interface {
+// Applier applies record changes to one zone; provider.Provider fits.
+type Applier interface {
 	ApplyChanges(ctx context.Context, zoneID string, changes provider.Changes) (provider.ApplyResult, error)
 }
 
@@ -23,7 +27,7 @@ type changeApplier interface {
 // claims not yet told apart share the error and retry on their own.
 const maxSplitRequests = 64
 
-// batcher coalesces the record changes of many claims in one zone into one
+// Batcher coalesces the record changes of many claims in one zone into one
 // provider batch. A thousand claims created at once cost a handful of batch
 // requests instead of a thousand: the first claim to arrive waits a short
 // window, then sends everything that queued up meanwhile (up to max
@@ -42,12 +46,14 @@ const maxSplitRequests = 64
 // only the claims at fault get the provider's error. Errors that any request
 // would meet (rate limits, outages, credentials) are never split, which
 // would only multiply the load: every claim gets the error.
-type batcher struct {
+type Batcher struct {
 	window time.Duration
 	max    int
+	hooks  Hooks
 
-	mu      sync.Mutex
-	pending map[string]*batch // zone ID -> the batch being gathered
+	mu       sync.Mutex
+	pending  map[string]*batch        // zone ID -> the batch being gathered
+	inflight map[string]chan struct{} // zone ID -> closed when its batch in flight settles
 }
 
 type batch struct {
@@ -63,17 +69,37 @@ type part struct {
 	done    chan struct{}
 	res     provider.ApplyResult
 	err     error
+	cost    float64 // this part's share of the requests sent
 }
 
 func newPart(c provider.Changes) *part { return &part{changes: c, done: make(chan struct{})} }
 
-func newBatcher(window time.Duration, max int) *batcher {
-	return &batcher{window: window, max: max, pending: map[string]*batch{}}
+// Hooks are told what the batcher does, for metrics; nil fields are skipped.
+type Hooks struct {
+	// Split is called for every refused batch cut in two.
+	Split func()
+	// Refused is called for every single writer's changes the provider
+	// refused on their own.
+	Refused func()
 }
 
-// apply sends changes in the zone's next batch and returns this caller's
+// New returns a batcher that gathers a zone's changes for window (up to four
+// windows while writers keep joining) and sends at most max changes a batch.
+func New(window time.Duration, max int, hooks Hooks) *Batcher {
+	return &Batcher{window: window, max: max, hooks: hooks, pending: map[string]*batch{}, inflight: map[string]chan struct{}{}}
+}
+
+// Apply sends changes in the zone's next batch and returns this caller's
 // share of the result.
-func (b *batcher) apply(ctx context.Context, p changeApplier, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+func (b *Batcher) Apply(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	res, _, err := b.ApplyCost(ctx, p, zoneID, c)
+	return res, err
+}
+
+// ApplyCost is Apply that also returns the caller's share of the provider
+// requests sent: each request's one split evenly between the callers whose
+// changes it carried. A front door charges its tenant that share.
+func (b *Batcher) ApplyCost(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, float64, error) {
 	b.mu.Lock()
 	cur, joining := b.pending[zoneID]
 	if joining && cur.size+c.Len() > b.max {
@@ -102,15 +128,15 @@ func (b *batcher) apply(ctx context.Context, p changeApplier, zoneID string, c p
 	}
 	select {
 	case <-pt.done:
-		return pt.res, pt.err
+		return pt.res, pt.cost, pt.err
 	case <-ctx.Done():
-		return provider.ApplyResult{}, ctx.Err()
+		return provider.ApplyResult{}, 0, ctx.Err()
 	}
 }
 
 // lead waits until a window passes with no claim joining (at most four
 // windows, or until the batch is full), sends it and shares the result.
-func (b *batcher) lead(ctx context.Context, p changeApplier, zoneID string, cur *batch) {
+func (b *Batcher) lead(ctx context.Context, p Applier, zoneID string, cur *batch) {
 	deadline := time.Now().Add(4 * b.window)
 	t := time.NewTimer(b.window)
 gather:
@@ -128,18 +154,41 @@ gather:
 			break gather
 		}
 	}
+	// One batch in flight per zone: while the one before is out (waiting
+	// its turn in the provider's pacing, or on the wire), this one keeps
+	// gathering. Under load the batches grow instead of multiplying, so the
+	// requests sent stay within the provider's pace however many writers
+	// there are.
+	b.mu.Lock()
+	prev := b.inflight[zoneID]
+	b.mu.Unlock()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-cur.full:
+		case <-ctx.Done():
+		}
+	}
 	b.mu.Lock()
 	if b.pending[zoneID] == cur {
 		delete(b.pending, zoneID)
 	}
+	mine := make(chan struct{})
+	b.inflight[zoneID] = mine
 	b.mu.Unlock()
 	b.send(ctx, p, zoneID, cur.parts)
+	b.mu.Lock()
+	if b.inflight[zoneID] == mine {
+		delete(b.inflight, zoneID)
+	}
+	b.mu.Unlock()
+	close(mine)
 }
 
 // send applies the parts as one batch, splitting it when the provider
 // refuses it for its content, and returns how many requests it made.
-func (b *batcher) send(ctx context.Context, p changeApplier, zoneID string, parts []*part) int {
-	s := &splitter{ctx: ctx, p: p, zoneID: zoneID, budget: maxSplitRequests}
+func (b *Batcher) send(ctx context.Context, p Applier, zoneID string, parts []*part) int {
+	s := &splitter{ctx: ctx, p: p, zoneID: zoneID, budget: maxSplitRequests, hooks: b.hooks}
 	s.settle(parts)
 	return s.requests
 }
@@ -150,10 +199,11 @@ func (b *batcher) send(ctx context.Context, p changeApplier, zoneID string, part
 // claims before the other half is tried.
 type splitter struct {
 	ctx      context.Context
-	p        changeApplier
+	p        Applier
 	zoneID   string
 	budget   int // requests left for splitting
 	requests int
+	hooks    Hooks
 }
 
 // settle sends parts as one request and hands each part its share. A refusal
@@ -165,14 +215,14 @@ func (s *splitter) settle(parts []*part) {
 	res, err := s.apply(parts)
 	refused := err != nil && provider.IsRequestFault(err) && nothingApplied(res)
 	if refused && len(parts) == 1 {
-		recordChangesRefused.Inc()
+		call(s.hooks.Refused)
 	}
 	if !refused || len(parts) == 1 || s.budget < 2 {
 		share(parts, res, err)
 		return
 	}
 	s.budget -= 2
-	batchSplits.Inc()
+	call(s.hooks.Split)
 	mid := len(parts) / 2
 	s.settle(parts[:mid])
 	s.settle(parts[mid:])
@@ -188,6 +238,9 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 		c.Delete = append(c.Delete, pt.changes.Delete...)
 	}
 	s.requests++
+	for _, pt := range parts {
+		pt.cost += 1 / float64(len(parts))
+	}
 	// The leader's context may end while others wait on the batch; send it
 	// on a context that outlives this one reconcile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 2*time.Minute)
@@ -222,4 +275,10 @@ func nothingApplied(res provider.ApplyResult) bool {
 func slice[T any](s []T, from, n int) []T {
 	lo, hi := min(from, len(s)), min(from+n, len(s))
 	return s[lo:hi]
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
 }

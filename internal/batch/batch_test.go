@@ -1,4 +1,4 @@
-package controllers
+package batch
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func TestBatcherCoalescesConcurrentClaimsAndSharesResults(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			a := &countingApplier{}
-			b := newBatcher(200*time.Millisecond, tc.max)
+			b := New(200*time.Millisecond, tc.max, Hooks{})
 			var wg sync.WaitGroup
 			errs := make(chan error, tc.claims)
 			for c := 0; c < tc.claims; c++ {
@@ -60,7 +60,7 @@ func TestBatcherCoalescesConcurrentClaimsAndSharesResults(t *testing.T) {
 					for i := 0; i < tc.perClaim; i++ {
 						ch.Create = append(ch.Create, provider.Record{Name: "x.example.com", Type: "TXT", Content: fmt.Sprintf("c%d-%d", c, i)})
 					}
-					res, err := b.apply(context.Background(), a, "zone", ch)
+					res, err := b.Apply(context.Background(), a, "zone", ch)
 					if err != nil {
 						errs <- err
 						return
@@ -97,13 +97,13 @@ func TestBatcherCoalescesConcurrentClaimsAndSharesResults(t *testing.T) {
 func TestBatcherGivesEveryClaimTheBatchError(t *testing.T) {
 	boom := errors.New("provider down")
 	a := &countingApplier{fail: boom}
-	b := newBatcher(100*time.Millisecond, 200)
+	b := New(100*time.Millisecond, 200, Hooks{})
 	var wg sync.WaitGroup
 	for c := 0; c < 5; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.apply(context.Background(), a, "zone", provider.Changes{Create: []provider.Record{{Name: "a.example.com", Type: "A", Content: fmt.Sprint(c)}}})
+			_, err := b.Apply(context.Background(), a, "zone", provider.Changes{Create: []provider.Record{{Name: "a.example.com", Type: "A", Content: fmt.Sprint(c)}}})
 			if !errors.Is(err, boom) {
 				t.Errorf("claim %d got %v, want the batch's error", c, err)
 			}
@@ -113,7 +113,7 @@ func TestBatcherGivesEveryClaimTheBatchError(t *testing.T) {
 }
 
 // trickle applies n one-record claims, one every gap, and waits for them all.
-func trickle(t *testing.T, b *batcher, a changeApplier, n int, gap time.Duration) {
+func trickle(t *testing.T, b *Batcher, a Applier, n int, gap time.Duration) {
 	t.Helper()
 	var wg sync.WaitGroup
 	for c := range n {
@@ -121,7 +121,7 @@ func trickle(t *testing.T, b *batcher, a changeApplier, n int, gap time.Duration
 		go func() {
 			defer wg.Done()
 			ch := provider.Changes{Create: []provider.Record{{Name: "t.example.com", Type: "TXT", Content: fmt.Sprint(c)}}}
-			if _, err := b.apply(context.Background(), a, "zone", ch); err != nil {
+			if _, err := b.Apply(context.Background(), a, "zone", ch); err != nil {
 				t.Errorf("claim %d: %v", c, err)
 			}
 		}()
@@ -134,7 +134,7 @@ func TestBatcherKeepsGatheringWhileClaimsTrickleIn(t *testing.T) {
 	a := &countingApplier{}
 	// 12 claims 25 ms apart span 275 ms, longer than the 200 ms window, but
 	// none is ever a window behind the one before it.
-	trickle(t, newBatcher(200*time.Millisecond, 200), a, 12, 25*time.Millisecond)
+	trickle(t, New(200*time.Millisecond, 200, Hooks{}), a, 12, 25*time.Millisecond)
 	if len(a.calls) != 1 {
 		t.Fatalf("a trickle of claims went out in %d batches %v, want 1", len(a.calls), a.calls)
 	}
@@ -144,7 +144,7 @@ func TestBatcherStopsGatheringAfterFourWindows(t *testing.T) {
 	a := &countingApplier{}
 	// 48 claims 25 ms apart span 1.2 s: a batch may gather for at most
 	// 4 × 100 ms, so at least three go out.
-	trickle(t, newBatcher(100*time.Millisecond, 200), a, 48, 25*time.Millisecond)
+	trickle(t, New(100*time.Millisecond, 200, Hooks{}), a, 48, 25*time.Millisecond)
 	if len(a.calls) < 3 {
 		t.Fatalf("a steady stream of claims over 1.2 s went out in %d batches %v, want at least 3 (four windows each at most)", len(a.calls), a.calls)
 	}
@@ -248,7 +248,7 @@ func TestBatcherSplitsARefusedBatchSoOnlyTheRefusedClaimsFail(t *testing.T) {
 			for i := range parts {
 				parts[i] = newPart(claimChanges(i))
 			}
-			got := newBatcher(time.Second, 1000).send(context.Background(), a, "zone", parts)
+			got := New(time.Second, 1000, Hooks{}).send(context.Background(), a, "zone", parts)
 			if got != tc.wantRequests || a.requests != tc.wantRequests {
 				t.Errorf("the batch cost %d requests (the provider saw %d), want %d", got, a.requests, tc.wantRequests)
 			}
@@ -293,14 +293,14 @@ func TestBatcherLetsTheOtherClaimsOfARefusedBatchLandInTheSamePass(t *testing.T)
 	a := &refusingApplier{refuse: map[string]bool{"c3-b": true}}
 	// Eight claims of two changes fill a batch of 16, so it goes out as
 	// soon as the last one joins, whatever the order they arrive in.
-	b := newBatcher(time.Minute, 16)
+	b := New(time.Minute, 16, Hooks{})
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for c := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[c] = b.apply(context.Background(), a, "zone", claimChanges(c))
+			_, errs[c] = b.Apply(context.Background(), a, "zone", claimChanges(c))
 		}()
 	}
 	wg.Wait()

@@ -1,0 +1,75 @@
+package zonewriter
+
+import (
+	"slices"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// check decides, from the request alone, whether the tenant may ask it:
+// every name in the zone, every prerequisite at a name it has a grant at,
+// every change at a (name, type) it was granted, within the granted TTL, of a
+// type the provider stores. It returns the ops with their TTLs raised to
+// MinTTL. Who owns the records touched is decided later, on the snapshot.
+func (w *Writer) check(r Request) ([]Op, *Error) {
+	if r.ZoneID == "" || r.Zone == "" {
+		return nil, fail(Invalid, "no zone")
+	}
+	t := r.Tenant
+	for _, p := range r.Prereqs {
+		if !inZone(p.Name, r.Zone) {
+			return nil, fail(Invalid, "prerequisite %s is outside zone %s", p.Name, r.Zone)
+		}
+		if !nameGranted(t.Grants, p.Name) {
+			// Answering it would tell which records exist where the
+			// tenant may not write: no oracle.
+			return nil, fail(Refused, "prerequisite on %s, where the tenant has no grant", p.Name)
+		}
+	}
+	ops := slices.Clone(r.Ops)
+	for i := range ops {
+		op := &ops[i]
+		if !inZone(op.Name, r.Zone) {
+			return nil, fail(Invalid, "%s is outside zone %s", op.Name, r.Zone)
+		}
+		if op.Kind == DeleteName {
+			if !nameGranted(t.Grants, op.Name) {
+				return nil, fail(Refused, "%s is not granted", op.Name)
+			}
+			continue
+		}
+		maxTTL, granted := t.Grants[Grant{Name: op.Name, Type: op.Type}]
+		if !granted {
+			return nil, fail(Refused, "%s %s is not granted", op.Name, op.Type)
+		}
+		if !provider.IsSupportedType(op.Type) {
+			return nil, fail(Refused, "%s records cannot be written", op.Type)
+		}
+		switch op.Kind {
+		case Add, AddKeepNewest, Replace:
+			if op.Kind != Replace && op.Content == "" {
+				return nil, fail(Invalid, "add of %s %s without data", op.Name, op.Type)
+			}
+			if op.Kind == AddKeepNewest && op.Keep < 1 {
+				return nil, fail(Invalid, "keep %d of %s %s: at least one", op.Keep, op.Name, op.Type)
+			}
+			if maxTTL > 0 && int64(op.TTL) > int64(maxTTL) {
+				return nil, fail(Refused, "TTL %d of %s %s is above the granted %d", op.TTL, op.Name, op.Type, maxTTL)
+			}
+			if w.o.MinTTL > 0 && op.TTL < w.o.MinTTL {
+				op.TTL = w.o.MinTTL
+			}
+		}
+	}
+	return ops, nil
+}
+
+// nameGranted reports whether the tenant has a grant of any type at name.
+func nameGranted(grants map[Grant]int32, name string) bool {
+	for g := range grants {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,73 @@
+package zonewriter
+
+import (
+	"context"
+	"time"
+
+	"github.com/scopedns/scopedns/internal/provider"
+)
+
+// record is one record of a zone snapshot.
+type record struct {
+	provider.Record
+	// seq orders records by when the writer first saw them (AddKeepNewest).
+	seq uint64
+}
+
+// zone is the snapshot of one zone: every record, listed once and then kept
+// current by the writer's own batches, listed again when older than Refresh.
+//
+// A request reads and changes only the names it touches. While a batch that
+// changes a name is in flight the name is busy: a request touching it waits
+// for the batch to settle and then plans again, so a request never plans on
+// a record whose creation or removal the provider has not confirmed, and
+// prerequisites are always answered from settled state. Requests at other
+// names of the zone plan meanwhile and join the next batch: nothing waits
+// on a lock across a provider call but the requests that must.
+type zone struct {
+	id string
+
+	// Guarded by Writer.mu.
+	byName  map[string][]*record
+	fetched time.Time     // zero: not loaded
+	loading chan struct{} // non-nil while a list is in flight; closed after
+	busy    map[string]chan struct{}
+	seq     uint64
+}
+
+func newZone(id string) *zone {
+	return &zone{id: id, byName: map[string][]*record{}, busy: map[string]chan struct{}{}}
+}
+
+func (z *zone) put(r provider.Record) {
+	z.seq++
+	name := provider.NormalizeName(r.Name)
+	z.byName[name] = append(z.byName[name], &record{Record: r, seq: z.seq})
+}
+
+func (z *zone) remove(name string, r *record) {
+	rs := z.byName[name]
+	for i, x := range rs {
+		if x == r {
+			z.byName[name] = append(rs[:i:i], rs[i+1:]...)
+			break
+		}
+	}
+	if len(z.byName[name]) == 0 {
+		delete(z.byName, name)
+	}
+}
+
+// replaceAll swaps the snapshot for a fresh listing.
+func (z *zone) replaceAll(recs []provider.Record, now time.Time) {
+	z.byName = make(map[string][]*record, len(recs))
+	for _, r := range recs {
+		z.put(r)
+	}
+	z.fetched = now
+}
+
+// list reads every record of the zone; the writer charges it to no tenant.
+func list(ctx context.Context, p Provider, zoneID string) ([]provider.Record, error) {
+	return p.Records(ctx, zoneID, provider.RecordFilter{})
+}
