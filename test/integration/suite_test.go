@@ -53,9 +53,9 @@ var (
 	// httpGatewayURL what the Secrets tell tenants.
 	httpGatewayAddr = freeAddr()
 	httpGatewayURL  = "http://" + httpGatewayAddr
-	clock       = newFakeClock(time.Now())
-	master      = "master-token-value-0123456789abcdef"
-	account     = "0123456789abcdef0123456789abcdef"
+	clock           = newFakeClock(time.Now())
+	master          = "master-token-value-0123456789abcdef"
+	account         = "0123456789abcdef0123456789abcdef"
 )
 
 func TestIntegration(t *testing.T) {
