@@ -48,7 +48,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy
 
 .PHONY: test
 test: manifests generate ## Run every test on a real API server and etcd built from source (the README's test command).
-	hack/setup.sh || echo "warning: nsupdate/named missing; the tests that drive them will skip" >&2
+	hack/setup.sh || echo "warning: nsupdate/named/ddclient/inadyn missing; the tests that drive them will skip" >&2
 	assets=$$(hack/controlplane.sh); \
 	hack/tools/helm/helm.sh >/dev/null; \
 	hack/build-manager.sh $(LOCALBIN)/manager; \
@@ -94,7 +94,16 @@ BENCH_FLAGS ?=
 bench: ## Measure convergence, provider requests, steady state, restart, memory, webhook latency and rotation on a local control plane; writes docs/benchmarks.md (scale: BENCH_FLAGS='-namespaces 1000 -claims 5 -records 2').
 	assets=$$(hack/controlplane.sh); \
 	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench $(BENCH_FLAGS) && \
-	$(MAKE) faults-large
+	$(MAKE) faults-large bench-frontdoors
+
+# BENCH_TENANTS and BENCH_SECONDS size bench-frontdoors.
+BENCH_TENANTS ?= 200
+BENCH_SECONDS ?= 30
+
+.PHONY: bench-frontdoors
+bench-frontdoors: ## BENCH_TENANTS tenants' DNS-01 flows through the RFC 2136 gateway and the zone writer at Cloudflare's rate, beside BIND 9 on the same updates: updates/s, provider requests per update, p50/p99, 429s.
+	SCOPEDNS_BENCH_FRONTDOORS=1 SCOPEDNS_BENCH_TENANTS=$(BENCH_TENANTS) SCOPEDNS_BENCH_SECONDS=$(BENCH_SECONDS) \
+	go test -count=1 -v -run TestFrontDoorLoad ./internal/gateway/bench/
 
 # FAULT_ROUNDS and FAULT_NAMESPACES size faults-large (make test runs 8 x 3).
 FAULT_ROUNDS ?= 30

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive as real clients and peers:
-# nsupdate (bind9-dnsutils) and named (bind9). Everything else the tests need
-# is built from the Go module proxy by the Makefile and hack/controlplane.sh.
+# nsupdate (bind9-dnsutils), named (bind9), and the dyndns2 clients ddclient
+# and inadyn. Everything else the tests need is built from the Go module proxy
+# by the Makefile and hack/controlplane.sh.
 set -euo pipefail
 need=()
 command -v nsupdate >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need+=(bind9)
+command -v ddclient >/dev/null 2>&1 || [ -x /usr/sbin/ddclient ] || need+=(ddclient)
+command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need+=(inadyn)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages present: nsupdate, named" >&2
+  echo "system packages present: nsupdate, named, ddclient, inadyn" >&2
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -15,6 +18,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "installing ${need[*]} from apt" >&2
+# noninteractive: ddclient's package asks debconf questions (its own config,
+# which the tests never read); the tests run both clients in the foreground
+# with their own config and cache, so the services the packages set up stay
+# unused.
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

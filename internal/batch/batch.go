@@ -85,6 +85,9 @@ type Hooks struct {
 
 // New returns a batcher that gathers a zone's changes for window (up to four
 // windows while writers keep joining) and sends at most max changes a batch.
+// With window 0 a batch goes out at once when the zone has none in flight,
+// and gathers only while one is: a lone writer waits for nothing, and under
+// load batches grow with the provider's latency and pacing.
 func New(window time.Duration, max int, hooks Hooks) *Batcher {
 	return &Batcher{window: window, max: max, hooks: hooks, pending: map[string]*batch{}, inflight: map[string]chan struct{}{}}
 }
@@ -97,8 +100,8 @@ func (b *Batcher) Apply(ctx context.Context, p Applier, zoneID string, c provide
 }
 
 // ApplyCost is Apply that also returns the caller's share of the provider
-// requests sent: each request's one split evenly between the callers whose
-// changes it carried. A front door charges its tenant that share.
+// requests sent: each request's one split between the callers whose changes
+// it carried, in proportion to their changes. A front door charges its tenant that share.
 func (b *Batcher) ApplyCost(ctx context.Context, p Applier, zoneID string, c provider.Changes) (provider.ApplyResult, float64, error) {
 	b.mu.Lock()
 	cur, joining := b.pending[zoneID]
@@ -134,9 +137,18 @@ func (b *Batcher) ApplyCost(ctx context.Context, p Applier, zoneID string, c pro
 	}
 }
 
-// lead waits until a window passes with no claim joining (at most four
-// windows, or until the batch is full), sends it and shares the result.
+// lead gathers the batch for a window (none with window 0), sends it once
+// the zone's batch before it settled, and shares the result.
 func (b *Batcher) lead(ctx context.Context, p Applier, zoneID string, cur *batch) {
+	if b.window > 0 {
+		b.gather(ctx, cur)
+	}
+	b.sendAfterPrevious(ctx, p, zoneID, cur)
+}
+
+// gather waits until a window passes with no writer joining (at most four
+// windows, or until the batch is full).
+func (b *Batcher) gather(ctx context.Context, cur *batch) {
 	deadline := time.Now().Add(4 * b.window)
 	t := time.NewTimer(b.window)
 gather:
@@ -154,6 +166,10 @@ gather:
 			break gather
 		}
 	}
+}
+
+// sendAfterPrevious sends the batch once the zone's batch before it settled.
+func (b *Batcher) sendAfterPrevious(ctx context.Context, p Applier, zoneID string, cur *batch) {
 	// One batch in flight per zone: while the one before is out (waiting
 	// its turn in the provider's pacing, or on the wire), this one keeps
 	// gathering. Under load the batches grow instead of multiplying, so the
@@ -239,7 +255,7 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 	}
 	s.requests++
 	for _, pt := range parts {
-		pt.cost += 1 / float64(len(parts))
+		pt.cost += float64(pt.changes.Len()) / float64(max(c.Len(), 1))
 	}
 	// The leader's context may end while others wait on the batch; send it
 	// on a context that outlives this one reconcile.

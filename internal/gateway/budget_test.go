@@ -88,7 +88,7 @@ func TestOneKeyFloodingLeavesOthersTheirBudget(t *testing.T) {
 	// requests a minute, and divides it between tenants.
 	zw, err := zonewriter.New(zonewriter.Options{
 		Providers:     zonewriter.ProvidersFunc(func(context.Context, string) (zonewriter.Provider, error) { return p, nil }),
-		RequestBudget: limit / 2, BudgetWindow: time.Minute,
+		RequestBudget: limit / 2, BudgetWindow: time.Minute, PaceBurst: limit/2 - 1,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,9 @@
 // writes through the scope's provider with the master credential, so
 // thousands of tenants need no provider tokens at all.
 //
-// The controllers feed it keys ([Keys], typically a [KeyStore]) and providers
-// ([Writers]); the server ([Server]) listens on UDP and TCP, verifies TSIG with
+// The controllers feed it keys ([Keys], typically a [KeyStore]) and the zone
+// writer ([ZoneWriter]; or providers, [Writers], for a writer of its own);
+// the server ([Server]) listens on UDP and TCP, verifies TSIG with
 // a dynamic [dns.TsigProvider], and answers with the response codes below.
 //
 // # Response codes
@@ -38,50 +39,52 @@
 //     FORMERR; a zone that is not one of the key's zones (or a class other
 //     than IN) gets NOTAUTH.
 //   - Prerequisite and update sections are prescanned before anything is
-//     read from the provider (RFC 2136 §3.2.1, §3.4.1): a name outside the
-//     zone (or inside a more specific zone of the key) gets NOTZONE; a
-//     malformed RR (non-zero TTL or RDATA where the RFC wants none, meta
-//     types, a class other than IN/ANY/NONE) gets FORMERR. Then permissions
-//     (§3.3), before the prerequisites are evaluated so that a key learns
-//     nothing about names it was not granted and costs no provider call: a
-//     prerequisite on a name where the key has no grant, an update of a
-//     (name, type) that is not granted, a type the gateway cannot write
-//     (A, AAAA, CNAME, TXT, MX, SRV, CAA, NS, PTR are supported), a TTL
-//     above the grant's maximum, or more than [Options.MaxUpdateRecords]
-//     RRs get REFUSED and nothing is written.
-//   - Prerequisites (§3.2) are evaluated against the provider's records of
-//     the names involved: NXDOMAIN (name not in use), YXDOMAIN (name in use),
-//     NXRRSET (RRset missing, or value-dependent RRset differs), YXRRSET
-//     (RRset exists).
-//   - Updates (§3.4.2) are applied in order to a copy of those records: class
-//     IN adds (an identical RR has its TTL replaced; a CNAME beside other
-//     data, or other data beside a CNAME, is ignored as the RFC says; a CNAME
-//     replaces a CNAME), class ANY deletes an RRset (type ANY: every RRset at
-//     the name, allowed only when every type there is granted), class NONE
-//     deletes one RR; NS deletions at the zone apex are ignored. Touching a
-//     record that this key's namespace did not write through the gateway
-//     (deleting it, changing its TTL, or adding an RR identical to it) gets
-//     REFUSED and nothing is written: the gateway only ever changes records
-//     whose comment is [OwnerComment] for the key's cluster and namespace.
-//   - The resulting creates, updates and deletes go to the provider in one
-//     ApplyChanges call for the zone; a provider error (or a failure to get
-//     the scope's provider) gets SERVFAIL. Nothing to change is NOERROR
-//     without a provider write.
-//   - Provider budget: the records lists and the write run with a context
-//     that names the key's namespace (budget.WithTenant); the provider
-//     client charges every request it is about to send to that namespace
-//     and does not send it when the namespace used its fair slice of the
-//     gateway's share of the credential's rate limit (internal/budget).
-//     Such an UPDATE gets REFUSED, signed, with nothing written, and its
-//     audit line's reason starts with "provider budget:".
+//     read (RFC 2136 §3.2.1, §3.4.1): a name outside the zone (or inside a
+//     more specific zone of the key) gets NOTZONE; a malformed RR (non-zero
+//     TTL or RDATA where the RFC wants none, meta types, a class other than
+//     IN/ANY/NONE) gets FORMERR; a type the gateway cannot write (A, AAAA,
+//     CNAME, TXT, MX, SRV, CAA, NS, PTR are supported) or more than
+//     [Options.MaxUpdateRecords] RRs get REFUSED.
+//   - The rest is the zone writer's ([Options.ZoneWriter], internal/zonewriter),
+//     the one write path of every front door. Permissions first (§3.3),
+//     before the prerequisites are evaluated so that a key learns nothing
+//     about names it was not granted: a prerequisite on a name where the
+//     key has no grant, an update of a (name, type) that is not granted or
+//     a TTL above the grant's maximum get REFUSED and nothing is written.
+//   - Prerequisites (§3.2) are evaluated against the writer's snapshot of
+//     the zone: NXDOMAIN (name not in use), YXDOMAIN (name in use), NXRRSET
+//     (RRset missing, or value-dependent RRset differs), YXRRSET (RRset
+//     exists).
+//   - Updates (§3.4.2) are applied in order to a copy of the records at the
+//     names involved: class IN adds (an identical RR has its TTL replaced; a
+//     CNAME beside other data, or other data beside a CNAME, is ignored as
+//     the RFC says; a CNAME replaces a CNAME), class ANY deletes an RRset
+//     (type ANY: every RRset at the name, allowed only when every type there
+//     is granted), class NONE deletes one RR; NS deletions at the zone apex
+//     are ignored. Touching a record that this key's namespace did not write
+//     through a front door (deleting it, changing its TTL, or adding an RR
+//     identical to it) gets REFUSED and nothing is written: only records
+//     whose comment is [OwnerComment] for the key's cluster and namespace
+//     are ever changed.
+//   - The resulting creates, updates and deletes join the zone's next
+//     provider batch, shared with other tenants' requests; the provider
+//     refusing this request's records gets REFUSED, any other provider error
+//     (or a failure to get the scope's provider) SERVFAIL. Nothing to change
+//     is NOERROR without a provider call.
+//   - Provider budget: each namespace is charged its share of the batches it
+//     was in, and one that used its fair part of the front doors' share of
+//     the credential's rate limit gets REFUSED, signed, with nothing
+//     written; its audit line's reason says "provider budget".
 //
-// Updates of one zone are serialised within a replica, so prerequisites and
-// the write see the same records; replicas do not coordinate with each other,
-// so two replicas updating the same RRset at once can still interleave.
+// Requests at the same names wait for each other within a replica, so
+// prerequisites and the write see the same records; replicas do not
+// coordinate with each other, so two replicas updating the same RRset at once
+// can still interleave (each replica's snapshot catches up within its
+// refresh).
 //
 // Every UPDATE produces one audit line on [Options.Logger] (key name,
-// namespace, scope, zone, names, types, result, reason, remote address,
-// provider requests charged; at debug level when the request is unsigned or
+// namespace, scope, zone, names, types, result, reason, remote address; at
+// debug level when the request is unsigned or
 // names an unknown key, warning level for a bad signature of a known key,
 // error level for SERVFAIL, info level otherwise), except that the lines of
 // UPDATEs nobody authenticated are sampled before anything else is spent on

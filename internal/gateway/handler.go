@@ -8,7 +8,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -64,7 +63,6 @@ type request struct {
 	tsigErr uint16         // TSIG error of the response
 
 	key Key
-	tab *budget.Tab // the key's namespace, charged for provider requests
 	// overLimit: refused for the key's message rate or its namespace's
 	// provider budget; such lines are sampled per key.
 	overLimit bool
@@ -298,9 +296,6 @@ func (s *Server) audit(q *request, rcode int) {
 	}
 	if remote != "" {
 		attrs = append(attrs, slog.String("remote", remote))
-	}
-	if q.tab != nil && q.tab.Sent() > 0 {
-		attrs = append(attrs, slog.Int("providerRequests", q.tab.Sent()))
 	}
 	if q.reason != "" {
 		attrs = append(attrs, slog.String("reason", q.reason))

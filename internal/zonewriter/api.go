@@ -204,7 +204,10 @@ func (f ProvidersFunc) Provider(ctx context.Context, scope string) (Provider, er
 type Options struct {
 	Providers Providers
 	// Window is how long the first request with changes for a zone waits for
-	// others to join its batch (default 100ms).
+	// others to join its batch. The default, 0, sends at once when the zone
+	// has no batch in flight and gathers while it has one: a lone client
+	// waits for nothing, and under load batches grow with the provider's
+	// latency and pacing instead of multiplying (batch.New).
 	Window time.Duration
 	// MaxChanges is the most record changes per batch (default 200,
 	// Cloudflare's limit).
@@ -225,6 +228,10 @@ type Options struct {
 	// limit, only the provider's pacing.
 	RequestBudget int
 	BudgetWindow  time.Duration
+	// PaceBurst is how many batches may go out at once before the rest are
+	// spread evenly over BudgetWindow (default RequestBudget/20; see
+	// newPace).
+	PaceBurst int
 	// Logger receives what is no one request's: failed listings and
 	// batches. The audit line of each request is its front door's, which
 	// knows the key, the source and the answer; default: discard.

@@ -17,26 +17,38 @@ type record struct {
 // zone is the snapshot of one zone: every record, listed once and then kept
 // current by the writer's own batches, listed again when older than Refresh.
 //
-// A request reads and changes only the names it touches. While a batch that
-// changes a name is in flight the name is busy: a request touching it waits
-// for the batch to settle and then plans again, so a request never plans on
-// a record whose creation or removal the provider has not confirmed, and
-// prerequisites are always answered from settled state. Requests at other
-// names of the zone plan meanwhile and join the next batch: nothing waits
-// on a lock across a provider call but the requests that must.
+// A request reads and changes only the names it touches, holding their
+// locks (Writer.lockNames) from planning until its batch settled; requests
+// at other names of the zone plan meanwhile and join the next batch.
 type zone struct {
 	id string
 
 	// Guarded by Writer.mu.
-	byName  map[string][]*record
-	fetched time.Time     // zero: not loaded
-	loading chan struct{} // non-nil while a list is in flight; closed after
-	busy    map[string]chan struct{}
-	seq     uint64
+	byName   map[string][]*record
+	fetched  time.Time     // zero: not loaded
+	loading  chan struct{} // non-nil while a list is in flight; closed after
+	inflight int           // requests planned and not yet settled
+	quiet    chan struct{} // closed when inflight drops to 0
+	seq      uint64
 }
 
 func newZone(id string) *zone {
-	return &zone{id: id, byName: map[string][]*record{}, busy: map[string]chan struct{}{}}
+	return &zone{id: id, byName: map[string][]*record{}}
+}
+
+// begin and end count a request from its plan to its settling: a listing
+// waits for the zone to be quiet, or it could miss what is being written.
+func (z *zone) begin() {
+	if z.inflight == 0 {
+		z.quiet = make(chan struct{})
+	}
+	z.inflight++
+}
+
+func (z *zone) end() {
+	if z.inflight--; z.inflight == 0 {
+		close(z.quiet)
+	}
 }
 
 func (z *zone) put(r provider.Record) {

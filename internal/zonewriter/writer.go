@@ -10,13 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/scopedns/scopedns/internal/batch"
 	"github.com/scopedns/scopedns/internal/budget"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
 const (
-	defaultWindow       = 100 * time.Millisecond
 	defaultMaxChanges   = 200
 	defaultRefresh      = 5 * time.Minute
 	defaultMinTTL       = 60
@@ -28,16 +29,27 @@ const (
 	// costUnit is one provider request on the fair budget, which counts
 	// whole units: a tenant's share of a batch is charged in thousandths.
 	costUnit = 1000
+	// fairHeadroom (in halves: 3 is 1.5×) scales the budget the fair
+	// shares are cut from. The pace alone holds the writer to its budget;
+	// the fair shares are there so that no tenant takes most of it. Cut
+	// from exactly the budget they would refuse tenants of a busy writer
+	// for no one's sake: n tenants sharing every batch each pay budget/n,
+	// just above their share budget/(n+1). With 1.5× a tenant alone may
+	// take three quarters of the budget, two at once up to half each, and
+	// equal tenants are never refused.
+	fairHeadroom = 3
 )
 
 // Writer applies front-door requests; it is safe for concurrent use.
 type Writer struct {
 	o       Options
 	batches *batch.Batcher
-	fair    *budget.Fair // in costUnits; nil: no per-tenant budget
+	fair    *budget.Fair  // in costUnits; nil: no per-tenant budget
+	pace    *rate.Limiter // spreads batches over the budget's window; nil: none
 
 	mu    sync.Mutex
-	zones map[string]*zone // zone ID -> snapshot
+	zones map[string]*zone     // zone ID -> snapshot
+	names map[string]*nameLock // zone ID + "\x00" + name -> lock
 }
 
 // New checks the options and builds a writer.
@@ -45,8 +57,8 @@ func New(o Options) (*Writer, error) {
 	if o.Providers == nil {
 		return nil, errors.New("zonewriter: Options.Providers is required")
 	}
-	if o.Window <= 0 {
-		o.Window = defaultWindow
+	if o.Window < 0 {
+		o.Window = 0
 	}
 	if o.MaxChanges <= 0 {
 		o.MaxChanges = defaultMaxChanges
@@ -66,10 +78,11 @@ func New(o Options) (*Writer, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Writer{o: o, zones: map[string]*zone{}}
+	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
 	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
 	if o.RequestBudget > 0 {
-		w.fair = budget.NewFair(o.RequestBudget*costUnit, o.BudgetWindow)
+		w.fair = budget.NewFair(o.RequestBudget*costUnit*fairHeadroom/2, o.BudgetWindow)
+		w.pace = newPace(o.RequestBudget, o.PaceBurst, o.BudgetWindow)
 	}
 	return w, nil
 }
@@ -87,13 +100,18 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		return Result{}, &Error{Code: Failed, Reason: fmt.Sprintf("no provider for scope %s: %v", r.Tenant.Scope, err), Err: err}
 	}
 	names := touchedNames(r.Prereqs, ops)
+	release, e := w.lockNames(ctx, r.ZoneID, names)
+	if e != nil {
+		return Result{}, e
+	}
+	defer release()
 	for {
 		plan, e := w.plan(ctx, p, r, ops, names)
 		if e != nil {
 			return Result{}, e
 		}
 		if plan == nil {
-			continue // waited for a batch or a listing: plan again
+			continue // waited for a listing: plan again
 		}
 		if plan.changes.IsEmpty() {
 			return Result{}, nil
@@ -102,19 +120,69 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 	}
 }
 
-// planned is a request decided against the snapshot, its names marked busy.
+// nameLock serialises the requests at one name of one zone, first come
+// first served (a channel's waiting senders are served in order), so that a
+// request never plans on a record whose creation or removal the provider has
+// not confirmed, prerequisites are answered from settled state, and no
+// request at a busy name waits forever behind later ones.
+type nameLock struct {
+	sem  chan struct{}
+	refs int // requests holding or waiting; guarded by Writer.mu
+}
+
+// lockNames takes the locks of a request's names, in order (names are
+// sorted, so two requests never wait on each other). Only requests at the
+// same names wait: the rest of the zone plans and batches meanwhile.
+func (w *Writer) lockNames(ctx context.Context, zoneID string, names []string) (func(), *Error) {
+	w.mu.Lock()
+	locks := make([]*nameLock, len(names))
+	for i, n := range names {
+		k := zoneID + "\x00" + n
+		l := w.names[k]
+		if l == nil {
+			l = &nameLock{sem: make(chan struct{}, 1)}
+			w.names[k] = l
+		}
+		l.refs++
+		locks[i] = l
+	}
+	w.mu.Unlock()
+	held := 0
+	release := func() {
+		for i := held - 1; i >= 0; i-- {
+			<-locks[i].sem
+		}
+		w.mu.Lock()
+		for i, n := range names {
+			if locks[i].refs--; locks[i].refs == 0 {
+				delete(w.names, zoneID+"\x00"+n)
+			}
+		}
+		w.mu.Unlock()
+	}
+	for _, l := range locks {
+		select {
+		case l.sem <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			release()
+			return nil, &Error{Code: Failed, Reason: "gave up waiting for the earlier writes at the same names: " + ctx.Err().Error(), Err: ctx.Err()}
+		}
+	}
+	return release, nil
+}
+
+// planned is a request decided against the snapshot.
 type planned struct {
 	z       *zone
 	tenant  string
-	names   []string
 	changes provider.Changes
 	refs    changeRefs
-	done    chan struct{}
 }
 
-// plan decides the request against the zone's snapshot. It returns nil, nil
-// after waiting for something (a listing, a batch at one of the names): the
-// caller plans again on the newer state.
+// plan decides the request against the zone's snapshot, with the request's
+// names locked. It returns nil, nil after waiting for a listing: the caller
+// plans again on the newer state.
 func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, names []string) (*planned, *Error) {
 	w.mu.Lock()
 	z := w.zone(r.ZoneID)
@@ -124,12 +192,6 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 			return nil, e
 		}
 		return nil, waitFor(ctx, wait)
-	}
-	for _, n := range names {
-		if ch := z.busy[n]; ch != nil {
-			w.mu.Unlock()
-			return nil, waitFor(ctx, ch)
-		}
 	}
 	v := newView(r.Zone, r.Tenant)
 	for _, n := range names {
@@ -156,12 +218,9 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		w.mu.Unlock()
 		return nil, e
 	}
-	pl := &planned{z: z, tenant: r.Tenant.Namespace, names: names, changes: changes, refs: refs, done: make(chan struct{})}
-	for _, n := range names {
-		z.busy[n] = pl.done
-	}
+	z.begin()
 	w.mu.Unlock()
-	return pl, nil
+	return &planned{z: z, tenant: r.Tenant.Namespace, changes: changes, refs: refs}, nil
 }
 
 // ready makes sure the zone has a snapshot young enough. It returns a
@@ -178,9 +237,9 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 	if !z.fetched.IsZero() && now.Sub(z.fetched) < w.o.Refresh {
 		return nil, nil
 	}
-	for _, ch := range z.busy {
+	if z.inflight > 0 {
 		if z.fetched.IsZero() {
-			return ch, nil
+			return z.quiet, nil
 		}
 		return nil, nil
 	}
@@ -204,19 +263,18 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 // snapshot with what the provider did.
 func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	ctx, cancel := w.sharedCtx()
-	res, cost, err := w.batches.ApplyCost(ctx, p, zoneID, pl.changes)
+	var a batch.Applier = p
+	if w.pace != nil {
+		a = pacedApplier{Applier: p, pace: w.pace}
+	}
+	res, cost, err := w.batches.ApplyCost(ctx, a, zoneID, pl.changes)
 	cancel()
 	if w.fair != nil {
 		w.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
 	}
 	w.mu.Lock()
 	w.settle(pl, res, err)
-	for _, n := range pl.names {
-		if pl.z.busy[n] == pl.done {
-			delete(pl.z.busy, n)
-		}
-	}
-	close(pl.done)
+	pl.z.end()
 	w.mu.Unlock()
 	if err != nil {
 		if !provider.IsRequestFault(err) {
@@ -322,4 +380,34 @@ func touchedNames(ps []Prereq, ops []Op) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// newPace spreads the writer's batches evenly over its budget's window. The
+// provider's limit is "at most N requests in any window": sent as fast as
+// they come, the N go out in the first seconds and every request after waits
+// for the window to slide, up to the whole window (seconds-long tails in the
+// front-door bench). Paced, each batch waits at most an interval and gathers
+// what arrives meanwhile, so latency stays near the interval while the
+// budget lasts the window. The burst lets a quiet writer answer a few
+// requests at once; the rate leaves room for it, so burst plus a window's
+// worth stays within N.
+func newPace(budget, burst int, window time.Duration) *rate.Limiter {
+	if burst <= 0 {
+		burst = max(1, budget/20)
+	}
+	burst = min(burst, budget)
+	return rate.NewLimiter(rate.Limit(float64(budget-burst)/window.Seconds()), burst)
+}
+
+// pacedApplier waits its turn on the pace before each batch request.
+type pacedApplier struct {
+	batch.Applier
+	pace *rate.Limiter
+}
+
+func (p pacedApplier) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	if err := p.pace.Wait(ctx); err != nil {
+		return provider.ApplyResult{}, err
+	}
+	return p.Applier.ApplyChanges(ctx, zoneID, c)
 }

@@ -24,14 +24,31 @@ type fixture struct {
 	w      *Writer
 }
 
+// slowProvider answers batches after a delay, as a provider across a
+// network does.
+type slowProvider struct {
+	Provider
+	delay time.Duration
+}
+
+func (p slowProvider) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	time.Sleep(p.delay)
+	return p.Provider.ApplyChanges(ctx, zoneID, c)
+}
+
 func newFixture(t *testing.T, o Options) *fixture {
+	return newFixtureWithLatency(t, o, 0)
+}
+
+func newFixtureWithLatency(t *testing.T, o Options, latency time.Duration) *fixture {
 	t.Helper()
 	store := memory.New(memory.Config{Zones: []string{testZone}})
 	f := &fixture{store: store, zoneID: store.ZoneID(testZone)}
-	o.Providers = ProvidersFunc(func(context.Context, string) (Provider, error) { return store.Master(), nil })
-	if o.Window == 0 {
-		o.Window = 20 * time.Millisecond
+	var p Provider = store.Master()
+	if latency > 0 {
+		p = slowProvider{Provider: p, delay: latency}
 	}
+	o.Providers = ProvidersFunc(func(context.Context, string) (Provider, error) { return p, nil })
 	w, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +89,7 @@ func codeOf(err error) Code {
 }
 
 func TestConcurrentRequestsOfManyTenantsShareOneListingAndFewBatches(t *testing.T) {
-	f := newFixture(t, Options{Window: 50 * time.Millisecond})
+	f := newFixtureWithLatency(t, Options{}, 50*time.Millisecond)
 	const tenants = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, tenants)
@@ -99,8 +116,8 @@ func TestConcurrentRequestsOfManyTenantsShareOneListingAndFewBatches(t *testing.
 	if calls[provider.OpRecordsList] != 1 {
 		t.Errorf("the zone was listed %d times, want once", calls[provider.OpRecordsList])
 	}
-	// 100 requests arriving together: a first batch goes out with the first
-	// arrivals, the rest gather behind it.
+	// 100 requests arriving together at a provider 50ms away: the first goes
+	// out alone at once, the rest gather while it is in flight.
 	if calls[provider.OpRecordsBatch] > 4 {
 		t.Errorf("%d batches for %d concurrent requests, want at most 4", calls[provider.OpRecordsBatch], tenants)
 	}
@@ -133,7 +150,7 @@ func TestRequestsAreAnsweredFromTheSnapshot(t *testing.T) {
 }
 
 func TestKeepNewestKeepsTheTwoNewestValuesEvenWhenTwoArriveAtOnce(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixtureWithLatency(t, Options{}, 30*time.Millisecond)
 	name := "_acme-challenge.www.example.com"
 	tn := tenant("team-a", Grant{Name: name, Type: "TXT"})
 	add := func(v string) error {
@@ -197,7 +214,7 @@ func TestTheWriterRefusesWhatTheTenantMayNotDo(t *testing.T) {
 
 func TestOneFloodingTenantIsRefusedBeforeTheOthers(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	f := newFixture(t, Options{RequestBudget: 10, BudgetWindow: time.Minute, Now: func() time.Time { return now }})
+	f := newFixture(t, Options{RequestBudget: 10, PaceBurst: 10, BudgetWindow: time.Minute, Now: func() time.Time { return now }})
 	a := "_acme-challenge.a.example.com"
 	b := "_acme-challenge.b.example.com"
 	ta, tb := tenant("team-a", Grant{Name: a, Type: "TXT"}), tenant("team-b", Grant{Name: b, Type: "TXT"})
@@ -212,9 +229,11 @@ func TestOneFloodingTenantIsRefusedBeforeTheOthers(t *testing.T) {
 			break
 		}
 	}
-	// Alone, team-a may use half the budget: five batches of its own.
-	if refusedAt != 5 {
-		t.Fatalf("team-a refused at request %d, want 5", refusedAt)
+	// Alone, team-a may use half of the budget with its headroom (1.5 × 10
+	// / 2 = 7.5 requests); a batch is charged once it is sent, so the eighth
+	// goes out and the ninth is refused.
+	if refusedAt != 8 {
+		t.Fatalf("team-a refused at request %d, want 8", refusedAt)
 	}
 	if _, err := f.write(tb, Op{Kind: Add, Name: b, Type: "TXT", Content: "b"}); err != nil {
 		t.Fatalf("team-b during team-a's flood: %v", err)
@@ -242,5 +261,24 @@ func TestAProviderRefusalFailsOnlyItsRequestAndKeepsTheSnapshot(t *testing.T) {
 	}
 	if got := f.contents(name, "TXT"); len(got) != 0 {
 		t.Fatalf("records %v, want none", got)
+	}
+}
+
+func TestThePaceKeepsAnyWindowWithinTheBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		budget, burst int
+	}{
+		{"Cloudflare's half for the front doors", 600, 0},
+		{"a budget smaller than the default burst's divisor", 10, 0},
+		{"a burst asked above the budget", 20, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			window := 5 * time.Minute
+			p := newPace(tc.budget, tc.burst, window)
+			if most := float64(p.Burst()) + float64(p.Limit())*window.Seconds(); most > float64(tc.budget)+1e-9 {
+				t.Fatalf("burst %d + %.2f/s over %s = %.1f requests, above the budget %d", p.Burst(), float64(p.Limit()), window, most, tc.budget)
+			}
+		})
 	}
 }

@@ -173,7 +173,9 @@ func startGateway(t *testing.T) string {
 func startNamed(t *testing.T, named string) string {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		addr, err := tryNamed(t, named)
+		addr, err := tryNamedWith(t, named,
+			fmt.Sprintf("key \"%s\" { algorithm hmac-sha256; secret \"%s\"; };\n", keyName, secret),
+			fmt.Sprintf("grant %s name %s TXT; ", keyName, name))
 		if err == nil {
 			return addr
 		}
@@ -183,7 +185,9 @@ func startNamed(t *testing.T, named string) string {
 	}
 }
 
-func tryNamed(t *testing.T, named string) (string, error) {
+// tryNamedWith starts named with the given key statements and update-policy
+// rules for the zone.
+func tryNamedWith(t *testing.T, named, keys, grants string) (string, error) {
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -201,13 +205,13 @@ func tryNamed(t *testing.T, named string) (string, error) {
 	dnssec-validation no;
 };
 controls { };
-key "%[3]s" { algorithm hmac-sha256; secret "%[4]s"; };
-zone "%[5]s" {
+%[3]s
+zone "%[4]s" {
 	type primary;
-	file "%[1]s/%[5]s.db";
-	update-policy { grant %[3]s name %[6]s TXT; };
+	file "%[1]s/%[4]s.db";
+	update-policy { %[5]s};
 };
-`, dir, port, keyName, secret, zone, name)
+`, dir, port, keys, zone, grants)
 	zoneFile := "$TTL 300\n@ IN SOA ns." + zone + ". hostmaster." + zone + ". 1 3600 600 604800 60\n@ IN NS ns." + zone + ".\nns IN A 127.0.0.1\n"
 	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o600); err != nil {
 		return "", err
