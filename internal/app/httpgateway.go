@@ -67,27 +67,26 @@ func addHTTPGateway(mgr manager.Manager, o Options, stores frontDoorStores, zw *
 // frontDoors builds the acme-dns and dyndns2 handlers over the stores and
 // the writer. It is the one place the HTTP front doors are constructed.
 //
-// MERGE NOTE (coordinator): the handlers are on the acmedns and dyndns
-// branches, not on main yet. Once they land, this body becomes:
+// MERGE NOTE (coordinator): the acme-dns handler is on the acmedns branch,
+// not on main yet. Once it lands, replace the stub below with:
 //
 //	a, err := acmedns.New(acmedns.Options{Accounts: s.accounts, Writer: w, Logger: l.With("frontdoor", "acme-dns")})
 //	if err != nil {
 //		return nil, nil, err
 //	}
-//	d, err := dyndns.New(dyndns.Options{Users: s.users, Writer: w, Logger: l.With("frontdoor", "dyndns2")})
-//	if err != nil {
-//		return nil, nil, err
-//	}
-//	return a, d, nil
 //
-// Until then every front-door path answers 503, so a manager started with
-// --http-gateway-addr refuses every login rather than serving half a door.
+// Until then acme-dns's paths answer 503, so a manager started with
+// --http-gateway-addr refuses every acme-dns login rather than pretending.
 func frontDoors(s frontDoorStores, w *zonewriter.Writer, l *slog.Logger) (acmeDNS, dynDNS http.Handler, err error) {
-	_, _, _ = s, w, l
-	unavailable := http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		http.Error(rw, "front door not built into this manager", http.StatusServiceUnavailable)
+	a := http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		http.Error(rw, "the acme-dns front door is not built into this manager", http.StatusServiceUnavailable)
 	})
-	return unavailable, unavailable, nil
+	_ = s.accounts
+	d, err := dyndns.New(dyndns.Options{Users: s.users, Writer: w, Logger: l.With("frontdoor", "dyndns2")})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, d, nil
 }
 
 // frontDoorMux routes the HTTP front door's paths: acme-dns's (/update,

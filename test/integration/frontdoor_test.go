@@ -2,7 +2,9 @@ package integration
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,6 +54,26 @@ var _ = Describe("The HTTP front doors' credentials", func() {
 		var cred v1alpha1.DNSCredential
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope.Name, ns)}, &cred)).To(Succeed())
 		Expect(meta.IsStatusConditionTrue(cred.Status.Conditions, v1alpha1.ConditionFrontDoorsReady)).To(BeTrue())
+
+		By("the dyndns2 front door takes the Secret's login, and refuses a wrong password with nothing written")
+		home := "home." + ns + ".apps.example.com"
+		update := func(user, password string) string {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, httpGatewayURL+"/nic/update?hostname="+home+"&myip=192.0.2.7", nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.SetBasicAuth(user, password)
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			Expect(err).NotTo(HaveOccurred())
+			return strings.TrimSpace(string(b))
+		}
+		user, password := string(s.Data[controllers.KeyDynDNSUsername]), string(s.Data[controllers.KeyDynDNSPassword])
+		Expect(update(user, password[:len(password)-1]+"x")).To(Equal("badauth"))
+		Expect(recordsNamed("example.com", home)).To(BeEmpty())
+		Eventually(func() string { return update(user, password) }, 15*time.Second).Should(Equal("good 192.0.2.7"),
+			"the login reaches the front door's store shortly after the Secret is written")
+		Expect(recordsNamed("example.com", home)).To(ConsistOf(HaveField("Content", "192.0.2.7")))
 
 		By("the listener answers on its paths, and nothing else")
 		resp, err := http.Get("http://" + httpGatewayAddr + "/metrics")
