@@ -91,6 +91,12 @@ type CredentialsReconciler struct {
 	// Nameserver is the gateway address written to Secrets for RFC 2136
 	// clients (host:port).
 	Nameserver string
+	// HTTPGatewayServed says the manager serves the HTTP front door
+	// (acme-dns, dyndns2); HTTPGatewayURL is where tenants reach it, written
+	// to acmedns.json as server_url. Front-door logins are delivered only
+	// with both.
+	HTTPGatewayServed bool
+	HTTPGatewayURL    string
 }
 
 // Reconcile brings one namespace's credentials under one scope up to date.

@@ -160,7 +160,8 @@ func (r *CredentialsReconciler) checkTenantSecret(ctx context.Context, scope *v1
 
 // render is the tenant Secret as it must be: output only, from the status
 // and the vault.
-func (r *CredentialsReconciler) render(scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret) *corev1.Secret {
+// frontDoor holds the front-door keys (frontDoorKeys), added as they are.
+func (r *CredentialsReconciler) render(scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, frontDoor map[string][]byte) *corev1.Secret {
 	st := &cred.Status
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -184,6 +185,7 @@ func (r *CredentialsReconciler) render(scope *v1alpha1.DNSScope, cred *v1alpha1.
 		s.Data[KeyTSIGSecret] = v.Data[KeyTSIGSecret]
 		s.Data[KeyNameserver] = []byte(r.Nameserver)
 	}
+	maps.Copy(s.Data, frontDoor)
 	if st.NextRotation != nil {
 		s.Annotations[AnnNextRotation] = formatTime(st.NextRotation.Time)
 	}
@@ -249,7 +251,11 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 			return err
 		}
 	}
-	want := r.render(scope, cred, v)
+	frontDoor, err := r.frontDoorKeys(ctx, scope, cred, v)
+	if err != nil {
+		return err
+	}
+	want := r.render(scope, cred, v, frontDoor)
 	s, err := r.readTenantSecret(ctx, cred.Spec.Namespace, name)
 	if err != nil {
 		return err

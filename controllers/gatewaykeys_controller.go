@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/acmedns"
+	"github.com/scopedns/scopedns/internal/dyndns"
+	"github.com/scopedns/scopedns/internal/frontcreds"
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
 )
@@ -26,46 +30,72 @@ import (
 // just the leader. Requests are keyed by namespace and scope, like the
 // credentials controller's.
 type GatewayKeysReconciler struct {
-	Client   client.Client
-	Keys     *gateway.KeyStore
-	Policies *policy.Cache
+	Client client.Client
+	// Keys is the RFC 2136 gateway's store; nil when the gateway is off.
+	Keys *gateway.KeyStore
+	// Accounts and Users are the HTTP front doors' stores (acme-dns,
+	// dyndns2); nil when the front door is off. They get the logins of
+	// scopes that enable acmeDNS and dynDNS, over the same reservations as
+	// the key.
+	Accounts *acmedns.AccountStore
+	Users    *dyndns.UserStore
+	// ClusterName goes into the owner marker of the front doors' records
+	// and into the derived usernames.
+	ClusterName string
+	Policies    *policy.Cache
 	// Namespace is the operator's own namespace, where the vault Secrets
 	// with the TSIG secrets live (see tsigSecrets).
 	Namespace string
 	Now       func() time.Time
+
+	logins loginSets
 }
 
-// Reconcile puts the namespace's key for the scope into the store, or takes it out.
+// keySet is what one namespace holds under one scope.
+type keySet struct {
+	key      gateway.Key
+	accounts []acmedns.Account
+	user     *dyndns.User
+}
+
+// Reconcile puts the namespace's key and logins for the scope into the
+// stores, or takes them out.
 func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns, scopeName := req.Namespace, req.Name
-	keyName := TSIGKeyName(ns, scopeName)
-	key, ok, err := r.key(ctx, ns, scopeName)
+	set, ok, err := r.keys(ctx, ns, scopeName)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !ok {
-		r.Keys.Delete(keyName)
-		return ctrl.Result{}, nil
+	if r.Keys != nil {
+		if ok {
+			r.Keys.Put(set.key)
+		} else {
+			r.Keys.Delete(TSIGKeyName(ns, scopeName))
+		}
 	}
-	r.Keys.Put(key)
+	r.logins.put(r.Accounts, r.Users, req.NamespacedName, set.accounts, set.user)
 	return ctrl.Result{}, nil
 }
 
-func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (gateway.Key, bool, error) {
+// keys are the namespace's TSIG key and the front-door logins derived from
+// it, all over the same reservations; ok is false when the namespace holds
+// none (no scope, rfc2136 off, no TSIG secret yet).
+func (r *GatewayKeysReconciler) keys(ctx context.Context, ns, scopeName string) (keySet, bool, error) {
 	var scope v1alpha1.DNSScope
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
-		return gateway.Key{}, false, client.IgnoreNotFound(err)
+		return keySet{}, false, client.IgnoreNotFound(err)
 	}
-	if !scope.Spec.Credentials.RFC2136Enabled() {
-		return gateway.Key{}, false, nil
+	creds := &scope.Spec.Credentials
+	if !creds.RFC2136Enabled() {
+		return keySet{}, false, nil
 	}
 	secrets, err := r.tsigSecrets(ctx, ns, scopeName)
 	if err != nil || len(secrets) == 0 {
-		return gateway.Key{}, false, err
+		return keySet{}, false, err
 	}
-	var claims v1alpha1.DNSRecordClaimList
-	if err := r.Client.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scopeName}); err != nil {
-		return gateway.Key{}, false, err
+	reserved, err := namespaceReservations(ctx, r.Client, r.Policies, &scope, ns)
+	if err != nil {
+		return keySet{}, false, err
 	}
 	key := gateway.Key{
 		Name:      TSIGKeyName(ns, scopeName),
@@ -74,43 +104,69 @@ func (r *GatewayKeysReconciler) key(ctx context.Context, ns, scopeName string) (
 		Namespace: ns,
 		Scope:     scopeName,
 	}
-	grants, zones, err := r.grants(ctx, &scope, ns, claims.Items)
-	if err != nil {
-		return gateway.Key{}, false, err
+	key.Grants, key.Zones = grants(reserved)
+	set := keySet{key: key}
+	id := frontcreds.Identity{Cluster: r.ClusterName, Scope: scopeName, Namespace: ns}
+	if creds.ACMEDNSEnabled() {
+		set.accounts = frontcreds.ACMEDNSAccounts(id, secrets, reserved)
 	}
-	key.Grants, key.Zones = grants, zones
-	return key, true, nil
+	if creds.DynDNSEnabled() {
+		if u, ok := frontcreds.DynDNSUser(id, secrets, reserved); ok {
+			set.user = &u
+		}
+	}
+	return set, true, nil
 }
 
-// grants are what the namespace's key may write: the records without values
-// (reserved for the key) that the one verdict allows, over the claims'
-// specs. Claim status is never read: a tenant with status rights could
-// write Reserved into it, and it lags a narrowed scope.
-func (r *GatewayKeysReconciler) grants(ctx context.Context, scope *v1alpha1.DNSScope, ns string, claims []v1alpha1.DNSRecordClaim) (map[gateway.Grant]int32, map[string]string, error) {
+// grants are what the namespace's key may write: its reservations, each
+// with the rule's TTL.
+func grants(reserved []frontcreds.Reservation) (map[gateway.Grant]int32, map[string]string) {
 	grants, zones := map[gateway.Grant]int32{}, map[string]string{}
-	var namespace corev1.Namespace
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: ns}, &namespace); err != nil {
-		return grants, zones, client.IgnoreNotFound(err)
+	for _, rv := range reserved {
+		zones[rv.Zone] = rv.ZoneID
+		grants[gateway.Grant{Name: rv.Name, Type: rv.Type}] = rv.MaxTTL
 	}
-	for i := range claims {
-		c := &claims[i]
-		if !c.DeletionTimestamp.IsZero() {
+	return grants, zones
+}
+
+// namespaceReservations are the records a namespace's keys (the TSIG key and
+// the front-door logins derived from it) may write under a scope: the
+// records without values (reserved for the key) that the one verdict
+// allows, over the claims' specs, in a zone the scope resolved. Claim status
+// is never read: a tenant with status rights could write Reserved into it,
+// and it lags a narrowed scope. The gateway keys, the front-door stores and
+// the credentials Secret all ask this, so they never disagree.
+func namespaceReservations(ctx context.Context, c client.Client, policies *policy.Cache, scope *v1alpha1.DNSScope, ns string) ([]frontcreds.Reservation, error) {
+	var namespace corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: ns}, &namespace); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	var claims v1alpha1.DNSRecordClaimList
+	if err := c.List(ctx, &claims, client.InNamespace(ns), client.MatchingFields{policy.ScopeIndex: scope.Name}); err != nil {
+		return nil, err
+	}
+	var out []frontcreds.Reservation
+	for i := range claims.Items {
+		cl := &claims.Items[i]
+		if !cl.DeletionTimestamp.IsZero() {
 			continue
 		}
-		reserved, err := keyReservations(ctx, policy.Indexed{Reader: r.Client}, r.Policies, scope, namespace.Labels, c)
+		reserved, err := keyReservations(ctx, policy.Indexed{Reader: c}, policies, scope, namespace.Labels, cl)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, rv := range reserved {
 			id := zoneIDOf(scope, rv.Match.Zone)
 			if id == "" {
 				continue
 			}
-			zones[rv.Match.Zone] = id
-			grants[gateway.Grant{Name: rv.Key.Name, Type: strings.ToUpper(rv.Key.Type)}] = rv.Match.MaxTTL
+			out = append(out, frontcreds.Reservation{
+				Name: rv.Key.Name, Type: strings.ToUpper(rv.Key.Type),
+				Zone: rv.Match.Zone, ZoneID: id, MaxTTL: rv.Match.MaxTTL,
+			})
 		}
 	}
-	return grants, zones, nil
+	return out, nil
 }
 
 // keyReservations are the records of a claim that its namespace's gateway
@@ -162,6 +218,58 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 		out = append(out, string(prev))
 	}
 	return out, nil
+}
+
+// loginSets holds every namespace's front-door logins, so that each
+// reconcile of one namespace can swap the stores' whole sets (the stores
+// replace at once; a front door never sees half an update).
+type loginSets struct {
+	mu       sync.Mutex
+	accounts map[client.ObjectKey][]acmedns.Account
+	users    map[client.ObjectKey]dyndns.User
+}
+
+// put records one namespace's logins (none: removed) and hands the stores
+// the new whole sets. A nil store is off and gets nothing.
+func (l *loginSets) put(accounts *acmedns.AccountStore, users *dyndns.UserStore, req client.ObjectKey, as []acmedns.Account, u *dyndns.User) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if accounts != nil {
+		if l.accounts == nil {
+			l.accounts = map[client.ObjectKey][]acmedns.Account{}
+		}
+		_, had := l.accounts[req]
+		if len(as) > 0 {
+			l.accounts[req] = as
+		} else {
+			delete(l.accounts, req)
+		}
+		if had || len(as) > 0 {
+			var all []acmedns.Account
+			for _, v := range l.accounts {
+				all = append(all, v...)
+			}
+			accounts.Replace(all)
+		}
+	}
+	if users != nil {
+		if l.users == nil {
+			l.users = map[client.ObjectKey]dyndns.User{}
+		}
+		_, had := l.users[req]
+		if u != nil {
+			l.users[req] = *u
+		} else {
+			delete(l.users, req)
+		}
+		if had || u != nil {
+			all := make([]dyndns.User, 0, len(l.users))
+			for _, v := range l.users {
+				all = append(all, v)
+			}
+			users.Replace(all)
+		}
+	}
 }
 
 // SetupWithManager watches what a key depends on; it needs no leader.

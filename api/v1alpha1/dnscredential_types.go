@@ -14,6 +14,18 @@ const (
 	// ConditionRevocationPending is true while a token that should be gone
 	// is not yet revoked at the provider.
 	ConditionRevocationPending = "RevocationPending"
+	// ConditionFrontDoorsReady is set while the scope enables acmeDNS or
+	// dynDNS: true when the logins are served and delivered in the Secret,
+	// false (ReasonHTTPGatewayNotConfigured) when the manager runs without
+	// the HTTP front door or without the URL tenants reach it at.
+	ConditionFrontDoorsReady = "FrontDoorsReady"
+	// ReasonFrontDoorsServed is FrontDoorsReady's true reason.
+	ReasonFrontDoorsServed = "Served"
+	// ReasonHTTPGatewayNotConfigured: the scope enables acmeDNS or dynDNS,
+	// and the manager has no --http-gateway-addr or no --http-gateway-url;
+	// the message names the missing flag. No front-door keys are delivered
+	// meanwhile (a login nothing serves would only fail later).
+	ReasonHTTPGatewayNotConfigured = "HTTPGatewayNotConfigured"
 
 	// ReasonSecretNotOwned: a Secret of the credentials' name exists in the
 	// tenant namespace and the operator did not create it; it is neither

@@ -117,6 +117,8 @@ type GrantRule struct {
 // CredentialsSpec says which credentials each namespace gets and how they rotate.
 // +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.schedule) || !has(self.rotation.overlap) || !has(self.expireAfter) || !self.rotation.schedule.startsWith('@every ') || duration(self.expireAfter) > duration(self.rotation.schedule.substring(7)) + duration(self.rotation.overlap)",message="expireAfter must be longer than the rotation period plus overlap"
 // +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.overlap) || !has(self.expireAfter) || duration(self.expireAfter) > duration(self.rotation.overlap)",message="expireAfter must be longer than rotation.overlap"
+// +kubebuilder:validation:XValidation:rule="!(has(self.acmeDNS) && self.acmeDNS.enabled) || (has(self.rfc2136) && self.rfc2136.enabled)",message="acmeDNS needs rfc2136 enabled: its passwords are derived from the namespace's RFC 2136 key"
+// +kubebuilder:validation:XValidation:rule="!(has(self.dynDNS) && self.dynDNS.enabled) || (has(self.rfc2136) && self.rfc2136.enabled)",message="dynDNS needs rfc2136 enabled: its passwords are derived from the namespace's RFC 2136 key"
 type CredentialsSpec struct {
 	// secretName is the name of the credentials Secret written to each served
 	// namespace. Defaults to "<scope>-dns-credentials".
@@ -136,6 +138,24 @@ type CredentialsSpec struct {
 	// +optional
 	// +kubebuilder:default={enabled: false}
 	RFC2136 *CredentialToggle `json:"rfc2136,omitempty"`
+
+	// acmeDNS gives each namespace an acme-dns account (cert-manager's
+	// acmeDNS solver, lego, certbot, acme.sh) for every _acme-challenge TXT
+	// name it reserved, served by the operator's HTTP front door
+	// (--http-gateway-addr). The passwords are derived from the namespace's
+	// RFC 2136 key, so rfc2136 must be enabled too; they rotate with it.
+	// +optional
+	// +kubebuilder:default={enabled: false}
+	ACMEDNS *CredentialToggle `json:"acmeDNS,omitempty"`
+
+	// dynDNS gives each namespace a dyndns2 login (ddclient, inadyn,
+	// routers) for the A and AAAA names it reserved, served by the operator's
+	// HTTP front door (--http-gateway-addr). The password is derived from
+	// the namespace's RFC 2136 key, so rfc2136 must be enabled too; it
+	// rotates with it.
+	// +optional
+	// +kubebuilder:default={enabled: false}
+	DynDNS *CredentialToggle `json:"dynDNS,omitempty"`
 
 	// rotation says when credentials are replaced.
 	// +optional
@@ -271,6 +291,23 @@ func (c *CredentialsSpec) ProviderTokenEnabled() bool {
 func (c *CredentialsSpec) RFC2136Enabled() bool {
 	return c.RFC2136 != nil && c.RFC2136.Enabled
 }
+
+// ACMEDNSEnabled reports whether namespaces get acme-dns accounts. They are
+// derived from the TSIG key, so they need rfc2136 too (the API server and the
+// webhook refuse one without the other; this holds for objects that skipped
+// both).
+func (c *CredentialsSpec) ACMEDNSEnabled() bool {
+	return c.ACMEDNS != nil && c.ACMEDNS.Enabled && c.RFC2136Enabled()
+}
+
+// DynDNSEnabled reports whether namespaces get a dyndns2 login; like
+// ACMEDNSEnabled it needs rfc2136.
+func (c *CredentialsSpec) DynDNSEnabled() bool {
+	return c.DynDNS != nil && c.DynDNS.Enabled && c.RFC2136Enabled()
+}
+
+// FrontDoorsEnabled reports whether any HTTP front-door credential is on.
+func (c *CredentialsSpec) FrontDoorsEnabled() bool { return c.ACMEDNSEnabled() || c.DynDNSEnabled() }
 
 // RotationSchedule is the rotation schedule, defaulted.
 func (c *CredentialsSpec) RotationSchedule() string {

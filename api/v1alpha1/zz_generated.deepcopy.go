@@ -69,6 +69,16 @@ func (in *CredentialsSpec) DeepCopyInto(out *CredentialsSpec) {
 		*out = new(CredentialToggle)
 		**out = **in
 	}
+	if in.ACMEDNS != nil {
+		in, out := &in.ACMEDNS, &out.ACMEDNS
+		*out = new(CredentialToggle)
+		**out = **in
+	}
+	if in.DynDNS != nil {
+		in, out := &in.DynDNS, &out.DynDNS
+		*out = new(CredentialToggle)
+		**out = **in
+	}
 	in.Rotation.DeepCopyInto(&out.Rotation)
 	if in.ExpireAfter != nil {
 		in, out := &in.ExpireAfter, &out.ExpireAfter

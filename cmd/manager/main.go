@@ -1,5 +1,6 @@
 // Command manager runs the scopedns operator: admission webhooks, controllers,
-// the RFC 2136 gateway, health probes and metrics.
+// the RFC 2136 gateway, the HTTP front doors (acme-dns, dyndns2), health
+// probes and metrics.
 package main
 
 import (
@@ -39,6 +40,9 @@ func main() {
 	flag.StringVar(&o.GatewayNameserver, "gateway-nameserver", "", "host:port of the gateway as RFC 2136 clients reach it (the Service), written to credentials Secrets as `nameserver`; defaults to --gateway-address.")
 	flag.Float64Var(&o.GatewayBudgetShare, "gateway-budget-share", app.DefaultGatewayBudgetShare, "Fraction (above 0, below 1) of each master credential's provider rate limit that the RFC 2136 gateway's tenants may use, across all replicas; the rest is reserved for reconciles. Each namespace gets a fair slice of it.")
 	flag.IntVar(&o.GatewayReplicas, "gateway-replicas", app.DefaultGatewayReplicas, "Replicas of the manager (each serves the gateway): each gets an equal part of the gateway's budget share, so that together they stay within the provider's limit. The chart sets it from replicaCount.")
+	flag.StringVar(&o.HTTPGatewayAddr, "http-gateway-addr", "", "Address (TCP) of the HTTP front doors: acme-dns (/update, /health) and dyndns2 (/nic/update); empty turns them off.")
+	flag.StringVar(&o.HTTPGatewayURL, "http-gateway-url", "", "URL tenants reach the HTTP front doors at (the Service or an Ingress, e.g. https://dns-gateway.example.net), written to acmedns.json as server_url; required for scopes that enable acmeDNS or dynDNS to get logins.")
+	flag.StringVar(&o.HTTPGatewayCertDir, "http-gateway-cert-dir", "", "Directory with tls.crt and tls.key (e.g. a cert-manager Certificate's Secret, mounted; reloaded when they change) for the HTTP front doors; empty serves plain HTTP, for use behind TLS termination inside the cluster.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -32,7 +32,9 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
+	"github.com/scopedns/scopedns/internal/acmedns"
 	"github.com/scopedns/scopedns/internal/budget"
+	"github.com/scopedns/scopedns/internal/dyndns"
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
@@ -107,6 +109,17 @@ type Options struct {
 	// internal/budget.
 	GatewayBudgetShare float64
 	GatewayReplicas    int
+	// HTTPGatewayAddr is where the HTTP front doors (acme-dns, dyndns2)
+	// listen; empty or "0" turns them off.
+	HTTPGatewayAddr string
+	// HTTPGatewayURL is the URL tenants reach the HTTP front door at,
+	// written to acmedns.json as server_url. Scopes that enable acmeDNS or
+	// dynDNS get no front-door logins without it (FrontDoorsReady says so).
+	HTTPGatewayURL string
+	// HTTPGatewayCertDir holds tls.crt and tls.key for the HTTP front door
+	// (a cert-manager Certificate's Secret, mounted); empty serves plain
+	// HTTP, for use behind TLS termination inside the cluster.
+	HTTPGatewayCertDir string
 	// SkipNameValidation lets several managers run in one process (tests of
 	// leader election); controller names are otherwise unique per process.
 	SkipNameValidation bool
@@ -139,6 +152,7 @@ func (o *Options) Validate() error {
 	if o.GatewayReplicas < 0 {
 		errs = append(errs, fmt.Errorf("--gateway-replicas: %d, must be at least 1 (the replicas of the Deployment)", o.GatewayReplicas))
 	}
+	errs = append(errs, validateHTTPGateway(o)...)
 	if o.WebhookCertRotation {
 		if o.DisableWebhooks {
 			errs = append(errs, errors.New("--webhook-cert-rotation: the webhooks are disabled, there is no certificate to rotate"))
@@ -320,7 +334,9 @@ func gatewayEnabled(o Options) bool { return o.GatewayAddr != "" && o.GatewayAdd
 // the caller's adjustments.
 func configureProvider(o Options) func(*cloudflare.Options) {
 	return func(co *cloudflare.Options) {
-		if gatewayEnabled(o) {
+		// Both gateways write for tenants through these clients: either
+		// running splits the budget.
+		if gatewayEnabled(o) || httpGatewayEnabled(o) {
 			co.GatewayShare = cmpOr(o.GatewayBudgetShare, DefaultGatewayBudgetShare)
 			co.GatewayReplicas = cmpOr(o.GatewayReplicas, DefaultGatewayReplicas)
 		}
@@ -357,11 +373,12 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
 		Namespace: o.Namespace, ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
 		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr), Policies: policies,
+		HTTPGatewayServed: httpGatewayEnabled(o), HTTPGatewayURL: o.HTTPGatewayURL,
 	}
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)
 	}
-	if err := addGateway(mgr, o, providers, policies); err != nil {
+	if err := addGateways(mgr, o, providers, policies); err != nil {
 		return err
 	}
 	if err := mgr.Add(&controllers.TokenSweeper{
@@ -380,23 +397,45 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	})
 }
 
-// addGateway starts the RFC 2136 gateway on every replica, with keys kept
-// current by the gateway keys controller. It writes through the same
-// provider clients as the controllers: the gateway marks each request's
-// context with the key's namespace, and the client charges it to that
-// namespace on the gateway's share (configureProvider).
-func addGateway(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
-	if !gatewayEnabled(o) {
+// addGateways starts the front doors that are on, with keys and logins kept
+// current by one gateway keys controller and every write going through one
+// zone writer: the RFC 2136 gateway (--gateway-address) and the HTTP front
+// doors (--http-gateway-addr).
+func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
+	rfc2136, web := gatewayEnabled(o), httpGatewayEnabled(o)
+	if !rfc2136 && !web {
 		return nil
 	}
-	keys := gateway.NewKeyStore()
-	if err := (&controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Keys: keys, Policies: policies, Namespace: o.Namespace, Now: o.Now}).SetupWithManager(mgr); err != nil {
+	keysCtl := &controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Policies: policies, Namespace: o.Namespace, ClusterName: o.ClusterName, Now: o.Now}
+	var stores frontDoorStores
+	if rfc2136 {
+		keysCtl.Keys = gateway.NewKeyStore()
+	}
+	if web {
+		stores = frontDoorStores{accounts: acmedns.NewAccountStore(), users: dyndns.NewUserStore()}
+		keysCtl.Accounts, keysCtl.Users = stores.accounts, stores.users
+	}
+	if err := keysCtl.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)
 	}
 	zw, err := newZoneWriter(mgr, o, providers)
 	if err != nil {
 		return err
 	}
+	if rfc2136 {
+		if err := addGateway(mgr, o, keysCtl.Keys, zw); err != nil {
+			return err
+		}
+	}
+	if web {
+		return addHTTPGateway(mgr, o, stores, zw)
+	}
+	return nil
+}
+
+// addGateway starts the RFC 2136 gateway on every replica. It writes
+// through the zone writer, on the gateway's share of the provider budget.
+func addGateway(mgr manager.Manager, o Options, keys *gateway.KeyStore, zw *zonewriter.Writer) error {
 	srv, err := gateway.New(gateway.Options{
 		Addr:        o.GatewayAddr,
 		Keys:        keys,

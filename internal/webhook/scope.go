@@ -106,10 +106,29 @@ func ValidateScopeSpec(scope *v1alpha1.DNSScope, now time.Time) (field.ErrorList
 					c.RotationSchedule(), period, c.RotationOverlap(), need)))
 		}
 	}
+	errs = append(errs, frontDoorToggleErrors(creds, c)...)
 	if !c.ProviderTokenEnabled() && !c.RFC2136Enabled() {
 		warnings = append(warnings, "spec.credentials: neither providerToken nor rfc2136 is enabled; namespaces get records but no credentials")
 	}
 	return errs, warnings
+}
+
+// frontDoorToggleErrors refuses an HTTP front-door credential without
+// rfc2136: its passwords are derived from the namespace's TSIG secret, which
+// exists only while rfc2136 is enabled (the CRD's CEL rule says the same for
+// clients that skip the webhook).
+func frontDoorToggleErrors(creds *field.Path, c *v1alpha1.CredentialsSpec) field.ErrorList {
+	var errs field.ErrorList
+	for _, t := range []struct {
+		name   string
+		toggle *v1alpha1.CredentialToggle
+	}{{"acmeDNS", c.ACMEDNS}, {"dynDNS", c.DynDNS}} {
+		if t.toggle != nil && t.toggle.Enabled && !c.RFC2136Enabled() {
+			errs = append(errs, field.Invalid(creds.Child(t.name, "enabled"), true,
+				t.name+" needs spec.credentials.rfc2136.enabled: its passwords are derived from the namespace's RFC 2136 key"))
+		}
+	}
+	return errs
 }
 
 // MetadataNameLabel is the label Kubernetes puts on every namespace with its

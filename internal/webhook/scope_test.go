@@ -114,3 +114,33 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func TestScopeFrontDoorsNeedRFC2136(t *testing.T) {
+	on := &v1alpha1.CredentialToggle{Enabled: true}
+	for name, tc := range map[string]struct {
+		rfc2136, acmeDNS, dynDNS bool
+		wantField                string
+	}{
+		"refuses acmeDNS without rfc2136, whose key its passwords come from": {acmeDNS: true, wantField: "spec.credentials.acmeDNS.enabled"},
+		"refuses dynDNS without rfc2136":                                     {dynDNS: true, wantField: "spec.credentials.dynDNS.enabled"},
+		"accepts acmeDNS and dynDNS beside rfc2136":                          {rfc2136: true, acmeDNS: true, dynDNS: true},
+		"accepts rfc2136 alone":                                              {rfc2136: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := testScope(tenants, !tc.rfc2136, "_acme-challenge.{namespace}.example.com")
+			if tc.acmeDNS {
+				s.Spec.Credentials.ACMEDNS = on
+			}
+			if tc.dynDNS {
+				s.Spec.Credentials.DynDNS = on
+			}
+			errs, _ := ValidateScopeSpec(s, time.Now())
+			switch {
+			case tc.wantField == "" && len(errs) > 0:
+				t.Fatalf("errors: %v", errs)
+			case tc.wantField != "" && (len(errs) != 1 || errs[0].Field != tc.wantField || !strings.Contains(errs[0].Detail, "rfc2136")):
+				t.Fatalf("errors = %v, want one on %s naming rfc2136", errs, tc.wantField)
+			}
+		})
+	}
+}

@@ -83,3 +83,14 @@ func (z *zone) replaceAll(recs []provider.Record, now time.Time) {
 func list(ctx context.Context, p Provider, zoneID string) ([]provider.Record, error) {
 	return p.Records(ctx, zoneID, provider.RecordFilter{})
 }
+
+// pendingAt is how many requests of a zone are planned and not yet settled,
+// beyond the first: for tests.
+func (w *Writer) pendingAt(zoneID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if z := w.zones[zoneID]; z != nil {
+		return max(z.inflight-1, 0)
+	}
+	return 0
+}

@@ -49,7 +49,7 @@ type Writer struct {
 
 	mu    sync.Mutex
 	zones map[string]*zone     // zone ID -> snapshot
-	names map[string]*nameLock // zone ID + "\x00" + name -> lock
+	names map[string]*nameLock // zone ID + "\x00" + name + "\x00" + type -> lock
 }
 
 // New checks the options and builds a writer.
@@ -100,7 +100,7 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		return Result{}, &Error{Code: Failed, Reason: fmt.Sprintf("no provider for scope %s: %v", r.Tenant.Scope, err), Err: err}
 	}
 	names := touchedNames(r.Prereqs, ops)
-	release, e := w.lockNames(ctx, r.ZoneID, names)
+	release, e := w.lockNames(ctx, r.ZoneID, lockKeys(r.Prereqs, ops))
 	if e != nil {
 		return Result{}, e
 	}
@@ -120,19 +120,19 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 	}
 }
 
-// nameLock serialises the requests at one name of one zone, first come
-// first served (a channel's waiting senders are served in order), so that a
-// request never plans on a record whose creation or removal the provider has
-// not confirmed, prerequisites are answered from settled state, and no
-// request at a busy name waits forever behind later ones.
+// nameLock serialises the requests at one (name, type) of one zone, first
+// come first served (a channel's waiting senders are served in order), so
+// that a request never plans on a record whose creation or removal the
+// provider has not confirmed, prerequisites are answered from settled state,
+// and no request at a busy RRset waits forever behind later ones.
 type nameLock struct {
 	sem  chan struct{}
 	refs int // requests holding or waiting; guarded by Writer.mu
 }
 
-// lockNames takes the locks of a request's names, in order (names are
-// sorted, so two requests never wait on each other). Only requests at the
-// same names wait: the rest of the zone plans and batches meanwhile.
+// lockNames takes the locks of a request's lock keys (lockKeys), in order
+// (they are sorted, so two requests never wait on each other). Only requests
+// at the same RRsets wait: the rest of the zone plans and batches meanwhile.
 func (w *Writer) lockNames(ctx context.Context, zoneID string, names []string) (func(), *Error) {
 	w.mu.Lock()
 	locks := make([]*nameLock, len(names))
@@ -286,13 +286,16 @@ func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 }
 
 // settle brings the snapshot up to date after a batch: what the provider
-// stored on success; nothing on a refusal of the request's content (the
-// provider applied none of it); on any other error the snapshot is listed
-// again, since what the provider did is not known. Called with w.mu held.
+// stored on success; nothing when the provider refused the request's content
+// (it applied none of it, and the snapshot is right). A record not found or
+// in conflict means the snapshot is wrong (someone changed the zone behind
+// it), and on any other error what the provider did is not known: the zone
+// is listed again before the next decision. Called with w.mu held.
 func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 	z := pl.z
 	if err != nil {
-		if !provider.IsRequestFault(err) || len(res.Created)+len(res.Updated)+len(res.Deleted) > 0 {
+		contentRefused := provider.IsInvalid(err) && len(res.Created)+len(res.Updated)+len(res.Deleted) == 0
+		if !contentRefused {
 			z.fetched = time.Time{}
 		}
 		return
@@ -368,6 +371,36 @@ func providerError(doing string, err error) *Error {
 		return &Error{Code: Refused, Reason: fmt.Sprintf("%s: the provider refused the records: %v", doing, err), Err: err}
 	}
 	return &Error{Code: Failed, Reason: fmt.Sprintf("%s: %v", doing, err), Err: err}
+}
+
+// lockKeys are the (name, type) pairs a request must hold, sorted. Two
+// namespaces may hold different types at one name (the verdict gives each
+// (name, type) to one namespace, and a CNAME to a name alone): their requests
+// must not wait for each other. So a request locks the RRsets it reads or
+// changes, and every type at a name where it reads or changes the whole name:
+// a name prerequisite, a delete of every RRset, or a CNAME (a CNAME add is
+// ignored beside other data, and other data beside a CNAME). A request at
+// one type reads the name's CNAME only, which no CNAME change can move while
+// it holds its type.
+func lockKeys(ps []Prereq, ops []Op) []string {
+	var keys []string
+	add := func(name, typ string, wholeName bool) {
+		if !wholeName && typ != "CNAME" {
+			keys = append(keys, name+"\x00"+typ)
+			return
+		}
+		for _, t := range provider.SupportedTypes {
+			keys = append(keys, name+"\x00"+t)
+		}
+	}
+	for _, p := range ps {
+		add(p.Name, p.Type, p.Kind == NameInUse || p.Kind == NameNotInUse)
+	}
+	for _, o := range ops {
+		add(o.Name, o.Type, o.Kind == DeleteName)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 func touchedNames(ps []Prereq, ops []Op) []string {

@@ -282,3 +282,86 @@ func TestThePaceKeepsAnyWindowWithinTheBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestARecordRemovedBehindTheWritersBackIsSeenAfterTheFailure(t *testing.T) {
+	f := newFixture(t, Options{})
+	name := "home.team-a.example.com"
+	tn := tenant("team-a", Grant{Name: name, Type: "A"})
+	replace := func(ip string) error {
+		_, err := f.write(tn, Op{Kind: Replace, Name: name, Type: "A", Values: []string{ip}})
+		return err
+	}
+	if err := replace("203.0.113.1"); err != nil {
+		t.Fatal(err)
+	}
+	// Someone deletes the record at the provider; the snapshot still has it.
+	recs := f.store.Records(testZone)
+	if _, err := f.store.Master().ApplyChanges(context.Background(), f.zoneID, provider.Changes{Delete: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := replace("203.0.113.2"); err == nil {
+		t.Fatal("deleting a record that is gone succeeded at the provider")
+	}
+	// The failure told the writer its snapshot is wrong: the next request
+	// lists the zone again and lands.
+	if err := replace("203.0.113.2"); err != nil {
+		t.Fatalf("the retry after the failure: %v", err)
+	}
+	if got := f.contents(name, "A"); !slices.Equal(got, []string{"203.0.113.2"}) {
+		t.Fatalf("records %v", got)
+	}
+}
+
+// blockingProvider holds every batch until released.
+type blockingProvider struct {
+	Provider
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p blockingProvider) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	p.entered <- struct{}{}
+	<-p.release
+	return p.Provider.ApplyChanges(ctx, zoneID, c)
+}
+
+func TestTwoNamespacesAtOneNameWithOtherTypesDoNotWaitForEachOther(t *testing.T) {
+	store := memory.New(memory.Config{Zones: []string{testZone}})
+	bp := blockingProvider{Provider: store.Master(), entered: make(chan struct{}, 4), release: make(chan struct{})}
+	w, err := New(Options{Providers: ProvidersFunc(func(context.Context, string) (Provider, error) { return bp, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "shared.example.com"
+	ta, tb := tenant("team-a", Grant{Name: name, Type: "A"}), tenant("team-b", Grant{Name: name, Type: "TXT"})
+	req := func(tn Tenant, op Op) Request {
+		return Request{Tenant: tn, Zone: testZone, ZoneID: store.ZoneID(testZone), Ops: []Op{op}}
+	}
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := w.Write(context.Background(), req(ta, Op{Kind: Add, Name: name, Type: "A", Content: "192.0.2.1"}))
+		aDone <- err
+	}()
+	<-bp.entered // team-a's batch is at the provider, and stays there
+	bDone := make(chan error, 1)
+	go func() {
+		_, err := w.Write(context.Background(), req(tb, Op{Kind: Add, Name: name, Type: "TXT", Content: "v"}))
+		bDone <- err
+	}()
+	// team-b's request plans while team-a's batch is out, and its batch
+	// gathers behind it: it does not wait at team-a's name lock.
+	deadline := time.After(10 * time.Second)
+	for w.pendingAt(store.ZoneID(testZone)) == 0 {
+		select {
+		case err := <-bDone:
+			t.Fatalf("team-b returned before team-a's batch settled: %v", err)
+		case <-deadline:
+			t.Fatal("team-b's request never planned while team-a's batch was out: it waits for team-a's lock")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(bp.release)
+	if err := errors.Join(<-aDone, <-bDone); err != nil {
+		t.Fatal(err)
+	}
+}

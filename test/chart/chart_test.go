@@ -34,9 +34,12 @@ type variant struct {
 	wired       bool
 	clusterName string
 	replicas    int32
-	certManager bool     // serving certificate from cert-manager, else chart-generated
-	kinds       []string // optional kinds this variant must render
-	absentKinds []string // optional kinds it must not render
+	certManager bool // serving certificate from cert-manager, else chart-generated
+	// httpGatewayURL is the --http-gateway-url the HTTP front doors must be
+	// served with (TLS from a mounted Secret when it is https); "": off.
+	httpGatewayURL string
+	kinds          []string // optional kinds this variant must render
+	absentKinds    []string // optional kinds it must not render
 }
 
 // warnings records the warnings the API server returns (deprecations, Pod
@@ -125,8 +128,9 @@ func TestManifests(t *testing.T) {
 		{
 			name: "chart/full", objs: load(t, filepath.Join(rendered, "full.yaml")), wired: true,
 			clusterName: "ci-full", replicas: 3, certManager: true,
-			kinds:       []string{"CustomResourceDefinition", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"},
-			absentKinds: []string{"Secret"},
+			httpGatewayURL: "https://scopedns-http-gateway.scopedns-system.svc:443",
+			kinds:          []string{"CustomResourceDefinition", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"},
+			absentKinds:    []string{"Secret"},
 		},
 		{
 			name: "config/default", objs: kustomize(t, kubectl, "config/default"), wired: true,

@@ -78,6 +78,7 @@ func checkWiring(t *testing.T, v variant) {
 			t.Errorf("container port %s: got %+v, want %d/%s", want.Name, got, want.ContainerPort, want.Protocol)
 		}
 	}
+	checkHTTPGateway(t, v, d, mgr, flags, ports)
 
 	// The serving certificate's Secret: mounted at --webhook-cert-dir from
 	// cert-manager, or kept by the manager, which writes the pair into a
@@ -156,7 +157,13 @@ func checkWiring(t *testing.T, v variant) {
 		}
 		return out
 	}
-	for target, want := range map[string]int32{"webhook-server": 443, "metrics": 8080, "dns-udp": 53, "dns-tcp": 53} {
+	servicePorts := map[string]int32{"webhook-server": 443, "metrics": 8080, "dns-udp": 53, "dns-tcp": 53}
+	if v.httpGatewayURL != "" {
+		servicePorts["http-gateway"] = map[bool]int32{true: 443, false: 80}[strings.HasPrefix(v.httpGatewayURL, "https:")]
+	} else if got := byTarget("http-gateway"); len(got) > 0 {
+		t.Errorf("the HTTP front doors are off, yet a Service targets them: %+v", got)
+	}
+	for target, want := range servicePorts {
 		got := byTarget(target)
 		if len(got) != 1 || got[0].Port != want {
 			t.Errorf("want one Service port %d -> %s, got %+v", want, target, got)
@@ -227,6 +234,54 @@ func checkWiring(t *testing.T, v variant) {
 				t.Errorf("NetworkPolicy %s blocks the manager's port %s", np.Name, name)
 			}
 		}
+	}
+}
+
+// checkHTTPGateway checks the HTTP front doors' flags, container port and
+// certificate: all there when the variant serves them, none when it does not.
+func checkHTTPGateway(t *testing.T, v variant, d *appsv1.Deployment, mgr *corev1.Container, flags map[string]string, ports map[string]corev1.ContainerPort) {
+	const tlsDir = "/etc/scopedns/http-gateway-tls"
+	p, hasPort := ports["http-gateway"]
+	if v.httpGatewayURL == "" {
+		for _, f := range []string{"http-gateway-addr", "http-gateway-url", "http-gateway-cert-dir"} {
+			if _, ok := flags[f]; ok {
+				t.Errorf("the HTTP front doors are off, yet the manager gets --%s", f)
+			}
+		}
+		if hasPort {
+			t.Errorf("the HTTP front doors are off, yet the container has port %+v", p)
+		}
+		return
+	}
+	if flags["http-gateway-addr"] != ":8053" || flags["http-gateway-url"] != v.httpGatewayURL {
+		t.Errorf("--http-gateway-addr=%q --http-gateway-url=%q, want :8053 and %s", flags["http-gateway-addr"], flags["http-gateway-url"], v.httpGatewayURL)
+	}
+	if !hasPort || p.ContainerPort != 8053 || p.Protocol != corev1.ProtocolTCP {
+		t.Errorf("container port http-gateway: got %+v (present %v), want 8053/TCP", p, hasPort)
+	}
+	wantTLS := strings.HasPrefix(v.httpGatewayURL, "https:")
+	if got := flags["http-gateway-cert-dir"]; (got == tlsDir) != wantTLS || !wantTLS && got != "" {
+		t.Errorf("--http-gateway-cert-dir=%q, want %q: %v", got, tlsDir, wantTLS)
+	}
+	if !wantTLS {
+		return
+	}
+	mounted := ""
+	for _, m := range mgr.VolumeMounts {
+		if m.MountPath != tlsDir {
+			continue
+		}
+		if !m.ReadOnly {
+			t.Errorf("volume mount %s at %s is writable; the certificate is only read", m.Name, tlsDir)
+		}
+		for _, vol := range d.Spec.Template.Spec.Volumes {
+			if vol.Name == m.Name && vol.Secret != nil {
+				mounted = vol.Secret.SecretName
+			}
+		}
+	}
+	if mounted == "" {
+		t.Errorf("no Secret mounted at %s, where --http-gateway-cert-dir reads tls.crt and tls.key", tlsDir)
 	}
 }
 

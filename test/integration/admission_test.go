@@ -68,6 +68,20 @@ var _ = Describe("Admission", func() {
 			Expect(statusMessage(err)).To(ContainSubstring("expireAfter must be longer than the rotation period plus overlap"))
 		})
 
+		It("refuses acmeDNS and dynDNS without rfc2136, whose key their passwords come from", func() {
+			for _, set := range []func(*v1alpha1.CredentialsSpec){
+				func(c *v1alpha1.CredentialsSpec) { c.ACMEDNS = &v1alpha1.CredentialToggle{Enabled: true} },
+				func(c *v1alpha1.CredentialsSpec) { c.DynDNS = &v1alpha1.CredentialToggle{Enabled: true} },
+			} {
+				s := appsScope(uniq("frontdoor-no-tsig"), label)
+				s.Spec.Credentials.RFC2136 = &v1alpha1.CredentialToggle{Enabled: false}
+				set(&s.Spec.Credentials)
+				err := k8s.Create(ctx, s)
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+				Expect(statusMessage(err)).To(ContainSubstring("needs rfc2136 enabled"))
+			}
+		})
+
 		It("refuses a rule listed twice in one zone", func() {
 			r := rule(webTypes, 0, "{namespace}.apps.example.com")
 			s := newScope(uniq("dup-rules"), selecting(map[string]string{label: "true"}), withRules("example.com", r, r))

@@ -49,9 +49,13 @@ var (
 	cfURL  string
 	// gatewayAddr is the manager's RFC 2136 gateway.
 	gatewayAddr = freeAddr()
-	clock       = newFakeClock(time.Now())
-	master      = "master-token-value-0123456789abcdef"
-	account     = "0123456789abcdef0123456789abcdef"
+	// httpGatewayAddr is the manager's HTTP front doors (acme-dns, dyndns2);
+	// httpGatewayURL what the Secrets tell tenants.
+	httpGatewayAddr = freeAddr()
+	httpGatewayURL  = "http://" + httpGatewayAddr
+	clock           = newFakeClock(time.Now())
+	master          = "master-token-value-0123456789abcdef"
+	account         = "0123456789abcdef0123456789abcdef"
 )
 
 func TestIntegration(t *testing.T) {
@@ -112,6 +116,8 @@ var _ = BeforeSuite(func() {
 		RecordGCInterval: recordGCInterval,
 		RecordGCGrace:    recordGCGrace,
 		GatewayAddr:      gatewayAddr,
+		HTTPGatewayAddr:  httpGatewayAddr,
+		HTTPGatewayURL:   httpGatewayURL,
 		MaxBackoff:       2 * time.Second,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond

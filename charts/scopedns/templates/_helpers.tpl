@@ -82,3 +82,21 @@ says what to set. Included by the Deployment.
 {{- fail "the webhook needs serving certificates: set webhook.certManager.enabled=true (cert-manager) or webhook.selfSigned=true" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The HTTP gateway Service's port: as set, or 443 with TLS and 80 without.
+*/}}
+{{- define "scopedns.httpGatewayPort" -}}
+{{- $hg := .Values.httpGateway -}}
+{{- if $hg.service.port -}}{{ int $hg.service.port }}{{- else if $hg.tls.secretName -}}443{{- else -}}80{{- end -}}
+{{- end }}
+
+{{/*
+The URL tenants reach the HTTP gateway at: as set, or the Service's.
+*/}}
+{{- define "scopedns.httpGatewayURL" -}}
+{{- $hg := .Values.httpGateway -}}
+{{- if $hg.url -}}{{ $hg.url }}{{- else -}}
+{{- printf "%s://%s-http-gateway.%s.svc:%s" (ternary "https" "http" (not (empty $hg.tls.secretName))) (include "scopedns.fullname" .) .Release.Namespace (include "scopedns.httpGatewayPort" .) -}}
+{{- end -}}
+{{- end }}

@@ -1,0 +1,95 @@
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/controllers"
+	"github.com/scopedns/scopedns/internal/frontcreds"
+)
+
+var _ = Describe("The HTTP front doors' credentials", func() {
+	It("delivers acmedns.json and the dyndns2 login for the reserved names, and takes them back when the scope turns them off", func() {
+		label := uniq("fd") + ".example.io/dns"
+		scope := tenantScope(uniq("fd"), label)
+		scope.Spec.Credentials.RFC2136 = &v1alpha1.CredentialToggle{Enabled: true}
+		scope.Spec.Credentials.ACMEDNS = &v1alpha1.CredentialToggle{Enabled: true}
+		scope.Spec.Credentials.DynDNS = &v1alpha1.CredentialToggle{Enabled: true}
+		createScope(scope)
+		ns := uniq("team")
+		tenantNamespace(ns, map[string]string{label: "true"})
+		web := "web." + ns + ".apps.example.com"
+		claim := newClaim(ns, "front", scope.Name,
+			rec("_acme-challenge."+web, v1alpha1.RecordTypeTXT),
+			rec("home."+ns+".apps.example.com", v1alpha1.RecordTypeA))
+		Expect(k8s.Create(ctx, claim)).To(Succeed())
+		waitReady(claim, v1alpha1.ConditionReady)
+
+		key := client.ObjectKey{Namespace: ns, Name: scope.Name + "-dns-credentials"}
+		var s corev1.Secret
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, key, &s)).To(Succeed())
+			g.Expect(s.Data).To(HaveKey(controllers.KeyACMEDNS))
+			g.Expect(s.Data).To(HaveKey(controllers.KeyDynDNSPassword))
+		}, 30*time.Second).Should(Succeed())
+		var accounts map[string]frontcreds.ACMEDNSEntry
+		Expect(json.Unmarshal(s.Data[controllers.KeyACMEDNS], &accounts)).To(Succeed())
+		Expect(accounts).To(HaveLen(1))
+		Expect(accounts).To(HaveKey(web))
+		Expect(accounts[web].FullDomain).To(Equal("_acme-challenge." + web))
+		Expect(accounts[web].ServerURL).To(Equal(httpGatewayURL))
+		Expect(accounts[web].Password).To(HaveLen(frontcreds.PasswordLength))
+		Expect(string(s.Data[controllers.KeyDynDNSUsername])).To(Equal(ns + "." + scope.Name))
+
+		var cred v1alpha1.DNSCredential
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope.Name, ns)}, &cred)).To(Succeed())
+		Expect(meta.IsStatusConditionTrue(cred.Status.Conditions, v1alpha1.ConditionFrontDoorsReady)).To(BeTrue())
+
+		By("the dyndns2 front door takes the Secret's login, and refuses a wrong password with nothing written")
+		home := "home." + ns + ".apps.example.com"
+		update := func(user, password string) string {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, httpGatewayURL+"/nic/update?hostname="+home+"&myip=192.0.2.7", nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.SetBasicAuth(user, password)
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			Expect(err).NotTo(HaveOccurred())
+			return strings.TrimSpace(string(b))
+		}
+		user, password := string(s.Data[controllers.KeyDynDNSUsername]), string(s.Data[controllers.KeyDynDNSPassword])
+		Expect(update(user, password[:len(password)-1]+"x")).To(Equal("badauth"))
+		Expect(recordsNamed("example.com", home)).To(BeEmpty())
+		Eventually(func() string { return update(user, password) }, 15*time.Second).Should(Equal("good 192.0.2.7"),
+			"the login reaches the front door's store shortly after the Secret is written")
+		Expect(recordsNamed("example.com", home)).To(ConsistOf(HaveField("Content", "192.0.2.7")))
+
+		By("the listener answers on its paths, and nothing else")
+		resp, err := http.Get("http://" + httpGatewayAddr + "/metrics")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Body.Close()).To(Succeed())
+		Expect(resp.StatusCode).To(Equal(http.StatusNotFound))
+
+		By("turning the front doors off takes the keys out of the Secret")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(scope), scope)).To(Succeed())
+		scope.Spec.Credentials.ACMEDNS.Enabled, scope.Spec.Credentials.DynDNS.Enabled = false, false
+		Expect(k8s.Update(ctx, scope)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, key, &s)).To(Succeed())
+			g.Expect(s.Data).NotTo(HaveKey(controllers.KeyACMEDNS))
+			g.Expect(s.Data).NotTo(HaveKey(controllers.KeyDynDNSUsername))
+			g.Expect(s.Data).To(HaveKey(controllers.KeyTSIGSecret))
+		}, 30*time.Second).Should(Succeed())
+	})
+})
