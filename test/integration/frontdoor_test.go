@@ -105,9 +105,15 @@ var _ = Describe("The HTTP front doors' credentials", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusNotFound))
 
 		By("turning the front doors off takes the keys out of the Secret")
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(scope), scope)).To(Succeed())
-		scope.Spec.Credentials.ACMEDNS.Enabled, scope.Spec.Credentials.DynDNS.Enabled = false, false
-		Expect(k8s.Update(ctx, scope)).To(Succeed())
+		// The scope controller writes the scope's status meanwhile: read
+		// again on a conflict.
+		Eventually(func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(scope), scope); err != nil {
+				return err
+			}
+			scope.Spec.Credentials.ACMEDNS.Enabled, scope.Spec.Credentials.DynDNS.Enabled = false, false
+			return k8s.Update(ctx, scope)
+		}, 10*time.Second).Should(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, key, &s)).To(Succeed())
 			g.Expect(s.Data).NotTo(HaveKey(controllers.KeyACMEDNS))
