@@ -214,6 +214,13 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		w.mu.Unlock()
 		return &planned{}, nil
 	}
+	// What the provider would refuse is refused here, alone: in a batch it
+	// would fail the whole batch, split paced request by request to find
+	// it, while every other request of the zone waits and pays its share.
+	if err := changes.Validate(); err != nil {
+		w.mu.Unlock()
+		return nil, &Error{Code: Refused, Reason: "the provider would refuse the records: " + err.Error(), Err: err}
+	}
 	if e := w.allowed(r.Tenant.Namespace); e != nil {
 		w.mu.Unlock()
 		return nil, e
