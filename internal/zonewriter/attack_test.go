@@ -2,9 +2,11 @@ package zonewriter
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/memory"
@@ -54,6 +56,66 @@ func TestContentTheProviderRefusesNeverJoinsABatch(t *testing.T) {
 			}
 			if got := batches.Load() - before; got != 0 {
 				t.Fatalf("%d batches sent for content the provider refuses, want none", got)
+			}
+		})
+	}
+}
+
+// A namespace with a grant at a shared name may ask prerequisites on the
+// whole name or on another namespace's type there; it reads that RRset, it
+// does not change it. Holding its lock until its own batch settled let it
+// queue request after request (each a paced batch) in front of the other
+// namespace's writes at its own RRset: a stall of minutes for the price of
+// its own budget.
+func TestPrerequisitesOnAnotherNamespacesTypeDoNotMakeItWait(t *testing.T) {
+	name := "shared.example.com"
+	for _, tc := range []struct {
+		name   string
+		prereq Prereq
+		op     Op
+	}{
+		{"the name is in use", Prereq{Kind: NameInUse, Name: name}, Op{Kind: Add, Name: name, Type: "TXT", Content: "v"}},
+		{"no records of the other namespace's type", Prereq{Kind: RRsetAbsent, Name: name, Type: "A"}, Op{Kind: Add, Name: name, Type: "TXT", Content: "v"}},
+		{"every record at the name deleted", Prereq{Kind: RRsetAbsent, Name: name, Type: "A"}, Op{Kind: DeleteName, Name: name}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := memory.New(memory.Config{Zones: []string{testZone}})
+			bp := blockingProvider{Provider: store.Master(), entered: make(chan struct{}, 4), release: make(chan struct{})}
+			w, err := New(Options{Providers: ProvidersFunc(func(context.Context, string) (Provider, error) { return bp, nil })})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zoneID := store.ZoneID(testZone)
+			ta, tb := tenant("team-a", Grant{Name: name, Type: "A"}), tenant("team-b", Grant{Name: name, Type: "TXT"})
+			// team-b's TXT exists, so that its DeleteName has work to do.
+			seed := provider.Record{Name: name, Type: "TXT", Content: "old", TTL: 60, Comment: tb.Owner}
+			if _, err := store.Master().ApplyChanges(context.Background(), zoneID, provider.Changes{Create: []provider.Record{seed}}); err != nil {
+				t.Fatal(err)
+			}
+			bDone := make(chan error, 1)
+			go func() {
+				_, err := w.Write(context.Background(), Request{Tenant: tb, Zone: testZone, ZoneID: zoneID, Prereqs: []Prereq{tc.prereq}, Ops: []Op{tc.op}})
+				bDone <- err
+			}()
+			<-bp.entered // team-b's batch is at the provider, and stays there
+			aDone := make(chan error, 1)
+			go func() {
+				_, err := w.Write(context.Background(), Request{Tenant: ta, Zone: testZone, ZoneID: zoneID, Ops: []Op{{Kind: Add, Name: name, Type: "A", Content: "192.0.2.1"}}})
+				aDone <- err
+			}()
+			deadline := time.After(10 * time.Second)
+			for w.pendingAt(zoneID) == 0 {
+				select {
+				case err := <-aDone:
+					t.Fatalf("team-a returned before team-b's batch settled: %v", err)
+				case <-deadline:
+					t.Fatal("team-a's request never planned while team-b's batch was out: team-b's prerequisite holds team-a's RRset")
+				case <-time.After(time.Millisecond):
+				}
+			}
+			close(bp.release)
+			if err := errors.Join(<-aDone, <-bDone); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

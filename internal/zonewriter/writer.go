@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,11 +101,11 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		return Result{}, &Error{Code: Failed, Reason: fmt.Sprintf("no provider for scope %s: %v", r.Tenant.Scope, err), Err: err}
 	}
 	names := touchedNames(r.Prereqs, ops)
-	release, e := w.lockNames(ctx, r.ZoneID, lockKeys(r.Prereqs, ops))
+	locks, e := w.lockNames(ctx, r.ZoneID, lockKeys(r.Prereqs, ops, r.Tenant.Grants))
 	if e != nil {
 		return Result{}, e
 	}
-	defer release()
+	defer locks.release(false)
 	for {
 		plan, e := w.plan(ctx, p, r, ops, names)
 		if e != nil {
@@ -116,6 +117,11 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		if plan.changes.IsEmpty() {
 			return Result{}, nil
 		}
+		// The RRsets only read are free once planned: a request that plans
+		// after this one joins the same batch or a later one, so it comes
+		// after this one whatever it does to them, and another namespace's
+		// writes at its own type never wait for this one's batch.
+		locks.release(true)
 		return w.send(p, r.ZoneID, plan)
 	}
 }
@@ -133,43 +139,70 @@ type nameLock struct {
 // lockNames takes the locks of a request's lock keys (lockKeys), in order
 // (they are sorted, so two requests never wait on each other). Only requests
 // at the same RRsets wait: the rest of the zone plans and batches meanwhile.
-func (w *Writer) lockNames(ctx context.Context, zoneID string, names []string) (func(), *Error) {
+func (w *Writer) lockNames(ctx context.Context, zoneID string, keys []lockKey) (*heldLocks, *Error) {
 	w.mu.Lock()
-	locks := make([]*nameLock, len(names))
-	for i, n := range names {
-		k := zoneID + "\x00" + n
-		l := w.names[k]
+	h := &heldLocks{w: w, zoneID: zoneID, keys: keys, locks: make([]*nameLock, len(keys)), state: make([]lockState, len(keys))}
+	for i, k := range keys {
+		n := zoneID + "\x00" + k.key
+		l := w.names[n]
 		if l == nil {
 			l = &nameLock{sem: make(chan struct{}, 1)}
-			w.names[k] = l
+			w.names[n] = l
 		}
 		l.refs++
-		locks[i] = l
+		h.locks[i] = l
 	}
 	w.mu.Unlock()
-	held := 0
-	release := func() {
-		for i := held - 1; i >= 0; i-- {
-			<-locks[i].sem
-		}
-		w.mu.Lock()
-		for i, n := range names {
-			if locks[i].refs--; locks[i].refs == 0 {
-				delete(w.names, zoneID+"\x00"+n)
-			}
-		}
-		w.mu.Unlock()
-	}
-	for _, l := range locks {
+	for i, l := range h.locks {
 		select {
 		case l.sem <- struct{}{}:
-			held++
+			h.state[i] = lockHeld
 		case <-ctx.Done():
-			release()
+			h.release(false)
 			return nil, &Error{Code: Failed, Reason: "gave up waiting for the earlier writes at the same names: " + ctx.Err().Error(), Err: ctx.Err()}
 		}
 	}
-	return release, nil
+	return h, nil
+}
+
+// heldLocks are one request's locks.
+type heldLocks struct {
+	w      *Writer
+	zoneID string
+	keys   []lockKey
+	locks  []*nameLock
+	state  []lockState
+}
+
+type lockState int
+
+const (
+	lockWaiting lockState = iota // not taken yet
+	lockHeld
+	lockReleased
+)
+
+// release gives back the locks still held, or with readsOnly only those of
+// the RRsets the request reads and does not change.
+func (h *heldLocks) release(readsOnly bool) {
+	var gone []int
+	for i := len(h.locks) - 1; i >= 0; i-- {
+		if h.state[i] == lockReleased || readsOnly && h.keys[i].hold {
+			continue
+		}
+		if h.state[i] == lockHeld {
+			<-h.locks[i].sem
+		}
+		h.state[i] = lockReleased
+		gone = append(gone, i)
+	}
+	h.w.mu.Lock()
+	for _, i := range gone {
+		if h.locks[i].refs--; h.locks[i].refs == 0 {
+			delete(h.w.names, h.zoneID+"\x00"+h.keys[i].key)
+		}
+	}
+	h.w.mu.Unlock()
 }
 
 // planned is a request decided against the snapshot.
@@ -380,7 +413,16 @@ func providerError(doing string, err error) *Error {
 	return &Error{Code: Failed, Reason: fmt.Sprintf("%s: %v", doing, err), Err: err}
 }
 
-// lockKeys are the (name, type) pairs a request must hold, sorted. Two
+// lockKey is one (name, type) a request locks; hold says the request
+// changes it (or reads it for a change it decides, a CNAME's), so the lock is
+// held until the batch settled. The others are read only, by prerequisites
+// and name-wide deletes, and are released once the request is planned.
+type lockKey struct {
+	key  string
+	hold bool
+}
+
+// lockKeys are the (name, type) pairs a request must lock, sorted. Two
 // namespaces may hold different types at one name (the verdict gives each
 // (name, type) to one namespace, and a CNAME to a name alone): their requests
 // must not wait for each other. So a request locks the RRsets it reads or
@@ -388,26 +430,34 @@ func providerError(doing string, err error) *Error {
 // a name prerequisite, a delete of every RRset, or a CNAME (a CNAME add is
 // ignored beside other data, and other data beside a CNAME). A request at
 // one type reads the name's CNAME only, which no CNAME change can move while
-// it holds its type.
-func lockKeys(ps []Prereq, ops []Op) []string {
-	var keys []string
-	add := func(name, typ string, wholeName bool) {
+// it holds its type. Of a DeleteName only the granted types are held: it is
+// refused if it finds any other.
+func lockKeys(ps []Prereq, ops []Op, grants map[Grant]int32) []lockKey {
+	hold := map[string]bool{}
+	add := func(name, typ string, wholeName, changes bool) {
 		if !wholeName && typ != "CNAME" {
-			keys = append(keys, name+"\x00"+typ)
+			k := name + "\x00" + typ
+			hold[k] = hold[k] || changes
 			return
 		}
 		for _, t := range provider.SupportedTypes {
-			keys = append(keys, name+"\x00"+t)
+			k := name + "\x00" + t
+			_, granted := grants[Grant{Name: name, Type: t}]
+			hold[k] = hold[k] || changes && (typ == "CNAME" || granted)
 		}
 	}
 	for _, p := range ps {
-		add(p.Name, p.Type, p.Kind == NameInUse || p.Kind == NameNotInUse)
+		add(p.Name, p.Type, p.Kind == NameInUse || p.Kind == NameNotInUse, false)
 	}
 	for _, o := range ops {
-		add(o.Name, o.Type, o.Kind == DeleteName)
+		add(o.Name, o.Type, o.Kind == DeleteName, true)
 	}
-	slices.Sort(keys)
-	return slices.Compact(keys)
+	keys := make([]lockKey, 0, len(hold))
+	for k, h := range hold {
+		keys = append(keys, lockKey{key: k, hold: h})
+	}
+	slices.SortFunc(keys, func(a, b lockKey) int { return strings.Compare(a.key, b.key) })
+	return keys
 }
 
 func touchedNames(ps []Prereq, ops []Op) []string {
