@@ -120,3 +120,33 @@ func TestPrerequisitesOnAnotherNamespacesTypeDoNotMakeItWait(t *testing.T) {
 		})
 	}
 }
+
+// Each scope writes with its own master credential and budget: a tenant of
+// one scope spending the writer's pace must not make the tenants of another
+// scope wait (or fail) for a budget their credential never used.
+func TestOneScopesTenantsDoNotSpendAnotherScopesPace(t *testing.T) {
+	store := memory.New(memory.Config{Zones: []string{testZone}})
+	p := store.Master()
+	// Two requests a day, one at once: a second batch of one scope waits
+	// half a day, longer than any call may.
+	w, err := New(Options{
+		Providers:     ProvidersFunc(func(context.Context, string) (Provider, error) { return p, nil }),
+		RequestBudget: 2, PaceBurst: 1, BudgetWindow: 24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoneID := store.ZoneID(testZone)
+	write := func(scope, ns, name string) error {
+		tn := tenant(ns, Grant{Name: name, Type: "TXT"})
+		tn.Scope = scope
+		_, err := w.Write(context.Background(), Request{Tenant: tn, Zone: testZone, ZoneID: zoneID, Ops: []Op{{Kind: Add, Name: name, Type: "TXT", Content: "v"}}})
+		return err
+	}
+	if err := write("prod", "team-a", "_acme-challenge.a.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write("staging", "team-b", "_acme-challenge.b.example.com"); err != nil {
+		t.Fatalf("team-b of scope staging after team-a of scope prod used prod's pace: %v", err)
+	}
+}

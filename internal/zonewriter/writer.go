@@ -45,12 +45,11 @@ const (
 type Writer struct {
 	o       Options
 	batches *batch.Batcher
-	fair    *budget.Fair  // in costUnits; nil: no per-tenant budget
-	pace    *rate.Limiter // spreads batches over the budget's window; nil: none
 
-	mu    sync.Mutex
-	zones map[string]*zone     // zone ID -> snapshot
-	names map[string]*nameLock // zone ID + "\x00" + name + "\x00" + type -> lock
+	mu      sync.Mutex
+	budgets map[string]*scopeBudget // scope -> its budget; guarded by mu
+	zones   map[string]*zone        // zone ID -> snapshot
+	names   map[string]*nameLock    // zone ID + "\x00" + name + "\x00" + type -> lock
 }
 
 // New checks the options and builds a writer.
@@ -81,11 +80,30 @@ func New(o Options) (*Writer, error) {
 	}
 	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
 	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
-	if o.RequestBudget > 0 {
-		w.fair = budget.NewFair(o.RequestBudget*costUnit*fairHeadroom/2, o.BudgetWindow)
-		w.pace = newPace(o.RequestBudget, o.PaceBurst, o.BudgetWindow)
-	}
+	w.budgets = map[string]*scopeBudget{}
 	return w, nil
+}
+
+// scopeBudget is one scope's part of the writer's capacity. Each scope
+// writes with its own master credential, whose budget is its own: one
+// scope's tenants never wait on, nor are refused for, another's.
+type scopeBudget struct {
+	fair *budget.Fair  // in costUnits; nil: no per-tenant budget
+	pace *rate.Limiter // spreads batches over the budget's window; nil: none
+}
+
+// budgetOf is a scope's budget, made on first use. Called with w.mu held.
+func (w *Writer) budgetOf(scope string) *scopeBudget {
+	b := w.budgets[scope]
+	if b == nil {
+		b = &scopeBudget{}
+		if w.o.RequestBudget > 0 {
+			b.fair = budget.NewFair(w.o.RequestBudget*costUnit*fairHeadroom/2, w.o.BudgetWindow)
+			b.pace = newPace(w.o.RequestBudget, w.o.PaceBurst, w.o.BudgetWindow)
+		}
+		w.budgets[scope] = b
+	}
+	return b
 }
 
 // Write applies one request, all of it or nothing. A request not applied
@@ -209,6 +227,7 @@ func (h *heldLocks) release(readsOnly bool) {
 type planned struct {
 	z       *zone
 	tenant  string
+	budget  *scopeBudget
 	changes provider.Changes
 	refs    changeRefs
 }
@@ -254,13 +273,14 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		w.mu.Unlock()
 		return nil, &Error{Code: Refused, Reason: "the provider would refuse the records: " + err.Error(), Err: err}
 	}
-	if e := w.allowed(r.Tenant.Namespace); e != nil {
+	b := w.budgetOf(r.Tenant.Scope)
+	if e := w.allowed(b.fair, r.Tenant.Namespace); e != nil {
 		w.mu.Unlock()
 		return nil, e
 	}
 	z.begin()
 	w.mu.Unlock()
-	return &planned{z: z, tenant: r.Tenant.Namespace, changes: changes, refs: refs}, nil
+	return &planned{z: z, tenant: r.Tenant.Namespace, budget: b, changes: changes, refs: refs}, nil
 }
 
 // ready makes sure the zone has a snapshot young enough. It returns a
@@ -304,13 +324,13 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	ctx, cancel := w.sharedCtx()
 	var a batch.Applier = p
-	if w.pace != nil {
-		a = pacedApplier{Applier: p, pace: w.pace}
+	if pl.budget.pace != nil {
+		a = pacedApplier{Applier: p, pace: pl.budget.pace}
 	}
 	res, cost, err := w.batches.ApplyCost(ctx, a, zoneID, pl.changes)
 	cancel()
-	if w.fair != nil {
-		w.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
+	if pl.budget.fair != nil {
+		pl.budget.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
 	}
 	w.mu.Lock()
 	w.settle(pl, res, err)
@@ -360,17 +380,17 @@ func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 
 // allowed refuses a tenant that used its fair part of the writer's request
 // budget. Called with w.mu held.
-func (w *Writer) allowed(tenant string) *Error {
-	if w.fair == nil {
+func (w *Writer) allowed(fair *budget.Fair, tenant string) *Error {
+	if fair == nil {
 		return nil
 	}
 	now := w.o.Now()
-	if w.fair.Allowed(tenant, now) {
+	if fair.Allowed(tenant, now) {
 		return nil
 	}
 	return &Error{Code: OverBudget, Reason: fmt.Sprintf(
 		"namespace %s used its share of the provider budget (%.1f requests per %s while others are active)",
-		tenant, float64(w.fair.Allowance(now))/costUnit, w.o.BudgetWindow)}
+		tenant, float64(fair.Allowance(now))/costUnit, w.o.BudgetWindow)}
 }
 
 // sharedCtx is the context of the provider calls the writer makes for many
