@@ -150,3 +150,39 @@ func TestOneScopesTenantsDoNotSpendAnotherScopesPace(t *testing.T) {
 		t.Fatalf("team-b of scope staging after team-a of scope prod used prod's pace: %v", err)
 	}
 }
+
+// A batch that never left because the scope's pace could not send it in
+// time changed nothing at the provider: the snapshot is still right, and a
+// tenant keeping the pace busy must not make the writer list the zone again
+// for every request of the others. The client is told to back off.
+func TestABatchThePaceNeverSentKeepsTheSnapshot(t *testing.T) {
+	store := memory.New(memory.Config{Zones: []string{testZone}})
+	p := store.Master()
+	w, err := New(Options{
+		Providers:     ProvidersFunc(func(context.Context, string) (Provider, error) { return p, nil }),
+		RequestBudget: 2, PaceBurst: 1, BudgetWindow: 24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoneID := store.ZoneID(testZone)
+	name := "_acme-challenge.a.example.com"
+	tn := tenant("team-a", Grant{Name: name, Type: "TXT"})
+	add := func(v string) error {
+		_, err := w.Write(context.Background(), Request{Tenant: tn, Zone: testZone, ZoneID: zoneID, Ops: []Op{{Kind: Add, Name: name, Type: "TXT", Content: v}}})
+		return err
+	}
+	if err := add("first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("second"); codeOf(err) != OverBudget {
+		t.Fatalf("a batch the pace cannot send in time: %v (code %d), want OverBudget", err, codeOf(err))
+	}
+	lists := store.Calls()[provider.OpRecordsList]
+	if err := add("first"); err != nil { // already there: nothing to send
+		t.Fatal(err)
+	}
+	if got := store.Calls()[provider.OpRecordsList]; got != lists {
+		t.Errorf("the writer listed the zone again after a batch it never sent (%d lists, was %d)", got, lists)
+	}
+}

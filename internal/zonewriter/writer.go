@@ -355,7 +355,8 @@ func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 	z := pl.z
 	if err != nil {
 		contentRefused := provider.IsInvalid(err) && len(res.Created)+len(res.Updated)+len(res.Deleted) == 0
-		if !contentRefused {
+		var notSent *notSentError
+		if !contentRefused && !errors.As(err, &notSent) {
 			z.fetched = time.Time{}
 		}
 		return
@@ -424,7 +425,8 @@ func waitFor(ctx context.Context, ch <-chan struct{}) *Error {
 // everything else Failed.
 func providerError(doing string, err error) *Error {
 	var over *budget.OverShareError
-	if _, limited := provider.IsRateLimited(err); limited || errors.As(err, &over) {
+	var notSent *notSentError
+	if _, limited := provider.IsRateLimited(err); limited || errors.As(err, &over) || errors.As(err, &notSent) {
 		return &Error{Code: OverBudget, Reason: fmt.Sprintf("%s: provider budget: %v", doing, err), Err: err}
 	}
 	if provider.IsRequestFault(err) {
@@ -509,6 +511,17 @@ func newPace(budget, burst int, window time.Duration) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(float64(budget-burst)/window.Seconds()), burst)
 }
 
+// notSentError is a batch the scope's pace could not send before its
+// deadline: nothing reached the provider, so the snapshot stays, and the
+// clients are to back off (OverBudget).
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string {
+	return "the scope's pace could not send the batch in time: " + e.err.Error()
+}
+
+func (e *notSentError) Unwrap() error { return e.err }
+
 // pacedApplier waits its turn on the pace before each batch request.
 type pacedApplier struct {
 	batch.Applier
@@ -517,7 +530,7 @@ type pacedApplier struct {
 
 func (p pacedApplier) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
 	if err := p.pace.Wait(ctx); err != nil {
-		return provider.ApplyResult{}, err
+		return provider.ApplyResult{}, &notSentError{err: err}
 	}
 	return p.Applier.ApplyChanges(ctx, zoneID, c)
 }
