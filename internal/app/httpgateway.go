@@ -61,27 +61,30 @@ func addHTTPGateway(mgr manager.Manager, o Options, stores frontDoorStores, zw *
 	if err != nil {
 		return fmt.Errorf("--http-gateway-addr: %w", err)
 	}
+	// acme-dns clients never remove their challenge values: the handler's
+	// sweep does, on every replica (each for the values it wrote).
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error { return acme.Run(ctx, 0) })); err != nil {
+		return err
+	}
 	return mgr.Add(&httpGateway{Addr: o.HTTPGatewayAddr, CertDir: o.HTTPGatewayCertDir, Handler: frontDoorMux(acme, dyn), Log: ctrl.Log.WithName("http-gateway")})
 }
 
+// everyReplica is a runnable that runs on every replica, leader or not.
+type everyReplica func(ctx context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection is false: the manager would otherwise run it on the
+// leader only.
+func (everyReplica) NeedLeaderElection() bool { return false }
+
 // frontDoors builds the acme-dns and dyndns2 handlers over the stores and
 // the writer. It is the one place the HTTP front doors are constructed.
-//
-// MERGE NOTE (coordinator): the acme-dns handler is on the acmedns branch,
-// not on main yet. Once it lands, replace the stub below with:
-//
-//	a, err := acmedns.New(acmedns.Options{Accounts: s.accounts, Writer: w, Logger: l.With("frontdoor", "acme-dns")})
-//	if err != nil {
-//		return nil, nil, err
-//	}
-//
-// Until then acme-dns's paths answer 503, so a manager started with
-// --http-gateway-addr refuses every acme-dns login rather than pretending.
-func frontDoors(s frontDoorStores, w *zonewriter.Writer, l *slog.Logger) (acmeDNS, dynDNS http.Handler, err error) {
-	a := http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		http.Error(rw, "the acme-dns front door is not built into this manager", http.StatusServiceUnavailable)
-	})
-	_ = s.accounts
+func frontDoors(s frontDoorStores, w *zonewriter.Writer, l *slog.Logger) (*acmedns.Handler, *dyndns.Handler, error) {
+	a, err := acmedns.New(acmedns.Options{Accounts: s.accounts, Writer: w, Logger: l.With("frontdoor", "acme-dns")})
+	if err != nil {
+		return nil, nil, err
+	}
 	d, err := dyndns.New(dyndns.Options{Users: s.users, Writer: w, Logger: l.With("frontdoor", "dyndns2")})
 	if err != nil {
 		return nil, nil, err

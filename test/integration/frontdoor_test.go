@@ -19,7 +19,7 @@ import (
 )
 
 var _ = Describe("The HTTP front doors' credentials", func() {
-	It("delivers acmedns.json and the dyndns2 login for the reserved names, and takes them back when the scope turns them off", func() {
+	It("delivers acmedns.json and the dyndns2 login for the reserved names, which the front doors take, and takes them back when the scope turns them off", func() {
 		label := uniq("fd") + ".example.io/dns"
 		scope := tenantScope(uniq("fd"), label)
 		scope.Spec.Credentials.RFC2136 = &v1alpha1.CredentialToggle{Enabled: true}
@@ -74,6 +74,29 @@ var _ = Describe("The HTTP front doors' credentials", func() {
 		Eventually(func() string { return update(user, password) }, 15*time.Second).Should(Equal("good 192.0.2.7"),
 			"the login reaches the front door's store shortly after the Secret is written")
 		Expect(recordsNamed("example.com", home)).To(ConsistOf(HaveField("Content", "192.0.2.7")))
+
+		By("the acme-dns front door takes the Secret's acmedns.json account, and refuses a wrong password with nothing written")
+		acct, challenge := accounts[web], "LHDhK3oGRvkiefQnx7OOczTY5Tic_xZ6HcMOc_gmtoM"
+		acmeUpdate := func(key string) (int, string) {
+			body := `{"subdomain":"` + acct.Subdomain + `","txt":"` + challenge + `"}`
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, acct.ServerURL+"/update", strings.NewReader(body))
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("X-Api-User", acct.Username)
+			req.Header.Set("X-Api-Key", key)
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			Expect(err).NotTo(HaveOccurred())
+			return resp.StatusCode, string(b)
+		}
+		code, body := acmeUpdate(acct.Password[:len(acct.Password)-1] + "x")
+		Expect(code).To(Equal(http.StatusUnauthorized))
+		Expect(body).To(Equal(`{"error": "forbidden"}`))
+		Expect(recordsNamed("example.com", acct.FullDomain)).To(BeEmpty())
+		Eventually(func() string { _, b := acmeUpdate(acct.Password); return b }, 15*time.Second).
+			Should(Equal(`{"txt": "`+challenge+`"}`), "the account reaches the front door's store shortly after the Secret is written")
+		Expect(recordsNamed("example.com", acct.FullDomain)).To(ConsistOf(HaveField("Content", challenge)))
 
 		By("the listener answers on its paths, and nothing else")
 		resp, err := http.Get("http://" + httpGatewayAddr + "/metrics")

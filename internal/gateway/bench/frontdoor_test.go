@@ -191,28 +191,10 @@ type codeRecorder struct {
 
 func (r *codeRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter.WriteHeader(code) }
 
-// startSimGateway runs the gateway with one key per tenant over a
-// Cloudflare client to the simulator, both at 40 requests per 10 s, half of
-// them the gateway's.
+// startSimGateway runs the gateway with one key per tenant over startSim.
 func startSimGateway(t *testing.T, tenants int) (string, *requestCounter) {
 	t.Helper()
-	s, err := sim.New(sim.Config{Zones: []string{zone}, MasterToken: benchMasterToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const limit, window = 40, 10 * time.Second
-	s.SetRateLimit(limit, window)
-	counter := &requestCounter{next: s}
-	hs := httptest.NewServer(counter)
-	t.Cleanup(hs.Close)
-	p, err := cloudflare.New(cloudflare.Options{
-		AccountID: s.AccountID(), APIToken: benchMasterToken, BaseURL: hs.URL + "/client/v4/", HTTPClient: hs.Client(),
-		RateLimit: limit, RateWindow: window, GatewayShare: 0.5, GatewayReplicas: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zoneID := s.ZoneID(zone)
+	p, zoneID, counter := startSim(t)
 	keys := gateway.NewKeyStore()
 	for i := range tenants {
 		keys.Put(gateway.Key{
@@ -248,6 +230,29 @@ func startSimGateway(t *testing.T, tenants int) (string, *requestCounter) {
 		t.Fatal(err)
 	}
 	return srv.Addr(), counter
+}
+
+// startSim runs the simulator and a Cloudflare client to it, both at 40
+// requests per 10 s (Cloudflare's 4 a second), half of them the front doors'.
+func startSim(t *testing.T) (*cloudflare.Provider, string, *requestCounter) {
+	t.Helper()
+	s, err := sim.New(sim.Config{Zones: []string{zone}, MasterToken: benchMasterToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit, window = 40, 10 * time.Second
+	s.SetRateLimit(limit, window)
+	counter := &requestCounter{next: s}
+	hs := httptest.NewServer(counter)
+	t.Cleanup(hs.Close)
+	p, err := cloudflare.New(cloudflare.Options{
+		AccountID: s.AccountID(), APIToken: benchMasterToken, BaseURL: hs.URL + "/client/v4/", HTTPClient: hs.Client(),
+		RateLimit: limit, RateWindow: window, GatewayShare: 0.5, GatewayReplicas: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, s.ZoneID(zone), counter
 }
 
 // startNamedTenants runs BIND with one key per tenant, each granted its own

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/scopedns/scopedns/internal/dyndns"
+	"github.com/scopedns/scopedns/internal/provider/cloudflare"
+	"github.com/scopedns/scopedns/internal/zonewriter"
+)
+
+// TestFrontDoorLoadDynDNS is TestFrontDoorLoad through the dyndns2 front
+// door: every tenant's router sets a new address on its A name, waits, and
+// again, over HTTP to the handler the manager serves, through the zone writer
+// to the simulator at Cloudflare's rate. Each update replaces the address (a
+// delete and a create in one batch).
+func TestFrontDoorLoadDynDNS(t *testing.T) {
+	if os.Getenv("SCOPEDNS_BENCH_FRONTDOORS") == "" {
+		t.Skip("a benchmark: set SCOPEDNS_BENCH_FRONTDOORS=1 (make bench-frontdoors)")
+	}
+	tenants := envInt("SCOPEDNS_BENCH_TENANTS", 200)
+	run := time.Duration(envInt("SCOPEDNS_BENCH_SECONDS", 30)) * time.Second
+	pause := time.Duration(envInt("SCOPEDNS_BENCH_PAUSE_MS", 1000)) * time.Millisecond
+
+	p, zoneID, counter := startSim(t)
+	zw, err := zonewriter.New(zonewriter.Options{
+		Providers:     zonewriter.ProvidersFunc(func(context.Context, string) (zonewriter.Provider, error) { return p, nil }),
+		RequestBudget: cloudflare.DefaultRateLimit / 2, BudgetWindow: cloudflare.DefaultRateWindow, PaceBurst: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := make([]dyndns.User, tenants)
+	for i := range users {
+		ns, host := fmt.Sprintf("t%d", i), hostName(i)
+		users[i] = dyndns.User{
+			Username: ns + ".prod", Passwords: []string{"password-" + ns},
+			Hosts: map[string]dyndns.Host{host: {Zone: zone, ZoneID: zoneID}},
+			Tenant: zonewriter.Tenant{Namespace: ns, Scope: "prod", Owner: zonewriter.OwnerComment("bench", ns),
+				Grants: map[zonewriter.Grant]int32{{Name: host, Type: "A"}: 0}},
+		}
+	}
+	h, err := dyndns.New(dyndns.Options{
+		Users: dyndns.NewUserStore(users...), Writer: zw, Rate: rate.Inf,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+
+	var mu sync.Mutex
+	var lat []time.Duration
+	why := map[string]int{}
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	stop := start.Add(run)
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: tenants}}
+	for i := range tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for n := 0; time.Now().Before(stop); n++ {
+				if n > 0 {
+					time.Sleep(pause)
+				}
+				ip := fmt.Sprintf("198.51.%d.%d", n%200, i%250+1)
+				req, _ := http.NewRequest(http.MethodGet, hs.URL+"/nic/update?hostname="+hostName(i)+"&myip="+ip, nil)
+				req.SetBasicAuth(users[i].Username, users[i].Passwords[0])
+				t0 := time.Now()
+				answer, err := get(client, req)
+				if err != nil || !strings.HasPrefix(answer, "good ") {
+					failed.Add(1)
+					if err != nil {
+						answer = "error"
+					}
+					mu.Lock()
+					why[strings.Fields(answer + " ?")[0]]++
+					mu.Unlock()
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sent, tooMany := counter.counts()
+	res := loadResult{ok: len(lat), failed: int(failed.Load()), why: why, rate: float64(len(lat)) / elapsed.Seconds()}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%d tenants, each setting a new address on its A name (dyndns2 over HTTP), then waiting %s, for %s\n", tenants, pause, run)
+	fmt.Fprintf(&b, "%-40s %10s %8s %10s %10s %12s %14s %6s\n", "front door", "updates/s", "failed", "p50", "p99", "prov. req.", "req./update", "429s")
+	perUpdate := 0.0
+	if res.ok > 0 {
+		perUpdate = float64(sent) / float64(res.ok)
+	}
+	fmt.Fprintf(&b, "%-40s %10.1f %8d %10s %10s %12d %14.4f %6d\n", "dyndns2 (simulator, 4 req/s)", res.rate, res.failed,
+		res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond), sent, perUpdate, tooMany)
+	if res.failed > 0 {
+		fmt.Fprintf(&b, "    failed: %v\n", why)
+	}
+	t.Log(b.String())
+	if tooMany > 0 {
+		t.Errorf("the simulator answered %d requests with 429", tooMany)
+	}
+}
+
+func hostName(i int) string { return fmt.Sprintf("home.t%d.apps.example.com", i) }
+
+func get(c *http.Client, req *http.Request) (string, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return strings.TrimSpace(string(body)), err
+}
