@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/dnslisten"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/zonewriter"
@@ -157,10 +158,10 @@ type Server struct {
 	tsig     *tsigVerifier
 	verified verifiedCache
 	limits   *limiters
-	sampler  *auditSampler // unauthenticated, by source address
+	sampler  *auditsample.Sampler // unauthenticated, by source address
 	// overLimit samples lines of keys refused for their rate or budget,
 	// by key name.
-	overLimit *auditSampler
+	overLimit *auditsample.Sampler
 
 	baseCtx atomic.Pointer[context.Context]
 
@@ -224,13 +225,13 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	if o.UnauthenticatedLogPerSource <= 0 {
-		o.UnauthenticatedLogPerSource = defaultSamplePerSource
+		o.UnauthenticatedLogPerSource = auditsample.DefaultPerSource
 	}
 	if o.UnauthenticatedLogMax <= 0 {
-		o.UnauthenticatedLogMax = defaultSampleTotal
+		o.UnauthenticatedLogMax = auditsample.DefaultTotal
 	}
 	if o.UnauthenticatedLogInterval <= 0 {
-		o.UnauthenticatedLogInterval = defaultSampleInterval
+		o.UnauthenticatedLogInterval = auditsample.DefaultInterval
 	}
 	if o.ZoneWriter == nil {
 		zw, err := zonewriter.New(zonewriter.Options{
@@ -246,8 +247,8 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		o:         o,
-		sampler:   newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
-		overLimit: newAuditSampler(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		sampler:   auditsample.New(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		overLimit: auditsample.New(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
 		limits:    newLimiters(o.RatePerKey, o.BurstPerKey),
 		ready:     make(chan struct{}),
 	}
@@ -364,8 +365,8 @@ serve:
 		case serveErr = <-errc:
 			break serve
 		case <-tick.C:
-			s.logSummary(msgUnauthenticatedSummary, s.sampler.flush(s.o.Now()))
-			s.logSummary(msgOverLimitSummary, s.overLimit.flush(s.o.Now()))
+			s.logSummary(msgUnauthenticatedSummary, s.sampler.Flush(s.o.Now()))
+			s.logSummary(msgOverLimitSummary, s.overLimit.Flush(s.o.Now()))
 		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)

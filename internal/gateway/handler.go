@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -263,14 +264,14 @@ func (s *Server) audit(q *request, rcode int) {
 	case q.v == nil:
 		// Nobody authenticated this request: sample before anything else
 		// (even the key lookup below) is spent on it.
-		ok, sum := s.sampler.allow(remote, s.o.Now())
+		ok, sum := s.sampler.Allow(remote, s.o.Now())
 		s.logSummary(msgUnauthenticatedSummary, sum)
 		if !ok {
 			return
 		}
 	case q.overLimit:
 		// A key flooding past its limits would flood the log as well.
-		ok, sum := s.overLimit.allow(q.keyName, s.o.Now())
+		ok, sum := s.overLimit.Allow(q.keyName, s.o.Now())
 		s.logSummary(msgOverLimitSummary, sum)
 		if !ok {
 			return
@@ -326,20 +327,8 @@ const (
 	msgOverLimitSummary       = "rfc2136 over-limit updates not logged"
 )
 
-func (s *Server) logSummary(msg string, sum *auditSummary) {
-	if sum == nil {
-		return
-	}
-	top := make([]string, 0, len(sum.top))
-	for _, c := range sum.top {
-		top = append(top, c.source+"="+strconv.Itoa(c.suppressed))
-	}
-	s.o.Logger.LogAttrs(s.ctx(), slog.LevelWarn, msg,
-		slog.Int("suppressed", sum.suppressed),
-		slog.Int("sources", sum.sources),
-		slog.Any("top", top),
-		slog.Duration("interval", sum.interval.Round(time.Second)),
-	)
+func (s *Server) logSummary(msg string, sum *auditsample.Summary) {
+	auditsample.Log(s.ctx(), s.o.Logger, msg, sum)
 }
 
 func remoteAddr(w dns.ResponseWriter) (a string) {
