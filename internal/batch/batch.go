@@ -206,6 +206,7 @@ func (b *Batcher) sendAfterPrevious(ctx context.Context, p Applier, zoneID strin
 func (b *Batcher) send(ctx context.Context, p Applier, zoneID string, parts []*part) int {
 	s := &splitter{ctx: ctx, p: p, zoneID: zoneID, budget: maxSplitRequests, hooks: b.hooks}
 	s.settle(parts)
+	s.chargeRefused()
 	return s.requests
 }
 
@@ -220,6 +221,11 @@ type splitter struct {
 	budget   int // requests left for splitting
 	requests int
 	hooks    Hooks
+	// refusedRequests are the requests the provider refused for their
+	// content; refused are the parts it refused in the end, held until they
+	// are charged those requests (chargeRefused).
+	refusedRequests int
+	refused         []*part
 }
 
 // settle sends parts as one request and hands each part its share. A refusal
@@ -230,11 +236,21 @@ type splitter struct {
 func (s *splitter) settle(parts []*part) {
 	res, err := s.apply(parts)
 	refused := err != nil && provider.IsRequestFault(err) && nothingApplied(res)
+	if refused {
+		s.refusedRequests++
+	}
 	if refused && len(parts) == 1 {
 		call(s.hooks.Refused)
 	}
 	if !refused || len(parts) == 1 || s.budget < 2 {
-		share(parts, res, err)
+		if refused {
+			// At fault: charged the splits once they are over.
+			s.refused = append(s.refused, parts...)
+			share(parts, res, err, false)
+			return
+		}
+		chargeShares(parts)
+		share(parts, res, err, true)
 		return
 	}
 	s.budget -= 2
@@ -254,9 +270,6 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 		c.Delete = append(c.Delete, pt.changes.Delete...)
 	}
 	s.requests++
-	for _, pt := range parts {
-		pt.cost += float64(pt.changes.Len()) / float64(max(c.Len(), 1))
-	}
 	// The leader's context may end while others wait on the batch; send it
 	// on a context that outlives this one reconcile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 2*time.Minute)
@@ -264,9 +277,38 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 	return s.p.ApplyChanges(ctx, s.zoneID, c)
 }
 
+// chargeShares charges each part its share of one request, in proportion to
+// its changes.
+func chargeShares(parts []*part) {
+	n := 0
+	for _, pt := range parts {
+		n += pt.changes.Len()
+	}
+	for _, pt := range parts {
+		pt.cost += float64(pt.changes.Len()) / float64(max(n, 1))
+	}
+}
+
+// chargeRefused charges the refused parts every request of the refusal: the
+// one that carried them and the requests refused while the batch was split
+// to find them. The parts that landed pay only for the requests that landed
+// them, so a tenant's refused content costs no other tenant anything. A
+// refusal that no part is refused in on its own (a provider changing its
+// mind) is charged to no one.
+func (s *splitter) chargeRefused() {
+	n := 0
+	for _, pt := range s.refused {
+		n += pt.changes.Len()
+	}
+	for _, pt := range s.refused {
+		pt.cost += float64(s.refusedRequests) * float64(pt.changes.Len()) / float64(max(n, 1))
+		close(pt.done)
+	}
+}
+
 // share hands each part its slice of one request's result and its error,
-// and releases it.
-func share(parts []*part, res provider.ApplyResult, err error) {
+// and releases it (with release false, chargeRefused does).
+func share(parts []*part, res provider.ApplyResult, err error, release bool) {
 	var created, updated, deleted int
 	for _, pt := range parts {
 		pt.res = provider.ApplyResult{
@@ -278,7 +320,9 @@ func share(parts []*part, res provider.ApplyResult, err error) {
 		updated += len(pt.changes.UpdateNew)
 		deleted += len(pt.changes.Delete)
 		pt.err = err
-		close(pt.done)
+		if release {
+			close(pt.done)
+		}
 	}
 }
 

@@ -159,6 +159,7 @@ type refusingApplier struct {
 	fail     error // every request fails with it, when set
 	partial  bool  // a refused batch reports its first creation as applied
 	requests int
+	refusals int // requests refused
 }
 
 func (a *refusingApplier) ApplyChanges(_ context.Context, _ string, c provider.Changes) (provider.ApplyResult, error) {
@@ -173,6 +174,7 @@ func (a *refusingApplier) ApplyChanges(_ context.Context, _ string, c provider.C
 		if a.refuse[r.Content] {
 			err := &provider.Error{Op: provider.OpRecordsBatch, Kind: provider.KindInvalid, Status: 400, Codes: []int{1004, 9003},
 				Message: fmt.Sprintf("DNS Validation Error: posts[%d]: content %s is refused", i, r.Content)}
+			a.refusals++
 			if a.partial {
 				return provider.ApplyResult{Created: c.Create[:1]}, err
 			}

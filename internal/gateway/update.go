@@ -196,6 +196,15 @@ func toOps(cs []change) []zonewriter.Op {
 	return out
 }
 
+// grantRefusal is the zone writer's grant decision on some RRs of the
+// request, answered REFUSED.
+func grantRefusal(q *request, ps []zonewriter.Prereq, ops []zonewriter.Op) *rcodeError {
+	if e := zonewriter.CheckGrants(zonewriter.Tenant{Grants: q.key.Grants}, ps, ops); e != nil {
+		return refuse(dns.RcodeRefused, "%s", e.Reason)
+	}
+	return nil
+}
+
 // inZone checks that name (normalised) lies in the request's zone and not in
 // a more specific zone of the key.
 func inZone(k Key, zone, name string) bool {
@@ -237,6 +246,9 @@ func (s *Server) scanPrereqs(q *request) ([]prereq, *rcodeError) {
 			p.content = c
 		default:
 			return nil, refuse(dns.RcodeFormatError, "prerequisite %s has class %s", name, dns.ClassToString[h.Class])
+		}
+		if e := grantRefusal(q, toPrereqs([]prereq{p}), nil); e != nil {
+			return nil, e
 		}
 		out = append(out, p)
 	}
@@ -281,10 +293,15 @@ func (s *Server) scanUpdates(q *request) ([]change, *rcodeError) {
 	}
 	// Grants and TTLs are the zone writer's to check (zonewriter.Writer);
 	// what is left here is what only DNS has: the types the gateway can
-	// turn into provider records, and their data.
+	// turn into provider records, and their data. The grant is asked first,
+	// RR by RR, so that an RR outside it is REFUSED whatever its data, as
+	// before the zone writer.
 	for i, rr := range q.r.Ns {
 		c := &out[i]
 		h := rr.Header()
+		if e := grantRefusal(q, nil, toOps([]change{*c})); e != nil {
+			return nil, e
+		}
 		if c.typ == "" || c.class == dns.ClassANY {
 			continue
 		}

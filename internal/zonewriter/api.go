@@ -218,9 +218,10 @@ type Options struct {
 	// MinTTL raises the TTL of added records that ask for less (default 60,
 	// Cloudflare's minimum; negative: keep the TTL as sent).
 	MinTTL int
-	// RequestBudget is how many provider requests the writer's batches may
-	// send per BudgetWindow (default 5m): the front doors' part of the
-	// master token's budget (budget.Split). Each tenant is charged its share
+	// RequestBudget is how many provider requests the writer's batches of
+	// one scope may send per BudgetWindow (default 5m): the front doors'
+	// part of the scope's master token's budget (budget.Split). Each scope
+	// has its own pace and fair shares. Each tenant is charged its share
 	// of every batch it was in (a batch of ten tenants costs each a tenth of
 	// a request) and may use a fair part of the budget (budget.Fair): a
 	// tenant over it is refused (OverBudget) before anything is sent, so one

@@ -20,28 +20,22 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 		if !inZone(p.Name, r.Zone) {
 			return nil, fail(Invalid, "prerequisite %s is outside zone %s", p.Name, r.Zone)
 		}
-		if !nameGranted(t.Grants, p.Name) {
-			// Answering it would tell which records exist where the
-			// tenant may not write: no oracle.
-			return nil, fail(Refused, "prerequisite on %s, where the tenant has no grant", p.Name)
+	}
+	for _, op := range r.Ops {
+		if !inZone(op.Name, r.Zone) {
+			return nil, fail(Invalid, "%s is outside zone %s", op.Name, r.Zone)
 		}
+	}
+	if e := CheckGrants(t, r.Prereqs, r.Ops); e != nil {
+		return nil, e
 	}
 	ops := slices.Clone(r.Ops)
 	for i := range ops {
 		op := &ops[i]
-		if !inZone(op.Name, r.Zone) {
-			return nil, fail(Invalid, "%s is outside zone %s", op.Name, r.Zone)
-		}
 		if op.Kind == DeleteName {
-			if !nameGranted(t.Grants, op.Name) {
-				return nil, fail(Refused, "%s is not granted", op.Name)
-			}
 			continue
 		}
-		maxTTL, granted := t.Grants[Grant{Name: op.Name, Type: op.Type}]
-		if !granted {
-			return nil, fail(Refused, "%s %s is not granted", op.Name, op.Type)
-		}
+		maxTTL := t.Grants[Grant{Name: op.Name, Type: op.Type}]
 		if !provider.IsSupportedType(op.Type) {
 			return nil, fail(Refused, "%s records cannot be written", op.Type)
 		}
@@ -62,6 +56,33 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 		}
 	}
 	return ops, nil
+}
+
+// CheckGrants is the grant decision alone: every prerequisite at a name
+// the tenant has a grant at, every change at a (name, type) it was granted
+// (a name-wide delete at a name it has one at). Write makes it; a front door
+// whose protocol refuses grants before it reads the data (RFC 2136's
+// REFUSED before FORMERR) asks it first, RR by RR, of the same rule.
+func CheckGrants(t Tenant, ps []Prereq, ops []Op) *Error {
+	for _, p := range ps {
+		if !nameGranted(t.Grants, p.Name) {
+			// Answering it would tell which records exist where the
+			// tenant may not write: no oracle.
+			return fail(Refused, "prerequisite on %s, where the tenant has no grant", p.Name)
+		}
+	}
+	for _, op := range ops {
+		if op.Kind == DeleteName {
+			if !nameGranted(t.Grants, op.Name) {
+				return fail(Refused, "%s is not granted", op.Name)
+			}
+			continue
+		}
+		if _, granted := t.Grants[Grant{Name: op.Name, Type: op.Type}]; !granted {
+			return fail(Refused, "%s %s is not granted", op.Name, op.Type)
+		}
+	}
+	return nil
 }
 
 // nameGranted reports whether the tenant has a grant of any type at name.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,12 +45,11 @@ const (
 type Writer struct {
 	o       Options
 	batches *batch.Batcher
-	fair    *budget.Fair  // in costUnits; nil: no per-tenant budget
-	pace    *rate.Limiter // spreads batches over the budget's window; nil: none
 
-	mu    sync.Mutex
-	zones map[string]*zone     // zone ID -> snapshot
-	names map[string]*nameLock // zone ID + "\x00" + name + "\x00" + type -> lock
+	mu      sync.Mutex
+	budgets map[string]*scopeBudget // scope -> its budget; guarded by mu
+	zones   map[string]*zone        // zone ID -> snapshot
+	names   map[string]*nameLock    // zone ID + "\x00" + name + "\x00" + type -> lock
 }
 
 // New checks the options and builds a writer.
@@ -80,11 +80,30 @@ func New(o Options) (*Writer, error) {
 	}
 	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
 	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
-	if o.RequestBudget > 0 {
-		w.fair = budget.NewFair(o.RequestBudget*costUnit*fairHeadroom/2, o.BudgetWindow)
-		w.pace = newPace(o.RequestBudget, o.PaceBurst, o.BudgetWindow)
-	}
+	w.budgets = map[string]*scopeBudget{}
 	return w, nil
+}
+
+// scopeBudget is one scope's part of the writer's capacity. Each scope
+// writes with its own master credential, whose budget is its own: one
+// scope's tenants never wait on, nor are refused for, another's.
+type scopeBudget struct {
+	fair *budget.Fair  // in costUnits; nil: no per-tenant budget
+	pace *rate.Limiter // spreads batches over the budget's window; nil: none
+}
+
+// budgetOf is a scope's budget, made on first use. Called with w.mu held.
+func (w *Writer) budgetOf(scope string) *scopeBudget {
+	b := w.budgets[scope]
+	if b == nil {
+		b = &scopeBudget{}
+		if w.o.RequestBudget > 0 {
+			b.fair = budget.NewFair(w.o.RequestBudget*costUnit*fairHeadroom/2, w.o.BudgetWindow)
+			b.pace = newPace(w.o.RequestBudget, w.o.PaceBurst, w.o.BudgetWindow)
+		}
+		w.budgets[scope] = b
+	}
+	return b
 }
 
 // Write applies one request, all of it or nothing. A request not applied
@@ -100,11 +119,11 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		return Result{}, &Error{Code: Failed, Reason: fmt.Sprintf("no provider for scope %s: %v", r.Tenant.Scope, err), Err: err}
 	}
 	names := touchedNames(r.Prereqs, ops)
-	release, e := w.lockNames(ctx, r.ZoneID, lockKeys(r.Prereqs, ops))
+	locks, e := w.lockNames(ctx, r.ZoneID, lockKeys(r.Prereqs, ops, r.Tenant.Grants))
 	if e != nil {
 		return Result{}, e
 	}
-	defer release()
+	defer locks.release(false)
 	for {
 		plan, e := w.plan(ctx, p, r, ops, names)
 		if e != nil {
@@ -116,6 +135,11 @@ func (w *Writer) Write(ctx context.Context, r Request) (Result, error) {
 		if plan.changes.IsEmpty() {
 			return Result{}, nil
 		}
+		// The RRsets only read are free once planned: a request that plans
+		// after this one joins the same batch or a later one, so it comes
+		// after this one whatever it does to them, and another namespace's
+		// writes at its own type never wait for this one's batch.
+		locks.release(true)
 		return w.send(p, r.ZoneID, plan)
 	}
 }
@@ -133,49 +157,77 @@ type nameLock struct {
 // lockNames takes the locks of a request's lock keys (lockKeys), in order
 // (they are sorted, so two requests never wait on each other). Only requests
 // at the same RRsets wait: the rest of the zone plans and batches meanwhile.
-func (w *Writer) lockNames(ctx context.Context, zoneID string, names []string) (func(), *Error) {
+func (w *Writer) lockNames(ctx context.Context, zoneID string, keys []lockKey) (*heldLocks, *Error) {
 	w.mu.Lock()
-	locks := make([]*nameLock, len(names))
-	for i, n := range names {
-		k := zoneID + "\x00" + n
-		l := w.names[k]
+	h := &heldLocks{w: w, zoneID: zoneID, keys: keys, locks: make([]*nameLock, len(keys)), state: make([]lockState, len(keys))}
+	for i, k := range keys {
+		n := zoneID + "\x00" + k.key
+		l := w.names[n]
 		if l == nil {
 			l = &nameLock{sem: make(chan struct{}, 1)}
-			w.names[k] = l
+			w.names[n] = l
 		}
 		l.refs++
-		locks[i] = l
+		h.locks[i] = l
 	}
 	w.mu.Unlock()
-	held := 0
-	release := func() {
-		for i := held - 1; i >= 0; i-- {
-			<-locks[i].sem
-		}
-		w.mu.Lock()
-		for i, n := range names {
-			if locks[i].refs--; locks[i].refs == 0 {
-				delete(w.names, zoneID+"\x00"+n)
-			}
-		}
-		w.mu.Unlock()
-	}
-	for _, l := range locks {
+	for i, l := range h.locks {
 		select {
 		case l.sem <- struct{}{}:
-			held++
+			h.state[i] = lockHeld
 		case <-ctx.Done():
-			release()
+			h.release(false)
 			return nil, &Error{Code: Failed, Reason: "gave up waiting for the earlier writes at the same names: " + ctx.Err().Error(), Err: ctx.Err()}
 		}
 	}
-	return release, nil
+	return h, nil
+}
+
+// heldLocks are one request's locks.
+type heldLocks struct {
+	w      *Writer
+	zoneID string
+	keys   []lockKey
+	locks  []*nameLock
+	state  []lockState
+}
+
+type lockState int
+
+const (
+	lockWaiting lockState = iota // not taken yet
+	lockHeld
+	lockReleased
+)
+
+// release gives back the locks still held, or with readsOnly only those of
+// the RRsets the request reads and does not change.
+func (h *heldLocks) release(readsOnly bool) {
+	var gone []int
+	for i := len(h.locks) - 1; i >= 0; i-- {
+		if h.state[i] == lockReleased || readsOnly && h.keys[i].hold {
+			continue
+		}
+		if h.state[i] == lockHeld {
+			<-h.locks[i].sem
+		}
+		h.state[i] = lockReleased
+		gone = append(gone, i)
+	}
+	h.w.mu.Lock()
+	for _, i := range gone {
+		if h.locks[i].refs--; h.locks[i].refs == 0 {
+			delete(h.w.names, h.zoneID+"\x00"+h.keys[i].key)
+		}
+	}
+	h.w.mu.Unlock()
 }
 
 // planned is a request decided against the snapshot.
 type planned struct {
 	z       *zone
 	tenant  string
+	budget  *scopeBudget
 	changes provider.Changes
 	refs    changeRefs
 }
@@ -214,13 +266,21 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		w.mu.Unlock()
 		return &planned{}, nil
 	}
-	if e := w.allowed(r.Tenant.Namespace); e != nil {
+	// What the provider would refuse is refused here, alone: in a batch it
+	// would fail the whole batch, split paced request by request to find
+	// it, while every other request of the zone waits and pays its share.
+	if err := changes.Validate(); err != nil {
+		w.mu.Unlock()
+		return nil, &Error{Code: Refused, Reason: "the provider would refuse the records: " + err.Error(), Err: err}
+	}
+	b := w.budgetOf(r.Tenant.Scope)
+	if e := w.allowed(b.fair, r.Tenant.Namespace); e != nil {
 		w.mu.Unlock()
 		return nil, e
 	}
 	z.begin()
 	w.mu.Unlock()
-	return &planned{z: z, tenant: r.Tenant.Namespace, changes: changes, refs: refs}, nil
+	return &planned{z: z, tenant: r.Tenant.Namespace, budget: b, changes: changes, refs: refs}, nil
 }
 
 // ready makes sure the zone has a snapshot young enough. It returns a
@@ -264,13 +324,13 @@ func (w *Writer) ready(p Provider, z *zone) (<-chan struct{}, *Error) {
 func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	ctx, cancel := w.sharedCtx()
 	var a batch.Applier = p
-	if w.pace != nil {
-		a = pacedApplier{Applier: p, pace: w.pace}
+	if pl.budget.pace != nil {
+		a = pacedApplier{Applier: p, pace: pl.budget.pace}
 	}
 	res, cost, err := w.batches.ApplyCost(ctx, a, zoneID, pl.changes)
 	cancel()
-	if w.fair != nil {
-		w.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
+	if pl.budget.fair != nil {
+		pl.budget.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
 	}
 	w.mu.Lock()
 	w.settle(pl, res, err)
@@ -295,7 +355,8 @@ func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 	z := pl.z
 	if err != nil {
 		contentRefused := provider.IsInvalid(err) && len(res.Created)+len(res.Updated)+len(res.Deleted) == 0
-		if !contentRefused {
+		var notSent *notSentError
+		if !contentRefused && !errors.As(err, &notSent) {
 			z.fetched = time.Time{}
 		}
 		return
@@ -320,17 +381,17 @@ func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 
 // allowed refuses a tenant that used its fair part of the writer's request
 // budget. Called with w.mu held.
-func (w *Writer) allowed(tenant string) *Error {
-	if w.fair == nil {
+func (w *Writer) allowed(fair *budget.Fair, tenant string) *Error {
+	if fair == nil {
 		return nil
 	}
 	now := w.o.Now()
-	if w.fair.Allowed(tenant, now) {
+	if fair.Allowed(tenant, now) {
 		return nil
 	}
 	return &Error{Code: OverBudget, Reason: fmt.Sprintf(
 		"namespace %s used its share of the provider budget (%.1f requests per %s while others are active)",
-		tenant, float64(w.fair.Allowance(now))/costUnit, w.o.BudgetWindow)}
+		tenant, float64(fair.Allowance(now))/costUnit, w.o.BudgetWindow)}
 }
 
 // sharedCtx is the context of the provider calls the writer makes for many
@@ -364,7 +425,8 @@ func waitFor(ctx context.Context, ch <-chan struct{}) *Error {
 // everything else Failed.
 func providerError(doing string, err error) *Error {
 	var over *budget.OverShareError
-	if _, limited := provider.IsRateLimited(err); limited || errors.As(err, &over) {
+	var notSent *notSentError
+	if _, limited := provider.IsRateLimited(err); limited || errors.As(err, &over) || errors.As(err, &notSent) {
 		return &Error{Code: OverBudget, Reason: fmt.Sprintf("%s: provider budget: %v", doing, err), Err: err}
 	}
 	if provider.IsRequestFault(err) {
@@ -373,7 +435,16 @@ func providerError(doing string, err error) *Error {
 	return &Error{Code: Failed, Reason: fmt.Sprintf("%s: %v", doing, err), Err: err}
 }
 
-// lockKeys are the (name, type) pairs a request must hold, sorted. Two
+// lockKey is one (name, type) a request locks; hold says the request
+// changes it (or reads it for a change it decides, a CNAME's), so the lock is
+// held until the batch settled. The others are read only, by prerequisites
+// and name-wide deletes, and are released once the request is planned.
+type lockKey struct {
+	key  string
+	hold bool
+}
+
+// lockKeys are the (name, type) pairs a request must lock, sorted. Two
 // namespaces may hold different types at one name (the verdict gives each
 // (name, type) to one namespace, and a CNAME to a name alone): their requests
 // must not wait for each other. So a request locks the RRsets it reads or
@@ -381,26 +452,34 @@ func providerError(doing string, err error) *Error {
 // a name prerequisite, a delete of every RRset, or a CNAME (a CNAME add is
 // ignored beside other data, and other data beside a CNAME). A request at
 // one type reads the name's CNAME only, which no CNAME change can move while
-// it holds its type.
-func lockKeys(ps []Prereq, ops []Op) []string {
-	var keys []string
-	add := func(name, typ string, wholeName bool) {
+// it holds its type. Of a DeleteName only the granted types are held: it is
+// refused if it finds any other.
+func lockKeys(ps []Prereq, ops []Op, grants map[Grant]int32) []lockKey {
+	hold := map[string]bool{}
+	add := func(name, typ string, wholeName, changes bool) {
 		if !wholeName && typ != "CNAME" {
-			keys = append(keys, name+"\x00"+typ)
+			k := name + "\x00" + typ
+			hold[k] = hold[k] || changes
 			return
 		}
 		for _, t := range provider.SupportedTypes {
-			keys = append(keys, name+"\x00"+t)
+			k := name + "\x00" + t
+			_, granted := grants[Grant{Name: name, Type: t}]
+			hold[k] = hold[k] || changes && (typ == "CNAME" || granted)
 		}
 	}
 	for _, p := range ps {
-		add(p.Name, p.Type, p.Kind == NameInUse || p.Kind == NameNotInUse)
+		add(p.Name, p.Type, p.Kind == NameInUse || p.Kind == NameNotInUse, false)
 	}
 	for _, o := range ops {
-		add(o.Name, o.Type, o.Kind == DeleteName)
+		add(o.Name, o.Type, o.Kind == DeleteName, true)
 	}
-	slices.Sort(keys)
-	return slices.Compact(keys)
+	keys := make([]lockKey, 0, len(hold))
+	for k, h := range hold {
+		keys = append(keys, lockKey{key: k, hold: h})
+	}
+	slices.SortFunc(keys, func(a, b lockKey) int { return strings.Compare(a.key, b.key) })
+	return keys
 }
 
 func touchedNames(ps []Prereq, ops []Op) []string {
@@ -432,6 +511,17 @@ func newPace(budget, burst int, window time.Duration) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(float64(budget-burst)/window.Seconds()), burst)
 }
 
+// notSentError is a batch the scope's pace could not send before its
+// deadline: nothing reached the provider, so the snapshot stays, and the
+// clients are to back off (OverBudget).
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string {
+	return "the scope's pace could not send the batch in time: " + e.err.Error()
+}
+
+func (e *notSentError) Unwrap() error { return e.err }
+
 // pacedApplier waits its turn on the pace before each batch request.
 type pacedApplier struct {
 	batch.Applier
@@ -440,7 +530,7 @@ type pacedApplier struct {
 
 func (p pacedApplier) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
 	if err := p.pace.Wait(ctx); err != nil {
-		return provider.ApplyResult{}, err
+		return provider.ApplyResult{}, &notSentError{err: err}
 	}
 	return p.Applier.ApplyChanges(ctx, zoneID, c)
 }
