@@ -74,6 +74,14 @@ type part struct {
 
 func newPart(c provider.Changes) *part { return &part{changes: c, done: make(chan struct{})} }
 
+// Gate is an Applier whose requests wait their turn (a pace): the batcher
+// passes it before each request, before the first with the batch still
+// gathering.
+type Gate interface {
+	Applier
+	Pass(ctx context.Context) error
+}
+
 // Hooks are told what the batcher does, for metrics; nil fields are skipped.
 type Hooks struct {
 	// Split is called for every refused batch cut in two.
@@ -185,6 +193,13 @@ func (b *Batcher) sendAfterPrevious(ctx context.Context, p Applier, zoneID strin
 		case <-ctx.Done():
 		}
 	}
+	// A paced applier's turn is waited for with the batch still open:
+	// whatever arrives during the wait rides along, instead of making up
+	// the next batch alone and spending a turn of its own.
+	var gateErr error
+	if g, ok := p.(Gate); ok {
+		gateErr = g.Pass(ctx)
+	}
 	b.mu.Lock()
 	if b.pending[zoneID] == cur {
 		delete(b.pending, zoneID)
@@ -192,7 +207,11 @@ func (b *Batcher) sendAfterPrevious(ctx context.Context, p Applier, zoneID strin
 	mine := make(chan struct{})
 	b.inflight[zoneID] = mine
 	b.mu.Unlock()
-	b.send(ctx, p, zoneID, cur.parts)
+	if gateErr != nil {
+		share(cur.parts, provider.ApplyResult{}, gateErr, true)
+	} else {
+		b.send(ctx, p, zoneID, cur.parts)
+	}
 	b.mu.Lock()
 	if b.inflight[zoneID] == mine {
 		delete(b.inflight, zoneID)
@@ -268,6 +287,12 @@ func (s *splitter) apply(parts []*part) (provider.ApplyResult, error) {
 		c.UpdateOld = append(c.UpdateOld, pt.changes.UpdateOld...)
 		c.UpdateNew = append(c.UpdateNew, pt.changes.UpdateNew...)
 		c.Delete = append(c.Delete, pt.changes.Delete...)
+	}
+	if g, ok := s.p.(Gate); ok && s.requests > 0 {
+		// The first request passed the gate before the batch closed.
+		if err := g.Pass(s.ctx); err != nil {
+			return provider.ApplyResult{}, err
+		}
 	}
 	s.requests++
 	// The leader's context may end while others wait on the batch; send it

@@ -94,3 +94,14 @@ func (w *Writer) pendingAt(zoneID string) int {
 	}
 	return 0
 }
+
+// inflightAt is how many requests of a zone are planned and not yet
+// settled: for tests.
+func (w *Writer) inflightAt(zoneID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if z := w.zones[zoneID]; z != nil {
+		return z.inflight
+	}
+	return 0
+}

@@ -522,15 +522,18 @@ func (e *notSentError) Error() string {
 
 func (e *notSentError) Unwrap() error { return e.err }
 
-// pacedApplier waits its turn on the pace before each batch request.
+// pacedApplier is a batch.Gate: each batch request waits its turn on the
+// pace, the first one while its batch still gathers.
 type pacedApplier struct {
 	batch.Applier
 	pace *rate.Limiter
 }
 
-func (p pacedApplier) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+var _ batch.Gate = pacedApplier{}
+
+func (p pacedApplier) Pass(ctx context.Context) error {
 	if err := p.pace.Wait(ctx); err != nil {
-		return provider.ApplyResult{}, &notSentError{err: err}
+		return &notSentError{err: err}
 	}
-	return p.Applier.ApplyChanges(ctx, zoneID, c)
+	return nil
 }

@@ -365,3 +365,33 @@ func TestTwoNamespacesAtOneNameWithOtherTypesDoNotWaitForEachOther(t *testing.T)
 		t.Fatal(err)
 	}
 }
+
+// A request that arrives while a batch waits its turn on the pace rides in
+// that batch: it does not make up the next batch alone and spend a turn of
+// its own (which charged a tenant out of step with the others a whole request
+// per update, and refused it within seconds in the front-door bench).
+func TestARequestArrivingWhileABatchWaitsItsTurnJoinsIt(t *testing.T) {
+	f := newFixture(t, Options{RequestBudget: 6, PaceBurst: 1, BudgetWindow: time.Second}) // a turn every 200ms
+	names := []string{"_acme-challenge.a.example.com", "_acme-challenge.b.example.com", "_acme-challenge.c.example.com"}
+	write := func(i int) error {
+		tn := tenant(fmt.Sprintf("team-%d", i), Grant{Name: names[i], Type: "TXT"})
+		_, err := f.write(tn, Op{Kind: Add, Name: names[i], Type: "TXT", Content: "v"})
+		return err
+	}
+	if err := write(0); err != nil { // spends the burst
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- write(1) }() // waits about 200ms for its turn
+	deadline := time.Now().Add(5 * time.Second)
+	for f.w.pendingAt(f.zoneID) == 0 && f.w.inflightAt(f.zoneID) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { errs <- write(2) }()
+	if err := errors.Join(<-errs, <-errs); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.store.Calls()[provider.OpRecordsBatch]; got != 2 {
+		t.Fatalf("%d batches, want 2: the request that came while the second waited its turn went alone", got)
+	}
+}
