@@ -1,8 +1,7 @@
 package acmedns
 
 import (
-	"sync"
-
+	"github.com/scopedns/scopedns/internal/logins"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -30,8 +29,7 @@ type Account struct {
 // AccountStore holds the accounts, looked up by username. It is safe for
 // concurrent use.
 type AccountStore struct {
-	mu sync.RWMutex
-	m  map[string]Account
+	s logins.Store[Account]
 }
 
 // NewAccountStore returns a store holding accounts.
@@ -42,28 +40,13 @@ func NewAccountStore(accounts ...Account) *AccountStore {
 }
 
 // Account returns the account of a username.
-func (s *AccountStore) Account(username string) (Account, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	a, ok := s.m[username]
-	return a, ok
-}
+func (s *AccountStore) Account(username string) (Account, bool) { return s.s.Get(username) }
 
 // Replace swaps the whole set at once. The store keeps the accounts as given:
 // the caller must not change their maps or slices afterwards.
 func (s *AccountStore) Replace(accounts []Account) {
-	m := make(map[string]Account, len(accounts))
-	for _, a := range accounts {
-		m[a.Username] = a
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m = m
+	s.s.Replace(accounts, func(x Account) string { return x.Username })
 }
 
 // Len is the number of accounts held.
-func (s *AccountStore) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.m)
-}
+func (s *AccountStore) Len() int { return s.s.Len() }

@@ -1,8 +1,7 @@
 package dyndns
 
 import (
-	"sync"
-
+	"github.com/scopedns/scopedns/internal/logins"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -30,8 +29,7 @@ type Host struct {
 // UserStore holds the users, looked up by username. It is safe for
 // concurrent use.
 type UserStore struct {
-	mu sync.RWMutex
-	m  map[string]User
+	s logins.Store[User]
 }
 
 // NewUserStore returns a store holding users.
@@ -42,28 +40,13 @@ func NewUserStore(users ...User) *UserStore {
 }
 
 // User returns the user of a username.
-func (s *UserStore) User(username string) (User, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	u, ok := s.m[username]
-	return u, ok
-}
+func (s *UserStore) User(username string) (User, bool) { return s.s.Get(username) }
 
 // Replace swaps the whole set at once. The store keeps the users as given:
 // the caller must not change their maps or slices afterwards.
 func (s *UserStore) Replace(users []User) {
-	m := make(map[string]User, len(users))
-	for _, u := range users {
-		m[u.Username] = u
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m = m
+	s.s.Replace(users, func(x User) string { return x.Username })
 }
 
 // Len is the number of users held.
-func (s *UserStore) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.m)
-}
+func (s *UserStore) Len() int { return s.s.Len() }
