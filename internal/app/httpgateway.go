@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -144,6 +146,10 @@ func (g *httpGateway) Start(ctx context.Context) error {
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// net/http writes a line for every failed TLS handshake, to stderr
+		// by default: anyone who can reach the port could fill the log.
+		// They go to the gateway's logger at debug verbosity instead.
+		ErrorLog: log.New(debugWriter{g.Log}, "", 0),
 	}
 	if g.CertDir != "" {
 		cw, err := certwatcher.New(filepath.Join(g.CertDir, corev1.TLSCertKey), filepath.Join(g.CertDir, corev1.TLSPrivateKeyKey))
@@ -184,4 +190,13 @@ func (g *httpGateway) Start(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// debugWriter turns net/http's error log lines into debug-level (V(1)) lines
+// of a logr.Logger.
+type debugWriter struct{ log logr.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.V(1).Info("http server", "error", strings.TrimSpace(string(p)))
+	return len(p), nil
 }

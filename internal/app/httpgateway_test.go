@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
@@ -184,4 +185,42 @@ func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool
+}
+
+// A failed TLS handshake, which anyone who reaches the port can cause as
+// often as they like, is logged at debug verbosity on the gateway's logger,
+// not written to stderr line by line.
+func TestHTTPGatewayLogsHandshakeFailuresAtDebug(t *testing.T) {
+	lines := make(chan string, 16)
+	g := &httpGateway{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(), CertDir: t.TempDir(),
+		Log: funcr.New(func(prefix, args string) { lines <- args }, funcr.Options{Verbosity: 1})}
+	writeServingCert(t, g.CertDir)
+	addr := make(chan net.Addr, 1)
+	g.listening = func(a net.Addr) { addr <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	a := <-addr
+	conn, err := net.Dial("tcp", a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") // plain HTTP to the TLS port
+	_, _ = io.ReadAll(conn)
+	_ = conn.Close()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-lines:
+			if strings.Contains(l, "TLS handshake error") {
+				if !strings.Contains(l, `"level"=1`) {
+					t.Fatalf("the handshake failure is logged above debug: %s", l)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("the handshake failure never reached the gateway's logger")
+		}
+	}
 }
