@@ -14,7 +14,6 @@ import (
 
 	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/dnslisten"
-	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -32,7 +31,7 @@ type Key struct {
 	// signed with the one that verified the request.
 	Secrets []string
 	// Namespace and Scope say whose key it is; Scope selects the provider
-	// (Writers.Writer) and Namespace the owner marker of written records.
+	// (Writers.Provider) and Namespace the owner marker of written records.
 	Namespace, Scope string
 	// Zones maps zone name (lower case, no trailing dot) to provider zone ID.
 	Zones map[string]string
@@ -53,25 +52,14 @@ type Keys interface {
 	Key(name string) (Key, bool)
 }
 
-// Writer is what the gateway needs from a provider; provider.Provider
-// satisfies it.
-type Writer interface {
-	Records(ctx context.Context, zoneID string, f provider.RecordFilter) ([]provider.Record, error)
-	ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error)
-}
-
-var _ Writer = provider.Provider(nil)
-
-// Writers gives the provider, with the master credential, of a scope.
-type Writers interface {
-	Writer(ctx context.Context, scope string) (Writer, error)
-}
-
-// WritersFunc adapts a function to Writers.
-type WritersFunc func(ctx context.Context, scope string) (Writer, error)
-
-// Writer implements Writers.
-func (f WritersFunc) Writer(ctx context.Context, scope string) (Writer, error) { return f(ctx, scope) }
+// Writer, Writers and WritersFunc are the zone writer's Provider,
+// Providers and ProvidersFunc: what a gateway that makes its own zone writer
+// needs (a provider.Provider, with the master credential, per scope).
+type (
+	Writer      = zonewriter.Provider
+	Writers     = zonewriter.Providers
+	WritersFunc = zonewriter.ProvidersFunc
+)
 
 // ZoneWriter is the one write path of every front door; *zonewriter.Writer
 // is one.
@@ -234,12 +222,7 @@ func New(o Options) (*Server, error) {
 		o.UnauthenticatedLogInterval = auditsample.DefaultInterval
 	}
 	if o.ZoneWriter == nil {
-		zw, err := zonewriter.New(zonewriter.Options{
-			Providers: zonewriter.ProvidersFunc(func(ctx context.Context, scope string) (zonewriter.Provider, error) {
-				return o.Writers.Writer(ctx, scope)
-			}),
-			MinTTL: o.MinTTL,
-		})
+		zw, err := zonewriter.New(zonewriter.Options{Providers: o.Writers, MinTTL: o.MinTTL})
 		if err != nil {
 			return nil, err
 		}
