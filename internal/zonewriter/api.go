@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/scopedns/scopedns/internal/batch"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -244,7 +245,5 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Hooks are told what the writer's batches do; nil fields are skipped.
-type Hooks struct {
-	Split, Refused func()
-}
+// Hooks are told what the writer's batches do (batch.Hooks).
+type Hooks = batch.Hooks

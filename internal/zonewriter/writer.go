@@ -79,7 +79,7 @@ func New(o Options) (*Writer, error) {
 		o.Now = time.Now
 	}
 	w := &Writer{o: o, zones: map[string]*zone{}, names: map[string]*nameLock{}}
-	w.batches = batch.New(o.Window, o.MaxChanges, batch.Hooks{Split: o.Hooks.Split, Refused: o.Hooks.Refused})
+	w.batches = batch.New(o.Window, o.MaxChanges, o.Hooks)
 	w.budgets = map[string]*scopeBudget{}
 	return w, nil
 }

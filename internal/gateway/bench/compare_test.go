@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -172,10 +173,21 @@ func startGateway(t *testing.T) string {
 // grants the key exactly the one name and type, like the gateway's grant.
 func startNamed(t *testing.T, named string) string {
 	t.Helper()
+	return startNamedKeys(t, named, map[string]string{keyName: name})
+}
+
+// startNamedKeys runs BIND with one key per entry of grants (key name ->
+// the one name it may write TXT at), trying up to three times: a port picked
+// free can be taken before named binds it.
+func startNamedKeys(t *testing.T, named string, grants map[string]string) string {
+	t.Helper()
+	var keys, policy strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(grants)) {
+		fmt.Fprintf(&keys, "key \"%s\" { algorithm hmac-sha256; secret \"%s\"; };\n", k, secret)
+		fmt.Fprintf(&policy, "grant %s name %s TXT; ", k, grants[k])
+	}
 	for attempt := 0; ; attempt++ {
-		addr, err := tryNamedWith(t, named,
-			fmt.Sprintf("key \"%s\" { algorithm hmac-sha256; secret \"%s\"; };\n", keyName, secret),
-			fmt.Sprintf("grant %s name %s TXT; ", keyName, name))
+		addr, err := tryNamedWith(t, named, keys.String(), policy.String())
 		if err == nil {
 			return addr
 		}

@@ -7,11 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,12 +25,7 @@ import (
 // to the simulator at Cloudflare's rate. Each update replaces the address (a
 // delete and a create in one batch).
 func TestFrontDoorLoadDynDNS(t *testing.T) {
-	if os.Getenv("SCOPEDNS_BENCH_FRONTDOORS") == "" {
-		t.Skip("a benchmark: set SCOPEDNS_BENCH_FRONTDOORS=1 (make bench-frontdoors)")
-	}
-	tenants := envInt("SCOPEDNS_BENCH_TENANTS", 200)
-	run := time.Duration(envInt("SCOPEDNS_BENCH_SECONDS", 30)) * time.Second
-	pause := time.Duration(envInt("SCOPEDNS_BENCH_PAUSE_MS", 1000)) * time.Millisecond
+	tenants, run, pause := benchSize(t)
 
 	p, zoneID, counter := startSim(t)
 	zw := benchWriter(t, p)
@@ -72,12 +63,7 @@ func TestFrontDoorLoadDynDNS(t *testing.T) {
 // _acme-challenge name, waits, and again (acme-dns clients never delete:
 // each update adds a value and drops the oldest beyond two).
 func TestFrontDoorLoadACMEDNS(t *testing.T) {
-	if os.Getenv("SCOPEDNS_BENCH_FRONTDOORS") == "" {
-		t.Skip("a benchmark: set SCOPEDNS_BENCH_FRONTDOORS=1 (make bench-frontdoors)")
-	}
-	tenants := envInt("SCOPEDNS_BENCH_TENANTS", 200)
-	run := time.Duration(envInt("SCOPEDNS_BENCH_SECONDS", 30)) * time.Second
-	pause := time.Duration(envInt("SCOPEDNS_BENCH_PAUSE_MS", 1000)) * time.Millisecond
+	tenants, run, pause := benchSize(t)
 
 	p, zoneID, counter := startSim(t)
 	zw := benchWriter(t, p)
@@ -127,49 +113,21 @@ func benchWriter(t *testing.T, p zonewriter.Provider) *zonewriter.Writer {
 // httpLoad has every tenant send request(i, n) until the run ends, waiting
 // pause between its requests; an answer ok does not accept counts as failed.
 func httpLoad(tenants int, run, pause time.Duration, request func(i, n int) *http.Request, ok func(answer string) bool) loadResult {
-	var mu sync.Mutex
-	var lat []time.Duration
-	why := map[string]int{}
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	stop := start.Add(run)
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: tenants}}
-	for i := range tenants {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			for n := 0; time.Now().Before(stop); n++ {
-				if n > 0 {
-					time.Sleep(pause)
-				}
-				t0 := time.Now()
+	return runLoad(tenants, run, pause, func(i int) func(n int, update func(func() string)) {
+		return func(n int, update func(func() string)) {
+			update(func() string {
 				answer, err := get(client, request(i, n))
-				if err != nil || !ok(answer) {
-					failed.Add(1)
-					if err != nil {
-						answer = "error"
-					}
-					mu.Lock()
-					why[strings.Fields(answer + " ?")[0]]++
-					mu.Unlock()
-					continue
+				switch {
+				case err != nil:
+					return "error"
+				case !ok(answer):
+					return strings.Fields(answer + " ?")[0]
 				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res := loadResult{ok: len(lat), failed: int(failed.Load()), why: why, rate: float64(len(lat)) / time.Since(start).Seconds()}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	return res
+				return ""
+			})
+		}
+	})
 }
 
 func reportHTTP(t *testing.T, title, door string, res loadResult, counter *requestCounter) {

@@ -41,13 +41,7 @@ import (
 // no-op in its place the file runs on commits before it, for the
 // side-by-side figure.
 func TestFrontDoorLoad(t *testing.T) {
-	if os.Getenv("SCOPEDNS_BENCH_FRONTDOORS") == "" {
-		t.Skip("a benchmark: set SCOPEDNS_BENCH_FRONTDOORS=1 (make bench-frontdoors)")
-	}
-	tenants := envInt("SCOPEDNS_BENCH_TENANTS", 200)
-	seconds := envInt("SCOPEDNS_BENCH_SECONDS", 30)
-	run := time.Duration(seconds) * time.Second
-	pause := time.Duration(envInt("SCOPEDNS_BENCH_PAUSE_MS", 1000)) * time.Millisecond
+	tenants, run, pause := benchSize(t)
 
 	type row struct {
 		server           string
@@ -100,6 +94,32 @@ type loadResult struct {
 // update answered other than NOERROR counts as failed.
 func loadRun(t *testing.T, addr string, tenants int, run, pause time.Duration) loadResult {
 	t.Helper()
+	return runLoad(tenants, run, pause, func(i int) func(n int, update func(func() string)) {
+		key, nm := tenantKey(i), tenantName(i)
+		c := &dns.Client{Net: "udp", TsigSecret: map[string]string{key: secret}, Timeout: 15 * time.Second}
+		return func(n int, update func(func() string)) {
+			for _, m := range addDeleteAt(nm, fmt.Sprintf("v%d-%d", i, n)) {
+				update(func() string {
+					m.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
+					r, _, err := c.Exchange(m, addr)
+					switch {
+					case err != nil:
+						return "timeout"
+					case r.Rcode != dns.RcodeSuccess:
+						return dns.RcodeToString[r.Rcode]
+					}
+					return ""
+				})
+			}
+		}
+	})
+}
+
+// runLoad runs every tenant's flows at once until the run ends, waiting
+// pause between a tenant's flows. tenant(i) returns tenant i's flow; a flow
+// sends its updates through update, each a function that sends one and
+// returns "" or why it failed. Latency is per update that succeeded.
+func runLoad(tenants int, run, pause time.Duration, tenant func(i int) func(n int, update func(func() string))) loadResult {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var failed atomic.Int64
@@ -111,30 +131,24 @@ func loadRun(t *testing.T, addr string, tenants int, run, pause time.Duration) l
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			key, nm := tenantKey(i), tenantName(i)
-			c := &dns.Client{Net: "udp", TsigSecret: map[string]string{key: secret}, Timeout: 15 * time.Second}
+			flow := tenant(i)
 			var local []time.Duration
+			update := func(send func() string) {
+				t0 := time.Now()
+				if reason := send(); reason != "" {
+					failed.Add(1)
+					mu.Lock()
+					why[reason]++
+					mu.Unlock()
+					return
+				}
+				local = append(local, time.Since(t0))
+			}
 			for n := 0; time.Now().Before(stop); n++ {
 				if n > 0 {
-					time.Sleep(pause) // the ACME server checks the challenge
+					time.Sleep(pause) // the ACME server checks the challenge, the router waits
 				}
-				for _, m := range addDeleteAt(nm, fmt.Sprintf("v%d-%d", i, n)) {
-					m.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
-					t0 := time.Now()
-					r, _, err := c.Exchange(m, addr)
-					if err != nil || r.Rcode != dns.RcodeSuccess {
-						failed.Add(1)
-						reason := "timeout"
-						if err == nil {
-							reason = dns.RcodeToString[r.Rcode]
-						}
-						mu.Lock()
-						why[reason]++
-						mu.Unlock()
-						continue
-					}
-					local = append(local, time.Since(t0))
-				}
+				flow(n, update)
 			}
 			mu.Lock()
 			lat = append(lat, local...)
@@ -142,13 +156,26 @@ func loadRun(t *testing.T, addr string, tenants int, run, pause time.Duration) l
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	res := loadResult{ok: len(lat), failed: int(failed.Load()), why: why, rate: float64(len(lat)) / elapsed.Seconds()}
+	res := loadResult{ok: len(lat), failed: int(failed.Load()), why: why, rate: float64(len(lat)) / time.Since(start).Seconds()}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
 	return res
+}
+
+// benchSize reads the size of a front-door bench, or skips it when
+// SCOPEDNS_BENCH_FRONTDOORS is not set: SCOPEDNS_BENCH_TENANTS (default
+// 200), SCOPEDNS_BENCH_SECONDS (default 30) and SCOPEDNS_BENCH_PAUSE_MS (the
+// wait between a tenant's flows, default 1000).
+func benchSize(t *testing.T) (tenants int, run, pause time.Duration) {
+	t.Helper()
+	if os.Getenv("SCOPEDNS_BENCH_FRONTDOORS") == "" {
+		t.Skip("a benchmark: set SCOPEDNS_BENCH_FRONTDOORS=1 (make bench-frontdoors)")
+	}
+	return envInt("SCOPEDNS_BENCH_TENANTS", 200),
+		time.Duration(envInt("SCOPEDNS_BENCH_SECONDS", 30)) * time.Second,
+		time.Duration(envInt("SCOPEDNS_BENCH_PAUSE_MS", 1000)) * time.Millisecond
 }
 
 func tenantKey(i int) string  { return fmt.Sprintf("t%d.prod.scopedns.", i) }
@@ -259,20 +286,11 @@ func startSim(t *testing.T) (*cloudflare.Provider, string, *requestCounter) {
 // name, like the gateway's keys.
 func startNamedTenants(t *testing.T, named string, tenants int) string {
 	t.Helper()
-	var keys, grants strings.Builder
+	grants := make(map[string]string, tenants)
 	for i := range tenants {
-		fmt.Fprintf(&keys, "key \"%s\" { algorithm hmac-sha256; secret \"%s\"; };\n", tenantKey(i), secret)
-		fmt.Fprintf(&grants, "grant %s name %s TXT; ", tenantKey(i), tenantName(i))
+		grants[tenantKey(i)] = tenantName(i)
 	}
-	for attempt := 0; ; attempt++ {
-		addr, err := tryNamedWith(t, named, keys.String(), grants.String())
-		if err == nil {
-			return addr
-		}
-		if attempt == 2 {
-			t.Fatalf("named did not start: %v", err)
-		}
-	}
+	return startNamedKeys(t, named, grants)
 }
 
 func envInt(name string, def int) int {
