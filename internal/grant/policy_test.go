@@ -239,3 +239,24 @@ func TestCheckIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestExpandListsEveryRuleForTheNamespace(t *testing.T) {
+	c := mustCompile(t, testPolicy)
+	rules := c.Expand("team-a")
+	if got, want := len(rules), 10; got != want {
+		t.Fatalf("Expand gave %d rules, want %d (every rule of every zone)", got, want)
+	}
+	first := rules[0]
+	if first.Zone != "example.com" || first.Index != 0 || first.MaxTTL != 3600 {
+		t.Errorf("first rule = %+v, want zone example.com, rules[0], maxTTL 3600", first)
+	}
+	if got, want := strings.Join(first.Names, " "), "team-a.apps.example.com *.team-a.apps.example.com _acme-challenge.team-a.apps.example.com _acme-challenge.*.team-a.apps.example.com"; got != want {
+		t.Errorf("names = %q, want %q", got, want)
+	}
+	if got, want := strings.Join(first.Types, ","), "A,AAAA,CNAME,TXT"; got != want {
+		t.Errorf("types = %q, want %q", got, want)
+	}
+	if last := rules[len(rules)-1]; last.Zone != "example.org" || last.Names[0] != "**.example.org" {
+		t.Errorf("last rule = %+v, want example.org's **.example.org", last)
+	}
+}
