@@ -73,7 +73,7 @@ func AuditOf(creds []v1alpha1.DNSCredential, scopes map[string]*v1alpha1.DNSScop
 			shared = sharedZonesOf(scope)
 		}
 		for _, k := range credentialKinds {
-			if !k.held(&c.Status) && (spec == nil || !k.enabled(spec)) {
+			if !k.held(&c.Status, spec) && (spec == nil || !k.enabled(spec)) {
 				continue
 			}
 			row := CredentialRow{

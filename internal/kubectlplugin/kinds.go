@@ -15,7 +15,9 @@ import (
 type credentialKind struct {
 	name    string
 	enabled func(*v1alpha1.CredentialsSpec) bool
-	held    func(*v1alpha1.DNSCredentialStatus) bool
+	// held reports whether the DNSCredential holds one; spec is the
+	// scope's, nil when the scope is gone.
+	held func(*v1alpha1.DNSCredentialStatus, *v1alpha1.CredentialsSpec) bool
 	// zoneWide kinds (provider tokens) can write every name of their zones:
 	// audit counts their zones, and --broad asks about them. The others
 	// reach exactly the names the namespace claimed.
@@ -33,8 +35,8 @@ type credentialKind struct {
 var credentialKinds = []credentialKind{
 	{name: "provider-token", enabled: (*v1alpha1.CredentialsSpec).ProviderTokenEnabled, held: hasToken, zoneWide: true, issued: tokenIssued, expires: tokenExpires, condition: v1alpha1.ConditionReady},
 	{name: "tsig", enabled: (*v1alpha1.CredentialsSpec).RFC2136Enabled, held: hasTSIG, issued: tsigIssued, condition: v1alpha1.ConditionReady},
-	{name: "acme-dns", enabled: (*v1alpha1.CredentialsSpec).ACMEDNSEnabled, held: frontDoorsServed, issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
-	{name: "dyndns2", enabled: (*v1alpha1.CredentialsSpec).DynDNSEnabled, held: frontDoorsServed, issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
+	{name: "acme-dns", enabled: (*v1alpha1.CredentialsSpec).ACMEDNSEnabled, held: servedIf((*v1alpha1.CredentialsSpec).ACMEDNSEnabled), issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
+	{name: "dyndns2", enabled: (*v1alpha1.CredentialsSpec).DynDNSEnabled, held: servedIf((*v1alpha1.CredentialsSpec).DynDNSEnabled), issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
 }
 
 // enabledKinds names the kinds a scope hands out.
@@ -48,13 +50,20 @@ func enabledKinds(c *v1alpha1.CredentialsSpec) []string {
 	return out
 }
 
-func hasToken(st *v1alpha1.DNSCredentialStatus) bool { return st.Token != nil }
-func hasTSIG(st *v1alpha1.DNSCredentialStatus) bool  { return st.TSIG != nil }
+func hasToken(st *v1alpha1.DNSCredentialStatus, _ *v1alpha1.CredentialsSpec) bool {
+	return st.Token != nil
+}
+func hasTSIG(st *v1alpha1.DNSCredentialStatus, _ *v1alpha1.CredentialsSpec) bool {
+	return st.TSIG != nil
+}
 
-// frontDoorsServed: the HTTP front doors' logins are derived from the TSIG
-// key and delivered while FrontDoorsReady is true.
-func frontDoorsServed(st *v1alpha1.DNSCredentialStatus) bool {
-	return st.TSIG != nil && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionFrontDoorsReady)
+// servedIf: the HTTP front doors' logins are derived from the TSIG key and
+// delivered while FrontDoorsReady is true, which one condition says for
+// every front door: the scope's toggle tells which of them a namespace has.
+func servedIf(enabled func(*v1alpha1.CredentialsSpec) bool) func(*v1alpha1.DNSCredentialStatus, *v1alpha1.CredentialsSpec) bool {
+	return func(st *v1alpha1.DNSCredentialStatus, c *v1alpha1.CredentialsSpec) bool {
+		return c != nil && enabled(c) && st.TSIG != nil && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionFrontDoorsReady)
+	}
 }
 
 func tokenExpires(st *v1alpha1.DNSCredentialStatus) *metav1.Time {

@@ -36,8 +36,16 @@ type options struct {
 
 // NewCommand is `kubectl scopedns` with its subcommands.
 func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &options{config: genericclioptions.NewConfigFlags(true), streams: streams}
-	o.newClient = o.client
+	return newCommand(streams, nil)
+}
+
+// newCommand builds the command; newClient, when set, replaces the client
+// the kubeconfig flags make (tests pass a fake).
+func newCommand(streams genericiooptions.IOStreams, newClient func() (client.Client, error)) *cobra.Command {
+	o := &options{config: genericclioptions.NewConfigFlags(true), streams: streams, newClient: newClient}
+	if o.newClient == nil {
+		o.newClient = o.client
+	}
 	root := &cobra.Command{
 		Use:   "kubectl-scopedns",
 		Short: "Ask scopedns what a namespace may claim, who holds which DNS credential, and whether the operator is healthy",
