@@ -63,9 +63,14 @@ fuzz: ## Run each fuzz target of internal/grant for FUZZTIME (default 30s).
 ##@ Build
 
 .PHONY: build
-build: manifests generate ## Build the manager and simulator binaries into bin/.
+build: manifests generate ## Build the manager, the simulator and the kubectl plugin (bin/kubectl-scopedns) into bin/.
 	hack/build-manager.sh $(LOCALBIN)/manager
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/cfsim ./cmd/cfsim
+	$(MAKE) plugin
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-scopedns (put bin/ on PATH: `kubectl scopedns`).
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-scopedns ./cmd/kubectl-scopedns
 
 .PHONY: chart-check
 chart-check: ## Lint and render the Helm chart with default and non-default values.
