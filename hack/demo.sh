@@ -17,9 +17,10 @@ up() {
   local assets
   assets="$(hack/controlplane.sh)"
   mkdir -p "${STATE}"
-  echo "demo: building hack/demo" >&2
+  echo "demo: building hack/demo and the kubectl plugin" >&2
   go build -o "${BIN}" ./hack/demo
-  exec "${BIN}" -assets "${assets}"
+  go build -o "${STATE}/plugin/kubectl-scopedns" ./cmd/kubectl-scopedns
+  exec "${BIN}" -assets "${assets}" -plugin-dir "${STATE}/plugin"
 }
 
 # The pid is only trusted while it is still our binary (pids get reused).

@@ -46,12 +46,13 @@ const (
 
 func main() {
 	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory holding kube-apiserver, etcd and kubectl (what hack/controlplane.sh prints)")
+	pluginDir := flag.String("plugin-dir", stateDir+"/plugin", "directory holding kubectl-scopedns (hack/demo.sh builds it there)")
 	flag.Parse()
 	keep := os.Getenv("DEMO_KEEP") == "1"
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, *assets, keep)
+	err := run(ctx, *assets, *pluginDir, keep)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		fmt.Fprintln(os.Stderr, "\ndemo: interrupted")
@@ -62,7 +63,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, assets string, keep bool) (err error) {
+func run(ctx context.Context, assets, pluginDir string, keep bool) (err error) {
 	if assets == "" {
 		return errors.New("no control plane binaries: run `make demo`, or pass -assets \"$(hack/controlplane.sh)\"")
 	}
@@ -75,6 +76,12 @@ func run(ctx context.Context, assets string, keep bool) (err error) {
 	}
 	if assets, err = filepath.Abs(assets); err != nil {
 		return err
+	}
+	if pluginDir, err = filepath.Abs(pluginDir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(pluginDir, "kubectl-scopedns")); err != nil {
+		return fmt.Errorf("no kubectl plugin: run `make demo`, or build it with go build -o %s/kubectl-scopedns ./cmd/kubectl-scopedns: %w", rel(pluginDir), err)
 	}
 	s, err := loadSamples("config/samples")
 	if err != nil {
@@ -123,7 +130,7 @@ func run(ctx context.Context, assets string, keep bool) (err error) {
 	fmt.Printf("manager        in process: webhook %s, RFC 2136 gateway %s, metrics %s, probes %s, logs %s/manager.log\n",
 		mgr.webhookAddr, gatewayAddr, metricsAddr, probeAddr, stateDir)
 
-	w := &walkthrough{cp: cp, samples: s}
+	w := &walkthrough{cp: cp, samples: s, pluginDir: pluginDir}
 	if err := w.run(ctx); err != nil {
 		return err
 	}

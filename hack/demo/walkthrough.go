@@ -25,6 +25,8 @@ import (
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/app"
+	"github.com/scopedns/scopedns/internal/grant"
+	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
 )
@@ -34,7 +36,9 @@ import (
 type walkthrough struct {
 	cp      *controlPlane
 	samples *samples
-	k8s     client.Client // uncached, as cluster admin: the demo's own checks
+	// pluginDir holds kubectl-scopedns, put first on kubectl's PATH.
+	pluginDir string
+	k8s       client.Client // uncached, as cluster admin: the demo's own checks
 
 	tenantA, tenantB string         // the first two namespaces the sample claims live in
 	secretA          *corev1.Secret // tenant A's credentials, read in step 3
@@ -68,6 +72,7 @@ func (w *walkthrough) run(ctx context.Context) error {
 		{"What the operator issued, from its own DNSCredentials (tenants cannot write them)", w.credentials},
 		{"A claimed record, written at the provider and answered by its DNS", w.record},
 		{"A claim outside the grant is refused at admission", w.outsideGrant},
+		{"Ask before claiming, audit, check: kubectl scopedns", w.plugin},
 		{fmt.Sprintf("%s's token works in its own zones, not in %s's", w.tenantA, w.tenantB), w.token},
 		{"Look around", w.lookAround},
 	}
@@ -308,6 +313,65 @@ spec:
 	return nil
 }
 
+// plugin runs `kubectl scopedns` as a team and an admin would: can-i for a
+// name tenant A may claim and for one it may not, its grants, the audit of
+// every credential, and doctor.
+func (w *walkthrough) plugin(ctx context.Context) error {
+	scope := w.samples.scope
+	zone := scope.Spec.Zones[0].Name
+	allowed, err := freeName(scope, w.tenantA)
+	if err != nil {
+		return err
+	}
+	steps := []struct {
+		args []string
+		ok   bool   // the exit status kubectl must give: 0, or 1 for "no"
+		want string // in its output
+	}{
+		{[]string{"scopedns", "can-i", allowed, "A", "-n", w.tenantA}, true, "allowed: " + allowed},
+		{[]string{"scopedns", "can-i", "payroll." + zone, "A", "-n", w.tenantA}, false, "denied: payroll." + zone},
+		{[]string{"scopedns", "grants", "-n", w.tenantA}, true, scope.Name},
+		{[]string{"scopedns", "audit", "-A"}, true, w.tenantB},
+		{[]string{"scopedns", "doctor", "--gateway", gatewayAddr}, true, "master-credential/" + scope.Name},
+	}
+	for i, st := range steps {
+		if i > 0 {
+			fmt.Println()
+		}
+		out, _, err := w.kubectlShow(ctx, "", st.args...)
+		var exit *exec.ExitError
+		switch {
+		case st.ok && err != nil:
+			return err
+		case !st.ok && (!errors.As(err, &exit) || exit.ExitCode() != 1):
+			return fmt.Errorf("kubectl %s should exit 1 for its no: %v", strings.Join(st.args, " "), err)
+		case !strings.Contains(out, st.want):
+			return fmt.Errorf("kubectl %s printed no %q", strings.Join(st.args, " "), st.want)
+		}
+		if !st.ok {
+			fmt.Println("(kubectl exited with status 1: the answer is no)")
+		}
+	}
+	return nil
+}
+
+// freeName is a name the namespace may claim and has not: a label put in
+// the first "*" pattern of the scope's rules, expanded for the namespace.
+func freeName(scope *v1alpha1.DNSScope, ns string) (string, error) {
+	compiled, err := grant.Compile(policy.FromScope(scope))
+	if err != nil {
+		return "", err
+	}
+	for _, r := range compiled.Expand(ns) {
+		for _, n := range r.Names {
+			if strings.HasPrefix(n, "*.") && slices.Contains(r.Types, "A") {
+				return "blog" + n[1:], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("DNSScope %s has no \"*\" pattern of type A for %s", scope.Name, ns)
+}
+
 // token uses tenant A's Cloudflare token, as cert-manager would, against the
 // simulator's API: refused in a zone only tenant B claimed, accepted for
 // tenant A's own _acme-challenge record.
@@ -463,6 +527,7 @@ func (w *walkthrough) lookAround(context.Context) error {
 		{"kubectl get dnsscope " + w.samples.scope.Name + " -o yaml", "zones and their IDs, conditions"},
 		{"kubectl -n " + w.tenantA + " describe dnsrecordclaims", "per-record state and events"},
 		{"kubectl -n " + w.tenantA + " get events", "tokens minted, TSIG keys issued"},
+		{"PATH=$PWD/" + rel(w.pluginDir) + ":$PATH kubectl scopedns audit -A", "every credential: kind, reach, expiry, rotation"},
 		{"kubectl -n " + w.tenantB + " delete dnsrecordclaims --all", "records deleted, token revoked, Secret gone"},
 		{"curl -s http://" + metricsAddr + "/metrics | grep ^scopedns_", "the manager's metrics"},
 		{fmt.Sprintf("dig @%s -p %s %s A", host, port, w.recordName), "the simulator's DNS"},
@@ -485,7 +550,9 @@ func (w *walkthrough) lookAround(context.Context) error {
 // command, not its output.
 func (w *walkthrough) kubectl(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.CommandContext(ctx, w.cp.kubectl, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+w.cp.kubeconfig) // the last value of a key wins
+	// The last value of a key wins: the demo's kubeconfig, and the plugin
+	// first on PATH, where kubectl looks for kubectl-scopedns.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+w.cp.kubeconfig, "PATH="+w.pluginDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
