@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 )
@@ -69,12 +70,12 @@ func printResult(w io.Writer, format string, r result) error {
 
 func (t table) write(w io.Writer) error {
 	if t.title != "" {
-		if _, err := fmt.Fprintln(w, t.title); err != nil {
+		if _, err := fmt.Fprintln(w, plain(t.title)); err != nil {
 			return err
 		}
 	}
 	if len(t.rows) == 0 && t.empty != "" {
-		_, err := fmt.Fprintln(w, t.empty)
+		_, err := fmt.Fprintln(w, plain(t.empty))
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
@@ -89,14 +90,20 @@ func (t table) write(w io.Writer) error {
 	return tw.Flush()
 }
 
-// cell keeps a row on one line: a tab or newline in a value (a message
-// written by someone else) would break the columns.
+// cell keeps a row on one line and the terminal as it is: a value may
+// carry what someone else wrote (a name asked about, a message quoting a
+// record), and a tab, newline or escape sequence in it would break the
+// columns or drive the terminal. Control characters print as spaces.
 func cell(s string) string {
 	if s == "" {
 		return "<none>"
 	}
+	return plain(s)
+}
+
+func plain(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
+		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r

@@ -384,13 +384,13 @@ func serveDNS(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func TestTableKeepsCellsOnOneLine(t *testing.T) {
+func TestTableKeepsCellsOnOneLineAndEscapesOutOfTheTerminal(t *testing.T) {
 	var b bytes.Buffer
-	tb := table{header: []string{"A", "B"}, rows: [][]string{{"x\ty", "line\nbreak"}, {"", "z"}}}
+	tb := table{title: "a\x1b]0;title\x07", header: []string{"A", "B"}, rows: [][]string{{"x\ty", "line\nbreak"}, {"", "z\x1b[2J"}}}
 	if err := tb.write(&b); err != nil {
 		t.Fatal(err)
 	}
-	if want := "A        B\nx y      line break\n<none>   z\n"; b.String() != want {
+	if want := "a ]0;title \nA        B\nx y      line break\n<none>   z [2J\n"; b.String() != want {
 		t.Fatalf("table %q, want %q", b.String(), want)
 	}
 }
