@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
+
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,7 +34,7 @@ func (l *rateLimiter) set(limit int, window time.Duration) {
 }
 
 // allow records a request by key at now, or answers 429 with Retry-After.
-func (l *rateLimiter) allow(key string, now time.Time) *failure {
+func (l *rateLimiter) allow(key string, now time.Time) *wire.Failure {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.limit <= 0 {
@@ -51,11 +53,11 @@ func (l *rateLimiter) allow(key string, now time.Time) *failure {
 		if secs < 1 {
 			secs = 1
 		}
-		f := fail(http.StatusTooManyRequests, CodeRateLimited, "Please wait and consider throttling your request speed")
-		f.header = http.Header{}
-		f.header.Set("Retry-After", strconv.Itoa(secs))
-		f.header.Set("Ratelimit", fmt.Sprintf(`"default";r=0;t=%d`, secs))
-		f.header.Set("Ratelimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, l.limit, int(l.window/time.Second)))
+		f := wire.Fail(http.StatusTooManyRequests, CodeRateLimited, "Please wait and consider throttling your request speed")
+		f.Header = http.Header{}
+		f.Header.Set("Retry-After", strconv.Itoa(secs))
+		f.Header.Set("Ratelimit", fmt.Sprintf(`"default";r=0;t=%d`, secs))
+		f.Header.Set("Ratelimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, l.limit, int(l.window/time.Second)))
 		return f
 	}
 	if cap(ts) > 4*l.limit {
