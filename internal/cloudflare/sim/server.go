@@ -87,7 +87,7 @@ type Server struct {
 	seq        atomic.Uint64
 	ray        atomic.Uint64
 
-	limiter *rateLimiter
+	limiter *wire.RateLimiter
 	faults  faultState
 
 	reqMu    sync.Mutex
@@ -146,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		byHash:     map[[32]byte]*token{},
 		tokenQuota: cfg.TokenQuota,
 		batchLimit: cfg.BatchLimit,
-		limiter:    newRateLimiter(cfg.RateLimit, cfg.RateWindow),
+		limiter:    wire.NewRateLimiter(cfg.RateLimit, cfg.RateWindow),
 		requests:   map[string]int{},
 	}
 	for _, ns := range cfg.NameServers {
@@ -293,7 +293,7 @@ func (s *Server) SetBatchLimit(n int) {
 // SetRateLimit changes the per-token limit to n requests per window and
 // forgets past requests; n <= 0 disables rate limiting.
 func (s *Server) SetRateLimit(n int, window time.Duration) {
-	s.limiter.set(n, window)
+	s.limiter.Set(n, window)
 }
 
 // Requests returns how many API requests each operation received (every
@@ -477,7 +477,7 @@ func (s *Server) serve(w http.ResponseWriter, rq *request) {
 		return
 	}
 
-	if f := s.limiter.allow(tok.id, s.now()); f != nil {
+	if f := s.limiter.Allow(tok.id, s.now()); f != nil {
 		wire.WriteFailure(w, f)
 		return
 	}

@@ -1,8 +1,6 @@
-package sim
+package wire
 
 import (
-	"github.com/scopedns/scopedns/internal/cloudflare/wire"
-
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,31 +8,34 @@ import (
 	"time"
 )
 
-// rateLimiter is a sliding-window log per token: a request is allowed when
+// RateLimiter is Cloudflare's limit: a sliding-window log per token: a request is allowed when
 // fewer than limit requests were allowed in the window before it.
-type rateLimiter struct {
+type RateLimiter struct {
 	mu     sync.Mutex
 	limit  int
 	window time.Duration
 	log    map[string][]time.Time // token ID -> allowed request times, oldest first
 }
 
-func newRateLimiter(limit int, window time.Duration) *rateLimiter {
-	return &rateLimiter{limit: limit, window: window, log: map[string][]time.Time{}}
+// NewRateLimiter allows limit requests per window per key; limit <= 0
+// allows everything.
+func NewRateLimiter(limit int, window time.Duration) *RateLimiter {
+	return &RateLimiter{limit: limit, window: window, log: map[string][]time.Time{}}
 }
 
-func (l *rateLimiter) set(limit int, window time.Duration) {
+// Set changes the limit and forgets past requests.
+func (l *RateLimiter) Set(limit int, window time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if window <= 0 {
-		window = DefaultRateWindow
+		window = 5 * time.Minute
 	}
 	l.limit, l.window = limit, window
 	l.log = map[string][]time.Time{}
 }
 
-// allow records a request by key at now, or answers 429 with Retry-After.
-func (l *rateLimiter) allow(key string, now time.Time) *wire.Failure {
+// Allow records a request by key at now, or answers 429 with Retry-After.
+func (l *RateLimiter) Allow(key string, now time.Time) *Failure {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.limit <= 0 {
@@ -53,7 +54,7 @@ func (l *rateLimiter) allow(key string, now time.Time) *wire.Failure {
 		if secs < 1 {
 			secs = 1
 		}
-		f := wire.Fail(http.StatusTooManyRequests, CodeRateLimited, "Please wait and consider throttling your request speed")
+		f := Fail(http.StatusTooManyRequests, CodeRateLimited, "Please wait and consider throttling your request speed")
 		f.Header = http.Header{}
 		f.Header.Set("Retry-After", strconv.Itoa(secs))
 		f.Header.Set("Ratelimit", fmt.Sprintf(`"default";r=0;t=%d`, secs))
