@@ -76,7 +76,7 @@ func TestFrontDoorMux(t *testing.T) {
 		"/nic/update":      "dyndns2",
 		"/client/v4/zones": "cloudflare-api", "/client/v4/user/tokens/verify": "cloudflare-api", "/client/v4/": "cloudflare-api",
 		"/client/v5/zones": "404",
-		"/": "404", "/metrics": "404", "/nic/update/x": "404", "/nic/": "404",
+		"/":                "404", "/metrics": "404", "/nic/update/x": "404", "/nic/": "404",
 	} {
 		t.Run("should route "+path+" to "+want, func(t *testing.T) {
 			rec := &recorder{header: http.Header{}}
