@@ -61,7 +61,7 @@ type fixture struct {
 	accounts *acmedns.AccountStore
 	handler  *acmedns.Handler
 	// tokens are the Cloudflare-compatible API's, served beside acme-dns.
-	tokens   *cfapi.TokenStore
+	tokens *cfapi.TokenStore
 	// skew is added to the front door's clock, to age the values it wrote.
 	skew     atomic.Int64
 	frontURL string
