@@ -37,6 +37,7 @@ var credentialKinds = []credentialKind{
 	{name: "tsig", enabled: (*v1alpha1.CredentialsSpec).RFC2136Enabled, held: hasTSIG, issued: tsigIssued, condition: v1alpha1.ConditionReady},
 	{name: "acme-dns", enabled: (*v1alpha1.CredentialsSpec).ACMEDNSEnabled, held: servedIf((*v1alpha1.CredentialsSpec).ACMEDNSEnabled), issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
 	{name: "dyndns2", enabled: (*v1alpha1.CredentialsSpec).DynDNSEnabled, held: servedIf((*v1alpha1.CredentialsSpec).DynDNSEnabled), issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
+	{name: "cloudflare-api", enabled: (*v1alpha1.CredentialsSpec).CloudflareAPIEnabled, held: servedIf((*v1alpha1.CredentialsSpec).CloudflareAPIEnabled), issued: tsigIssued, condition: v1alpha1.ConditionFrontDoorsReady},
 }
 
 // enabledKinds names the kinds a scope hands out.

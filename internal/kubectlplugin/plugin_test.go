@@ -41,7 +41,7 @@ func demoScope() *v1alpha1.DNSScope {
 				Names: []string{"{namespace}.apps.example.com", "*.{namespace}.apps.example.com"},
 				Types: []v1alpha1.RecordType{"A", "TXT"}, MaxTTL: ptr.To[int32](3600),
 			}}}},
-			Credentials: v1alpha1.CredentialsSpec{RFC2136: &v1alpha1.CredentialToggle{Enabled: true}, DynDNS: &v1alpha1.CredentialToggle{Enabled: true}},
+			Credentials: v1alpha1.CredentialsSpec{RFC2136: &v1alpha1.CredentialToggle{Enabled: true}, DynDNS: &v1alpha1.CredentialToggle{Enabled: true}, CloudflareAPI: &v1alpha1.CredentialToggle{Enabled: true}},
 		},
 		Status: v1alpha1.DNSScopeStatus{Zones: []v1alpha1.ZoneStatus{{Name: "example.com", ID: "zone-1"}}},
 	}
@@ -184,7 +184,7 @@ func TestGrantsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "SCOPE   ZONE          RULE       NAMES                                               TYPES   MAXTTL   CREDENTIALS\n" +
-		"demo    example.com   rules[0]   team-a.apps.example.com,*.team-a.apps.example.com   A,TXT   3600     provider-token,tsig,dyndns2\n"
+		"demo    example.com   rules[0]   team-a.apps.example.com,*.team-a.apps.example.com   A,TXT   3600     provider-token,tsig,dyndns2,cloudflare-api\n"
 	if out != want {
 		t.Fatalf("grants printed\n%s\nwant\n%s", out, want)
 	}
@@ -242,9 +242,11 @@ func TestAudit(t *testing.T) {
 team-a      demo    provider-token   1 zone (shared)   2026-12-03T12:00:00Z   2026-12-02T12:00:00Z   2026-11-01T12:00:00Z   Ready
 team-a      demo    tsig             2 names           <none>                 2026-12-02T12:00:00Z   <none>                 Ready
 team-a      demo    dyndns2          2 names           <none>                 2026-12-02T12:00:00Z   <none>                 Ready
+team-a      demo    cloudflare-api   2 names           <none>                 2026-12-02T12:00:00Z   <none>                 Ready
 team-b      demo    provider-token   1 zone (shared)   2026-12-30T16:00:00Z   2026-12-02T12:00:00Z   2026-11-28T16:00:00Z   Ready
 team-b      demo    tsig             0 names           <none>                 2026-12-02T12:00:00Z   2026-12-01T11:00:00Z   Ready
 team-b      demo    dyndns2          0 names           <none>                 2026-12-02T12:00:00Z   2026-12-01T11:00:00Z   HTTPGatewayNotConfigured
+team-b      demo    cloudflare-api   0 names           <none>                 2026-12-02T12:00:00Z   2026-12-01T11:00:00Z   HTTPGatewayNotConfigured
 `
 	if b.String() != want {
 		t.Fatalf("audit printed\n%s\nwant\n%s", b.String(), want)
