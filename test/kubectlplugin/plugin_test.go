@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/kubectlplugin"
@@ -190,6 +195,53 @@ var _ = Describe("kubectl scopedns", Ordered, func() {
 			g.Expect(out).To(ContainSubstring("webhook"))
 			g.Expect(out).NotTo(ContainSubstring("FAIL"))
 		}).Should(Succeed())
+	})
+
+	It("answers a tenant bound to config/kubectl-plugin's reader role, and says what it could not check", func() {
+		var role rbacv1.ClusterRole
+		b, err := os.ReadFile(filepath.Join("..", "..", "config", "kubectl-plugin", "reader-clusterrole.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(yaml.Unmarshal(b, &role)).To(Succeed())
+		Expect(k8s.Create(ctx, &role)).To(Succeed())
+		Expect(k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "dev-a-plugin"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "dev-a"}},
+		})).To(Succeed())
+		// What `view` gives a team on its claims (config/rbac/claims_roles.yaml).
+		Expect(k8s.Create(ctx, &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "claims-view", Namespace: "team-a"},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dnsrecordclaims"}, Verbs: []string{"get", "list", "watch"}}},
+		})).To(Succeed())
+		Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "dev-a-claims-view", Namespace: "team-a"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "claims-view"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "dev-a"}},
+		})).To(Succeed())
+		user, err := testEnv.AddUser(envtest.User{Name: "dev-a"}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kc, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		devA := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(devA, kc, 0o600)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			out, errOut, code := run("scopedns", "--kubeconfig", devA, "can-i", "web.team-a.apps.example.com", "A", "-n", "team-a")
+			g.Expect(code).To(Equal(0), "%s%s", out, errOut)
+			g.Expect(out).To(HavePrefix("allowed: "))
+		}).Should(Succeed(), "RBAC follows the bindings")
+		out, errOut, code := run("scopedns", "--kubeconfig", devA, "grants", "-n", "team-a")
+		Expect(code).To(Equal(0), errOut)
+		Expect(out).To(ContainSubstring("*.team-a.apps.example.com"))
+		// team-b's claim holds the name, and dev-a may not list it: can-i
+		// says it checked team-a's claims only; the webhook refuses.
+		out, _, _ = run("scopedns", "--kubeconfig", devA, "can-i", "shared.example.org", "TXT", "-n", "team-a")
+		Expect(out).To(ContainSubstring("only namespace team-a's claims were checked for conflicts"))
+		Expect(dryRun("team-a", "shared.example.org", "TXT", 0)).NotTo(Succeed())
+		// The reader role does not reach the admins' view.
+		_, errOut, code = run("scopedns", "--kubeconfig", devA, "audit", "-A")
+		Expect(code).To(Equal(1))
+		Expect(errOut).To(ContainSubstring("forbidden"))
 	})
 
 	It("fails doctor, with the fix, when the gateway does not answer", func() {
