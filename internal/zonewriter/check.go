@@ -76,7 +76,7 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 }
 
 // CheckGrants is the grant decision alone: every prerequisite at a name
-// the tenant has a grant at, every change at a (name, type) it was granted
+// the tenant has a grant at (an RRset prerequisite of a granted type), every change at a (name, type) it was granted
 // (a name-wide delete at a name it has one at). Write makes it; a front door
 // whose protocol refuses grants before it reads the data (RFC 2136's
 // REFUSED before FORMERR) asks it first, RR by RR, of the same rule.
@@ -86,6 +86,14 @@ func CheckGrants(t Tenant, ps []Prereq, ops []Op) *Error {
 			// Answering it would tell which records exist where the
 			// tenant may not write: no oracle.
 			return fail(Refused, "prerequisite on %s, where the tenant has no grant", p.Name)
+		}
+		switch p.Kind {
+		case RRsetExists, RRsetAbsent, RRsetEquals:
+			// Nor of another namespace's type at a name both hold: an
+			// RRset prerequisite is answered only of a granted type.
+			if _, granted := t.Grants[Grant{Name: p.Name, Type: p.Type}]; !granted {
+				return fail(Refused, "prerequisite on %s %s, a type the tenant was not granted there", p.Name, p.Type)
+			}
 		}
 	}
 	for _, op := range ops {
