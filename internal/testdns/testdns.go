@@ -284,15 +284,24 @@ key:
   - id: master
     key: %s
     action: [update, transfer]
-template:
+`, cfg.Master.Name)
+	acls := "master"
+	for _, k := range cfg.Keys {
+		// Knot answers BADKEY for a key no ACL of the zone names; an ACL
+		// that allows only NOTIFY makes the key known and powerless, as
+		// a BIND key outside update-policy and allow-transfer is.
+		fmt.Fprintf(&b, "  - id: %s\n    key: %s\n    action: notify\n", "known-"+k.Name, k.Name)
+		acls += ", known-" + k.Name
+	}
+	fmt.Fprintf(&b, `template:
   - id: default
     storage: "%s"
     zonefile-sync: -1
     journal-content: none
     semantic-checks: off
-    acl: master
+    acl: [%s]
 zone:
-`, cfg.Master.Name, dir)
+`, dir, acls)
 	for _, z := range cfg.Zones {
 		fmt.Fprintf(&b, "  - domain: %s\n    file: %s.zone\n", z, z)
 	}

@@ -188,6 +188,11 @@ func transferError(op, zone, server string, err error) error {
 		}
 		return &provider.Error{Op: op, Kind: provider.KindUnavailable, Message: fmt.Sprintf("the transfer of %s from %s failed with %s", zone, server, dns.RcodeToString[rcode])}
 	}
+	if provider.IsForbidden(transportError(op, server, err)) {
+		// Knot answers a transfer its ACL does not allow with an answer
+		// whose TSIG does not verify (BADKEY), so the rcode is not seen.
+		return &provider.Error{Op: op, Kind: provider.KindForbidden, Message: "the server refused a transfer of " + zone + " with this key (its answer failed the TSIG check): the key must be known to the zone and allowed to transfer it (BIND allow-transfer, Knot ACL action transfer)", Err: err}
+	}
 	return transportError(op, server, err)
 }
 
