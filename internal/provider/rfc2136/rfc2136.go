@@ -224,6 +224,19 @@ func (p *Provider) CheckWritable(ctx context.Context, zoneID string) error {
 	return nil
 }
 
+// CheckZone checks, without changing anything, that the key may update the
+// zone (CheckWritable) and transfer it (the provider's first read of it).
+func (p *Provider) CheckZone(ctx context.Context, zoneID string) error {
+	if err := p.CheckWritable(ctx, zoneID); err != nil {
+		return err
+	}
+	zone := provider.NormalizeName(zoneID)
+	if _, err := p.state(ctx, zone, false); err != nil {
+		return fmt.Errorf("zone %s: %w", zone, err)
+	}
+	return nil
+}
+
 func notSupported(op string) error {
 	return &provider.Error{Op: op, Kind: provider.KindNotSupported,
 		Message: "an RFC 2136 server has no API tokens: the operator's gateway and front doors are the tenants' credentials"}
