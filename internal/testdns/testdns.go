@@ -16,11 +16,22 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
+
+// T is what the helpers need of a test: *testing.T and *testing.B, and
+// Ginkgo's GinkgoT(), satisfy it.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
 
 // Key is a TSIG key the server knows.
 type Key struct {
@@ -81,7 +92,7 @@ func (s *Server) Port() string { _, p, _ := net.SplitHostPort(s.Addr); return p 
 
 // Binary finds a program by name in PATH or /usr/sbin, or skips the test
 // (fails it under CI=true) with what to install.
-func Binary(t testing.TB, name, pkg string) string {
+func Binary(t T, name, pkg string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -103,7 +114,7 @@ func isExecutable(p string) bool {
 }
 
 // StartBIND runs named with cfg, stopped at the end of the test.
-func StartBIND(t testing.TB, cfg Config) *Server {
+func StartBIND(t T, cfg Config) *Server {
 	t.Helper()
 	named := Binary(t, "named", "bind9")
 	return start(t, "bind", cfg, func(dir string, port int) ([]string, error) {
@@ -112,7 +123,7 @@ func StartBIND(t testing.TB, cfg Config) *Server {
 }
 
 // StartKnot runs knotd with cfg, stopped at the end of the test.
-func StartKnot(t testing.TB, cfg Config) *Server {
+func StartKnot(t T, cfg Config) *Server {
 	t.Helper()
 	knotd := Binary(t, "knotd", "knot")
 	return start(t, "knot", cfg, func(dir string, port int) ([]string, error) {
@@ -122,7 +133,7 @@ func StartKnot(t testing.TB, cfg Config) *Server {
 
 // start runs the server, trying up to three times: a port picked free can be
 // taken before the server binds it.
-func start(t testing.TB, kind string, cfg Config, prepare func(dir string, port int) ([]string, error)) *Server {
+func start(t T, kind string, cfg Config, prepare func(dir string, port int) ([]string, error)) *Server {
 	t.Helper()
 	var last error
 	for range 3 {
@@ -136,7 +147,7 @@ func start(t testing.TB, kind string, cfg Config, prepare func(dir string, port 
 	return nil
 }
 
-func try(t testing.TB, kind string, cfg Config, prepare func(dir string, port int) ([]string, error)) (*Server, error) {
+func try(t T, kind string, cfg Config, prepare func(dir string, port int) ([]string, error)) (*Server, error) {
 	dir, err := os.MkdirTemp("", "testdns-"+kind+"-")
 	if err != nil {
 		return nil, err
@@ -310,7 +321,7 @@ zone:
 
 // Dig asks the server with Debian's dig, over TCP and without recursion, and
 // returns the answer's data lines (+short).
-func Dig(t testing.TB, s *Server, name, typ string) []string {
+func Dig(t T, s *Server, name, typ string) []string {
 	t.Helper()
 	dig := Binary(t, "dig", "bind9-dnsutils")
 	out, err := exec.Command(dig, "@"+s.Host(), "-p", s.Port(), "+tcp", "+norec", "+short", "+time=5", "+tries=1", name, typ).CombinedOutput()
@@ -327,7 +338,7 @@ func Dig(t testing.TB, s *Server, name, typ string) []string {
 }
 
 // Query asks the server over TCP without recursion and returns the answer.
-func Query(t testing.TB, s *Server, name string, typ uint16) *dns.Msg {
+func Query(t T, s *Server, name string, typ uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), typ)

@@ -23,7 +23,7 @@ var (
 // servers are the real name servers the provider is proven against.
 var servers = []struct {
 	name  string
-	start func(testing.TB, testdns.Config) *testdns.Server
+	start func(testdns.T, testdns.Config) *testdns.Server
 }{
 	{"bind", testdns.StartBIND},
 	{"knot", testdns.StartKnot},
