@@ -3,7 +3,9 @@ package rfc2136
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -61,17 +63,24 @@ func (p *Provider) ApplyChanges(ctx context.Context, zoneID string, c provider.C
 		// plan does not change the batch, so a change that does not fit is
 		// planned again on top of the batch just sent.
 		ch, err := tx.plan(w, p.opts.DefaultTTL)
-		if err == nil && len(pending) > 0 && (len(pending) >= p.opts.BatchSize || tx.size+ch.size(tx) > maxMessageBytes) {
+		size, fits := 0, false
+		if err == nil {
+			size, fits = tx.fits(ch)
+		}
+		if err == nil && len(pending) > 0 && (len(pending) >= p.opts.BatchSize || !fits) {
 			if err := flush(); err != nil {
 				return res, err
 			}
 			ch, err = tx.plan(w, p.opts.DefaultTTL)
+			if err == nil {
+				size, _ = tx.fits(ch)
+			}
 		}
 		if err != nil {
 			return res, err
 		}
-		tx.size += ch.size(tx)
 		tx.take(ch)
+		tx.size = size
 		pending = append(pending, ch)
 	}
 	return res, flush()
@@ -401,6 +410,29 @@ func (ch change) size(t *txn) int {
 
 func (t *txn) touched(k rrsetKey) bool { _, ok := t.orig[k]; return ok }
 
+// fits reports whether the batch can take the change within
+// maxMessageBytes, and the batch's size with it. The uncompressed estimate
+// is an upper bound and usually enough; past it, the message with the
+// change is packed with name compression (which takes every owner name's
+// zone suffix, and often more, down to two bytes) to know for sure. The
+// margin under 65,535 covers the order take writes in.
+func (t *txn) fits(ch change) (int, bool) {
+	if est := t.size + ch.size(t); est <= maxMessageBytes {
+		return est, true
+	}
+	c := t.clone()
+	c.take(ch)
+	n := c.message().Len()
+	return n, n <= maxMessageBytes
+}
+
+// clone copies the batch so far, for fits to try a change on.
+func (t *txn) clone() *txn {
+	c := &txn{base: t.base, orig: maps.Clone(t.orig), now: maps.Clone(t.now), order: slices.Clone(t.order),
+		updates: slices.Clone(t.updates), guards: maps.Clone(t.guards), nameFree: slices.Clone(t.nameFree), size: t.size}
+	return c
+}
+
 var packBuf = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
 
 // rrLen is the RR's length on the wire, uncompressed (an upper bound).
@@ -478,6 +510,7 @@ func (t *txn) message() *dns.Msg {
 		m.Answer = append(m.Answer, &dns.ANY{Hdr: dns.RR_Header{Name: dns.Fqdn(n), Rrtype: dns.TypeANY, Class: dns.ClassNONE}})
 	}
 	m.Ns = t.updates
+	m.Compress = true
 	return m
 }
 
