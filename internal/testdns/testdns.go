@@ -55,7 +55,8 @@ type Config struct {
 	// Zones are the zones the server is primary for, each with an SOA, an NS
 	// and the NS's address.
 	Zones []string
-	// Master may update anything in every zone and transfer every zone.
+	// Master may update anything in every zone and transfer every zone. It
+	// may be left out (BIND only): then Keys and Grants are all there is.
 	Master Key
 	// Keys are further keys the server knows. They may do nothing unless
 	// Grants says so.
@@ -258,17 +259,24 @@ func writeBIND(dir string, port int, cfg Config) error {
 };
 controls { };
 `, dir, port)
-	for _, k := range append([]Key{cfg.Master}, cfg.Keys...) {
+	keys := cfg.Keys
+	transfer, master := "none;", ""
+	if cfg.Master.Name != "" {
+		keys = append([]Key{cfg.Master}, keys...)
+		transfer = fmt.Sprintf("key %q;", cfg.Master.Name)
+		master = fmt.Sprintf("grant %s zonesub ANY;", cfg.Master.Name)
+	}
+	for _, k := range keys {
 		fmt.Fprintf(&b, "key %q { algorithm %s; secret %q; };\n", k.Name, k.algorithm(), k.Secret)
 	}
 	for _, z := range cfg.Zones {
 		fmt.Fprintf(&b, `zone %[1]q {
 	type primary;
 	file "%[2]s/%[1]s.zone";
-	allow-transfer { key %[3]q; };
-	update-policy { grant %[3]s zonesub ANY; %[4]s };
+	allow-transfer { %[3]s };
+	update-policy { %[4]s %[5]s };
 };
-`, z, dir, cfg.Master.Name, cfg.Grants)
+`, z, dir, transfer, master, cfg.Grants)
 	}
 	return os.WriteFile(filepath.Join(dir, "named.conf"), []byte(b.String()), 0o600)
 }
