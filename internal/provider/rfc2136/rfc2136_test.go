@@ -271,3 +271,20 @@ func TestOptionsAreChecked(t *testing.T) {
 		})
 	}
 }
+
+func TestNobodyWritesAtRegistryNames(t *testing.T) {
+	each(t, func(t *testing.T, s *testdns.Server) {
+		p := connect(t, s, master)
+		for _, name := range []string{"_scopedns.web." + zoneA, "_scopedns." + zoneA, "_SCOPEDNS.x." + zoneA} {
+			_, err := p.ApplyChanges(ctx(t), zoneA, provider.Changes{Create: []provider.Record{
+				{Name: name, Type: "TXT", Content: "scopedns/1 id=0123456789abcdef0123456789abcdef type=A data=0123456789abcdef ttl=300 comment=" + owner, TTL: 300},
+			}})
+			if !provider.IsInvalid(err) {
+				t.Errorf("writing at %s: err = %v, want invalid", name, err)
+			}
+			if got := testdns.Dig(t, s, name, "TXT"); len(got) != 0 {
+				t.Errorf("%s holds %q after the refusal", name, got)
+			}
+		}
+	})
+}
