@@ -288,3 +288,15 @@ func TestNobodyWritesAtRegistryNames(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckingAZoneChangesNothing(t *testing.T) {
+	each(t, func(t *testing.T, s *testdns.Server) {
+		before := testdns.Dig(t, s, zoneA, "SOA")
+		if err := connect(t, s, master).CheckZone(ctx(t), zoneA); err != nil {
+			t.Fatalf("CheckZone with the master key: %v", err)
+		}
+		if after := testdns.Dig(t, s, zoneA, "SOA"); !slices.Equal(before, after) {
+			t.Fatalf("the probe moved the zone: SOA %q, then %q", before, after)
+		}
+	})
+}
