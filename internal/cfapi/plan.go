@@ -26,12 +26,12 @@ type planned struct {
 // sees, with Cloudflare's validation (wire.Build) and conflict rules
 // (wire.Conflict). Whether the token may write each record is the zone
 // writer's decision (zonewriter.CheckGrants), made once for every front
-// door. A single-record endpoint is a batch of one; its failures are not
-// prefixed with the batch part, as Cloudflare's are not.
-func plan(z Zone, visible []*wire.Record, in wire.BatchInput, now time.Time) (*planned, *wire.Failure) {
-	single := len(in.Deletes)+len(in.Patches)+len(in.Puts)+len(in.Posts) == 1
+// door. A single-record endpoint is a batch of one, not from the batch
+// endpoint: its failures are not prefixed with the batch part, as
+// Cloudflare's are not.
+func plan(z Zone, visible []*wire.Record, in wire.BatchInput, fromBatch bool, now time.Time) (*planned, *wire.Failure) {
 	prefixed := func(kind string, i int, f *wire.Failure) *wire.Failure {
-		if single {
+		if !fromBatch {
 			return f
 		}
 		return wire.Prefixed(kind, i, f)

@@ -67,7 +67,7 @@ func (h *Handler) createRecord(rq *request) (any, *wire.ResultInfo, *wire.Failur
 	if f != nil {
 		return nil, nil, f
 	}
-	out, f := h.apply(rq, wire.BatchInput{Posts: []wire.RecordInput{in}})
+	out, f := h.apply(rq, wire.BatchInput{Posts: []wire.RecordInput{in}}, false)
 	if f != nil {
 		return nil, nil, f
 	}
@@ -94,7 +94,7 @@ func (h *Handler) modifyRecord(rq *request, patch bool) (any, *wire.ResultInfo, 
 	} else {
 		b.Puts = []wire.RecordInput{in}
 	}
-	out, f := h.apply(rq, b)
+	out, f := h.apply(rq, b, false)
 	if f != nil {
 		return nil, nil, f
 	}
@@ -109,7 +109,7 @@ func (h *Handler) deleteRecord(rq *request) (any, *wire.ResultInfo, *wire.Failur
 	b.Deletes = append(b.Deletes, struct {
 		ID string `json:"id"`
 	}{ID: rq.record})
-	if _, f := h.apply(rq, b); f != nil {
+	if _, f := h.apply(rq, b, false); f != nil {
 		return nil, nil, f
 	}
 	return map[string]string{"id": rq.record}, nil, nil
@@ -127,7 +127,7 @@ func (h *Handler) batchRecords(rq *request) (any, *wire.ResultInfo, *wire.Failur
 	if n := len(in.Deletes) + len(in.Patches) + len(in.Puts) + len(in.Posts); n > BatchLimit {
 		return nil, nil, wire.DNSInvalid(wire.CodeBatchTooLarge, "Batch has %d changes, exceeding the limit of %d.", n, BatchLimit)
 	}
-	out, f := h.apply(rq, in)
+	out, f := h.apply(rq, in, true)
 	if f != nil {
 		return nil, nil, f
 	}
@@ -145,12 +145,12 @@ func readRecordInput(r *http.Request) (wire.RecordInput, *wire.Failure) {
 // apply decides a batch on the visible records (plan), writes it as one
 // zone writer request, all or nothing, and answers with the records as
 // stored. Single-record endpoints are batches of one.
-func (h *Handler) apply(rq *request, in wire.BatchInput) (wire.BatchJSON, *wire.Failure) {
+func (h *Handler) apply(rq *request, in wire.BatchInput, fromBatch bool) (wire.BatchJSON, *wire.Failure) {
 	recs, f := h.visible(rq)
 	if f != nil {
 		return wire.BatchJSON{}, f
 	}
-	p, f := plan(rq.zone, recs, in, h.o.Now())
+	p, f := plan(rq.zone, recs, in, fromBatch, h.o.Now())
 	if f != nil {
 		rq.reason = f.Error()
 		return wire.BatchJSON{}, f
