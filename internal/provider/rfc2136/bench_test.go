@@ -29,7 +29,9 @@ func BenchmarkConvergeThroughNamed(b *testing.B) {
 		n = v
 	}
 	for _, srv := range servers {
-		b.Run(srv.name, func(b *testing.B) { converge(b, srv.start(b, testdns.Config{Zones: []string{zoneA}, Master: master}), n) })
+		b.Run(srv.name, func(b *testing.B) {
+			converge(b, srv.start(b, testdns.Config{Zones: []string{zoneA}, Master: master}), n)
+		})
 	}
 }
 
