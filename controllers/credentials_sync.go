@@ -63,7 +63,11 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	creds := &scope.Spec.Credentials
 	st := &cred.Status
 	due := st.NextRotation != nil && !st.NextRotation.After(now)
-	if creds.ProviderTokenEnabled() {
+	// Token minting, its quota and its rotation are for providers that mint
+	// tokens; admission refuses providerToken on the others (RFC 2136), and
+	// this holds for an object that got past it.
+	tokens := creds.ProviderTokenEnabled() && provider.MintsTokens(p)
+	if tokens {
 		switch {
 		case st.Token == nil || len(v.Data[tokenKey(st.Token.ID)]) == 0:
 			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
@@ -87,7 +91,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	} else if err := r.dropToken(ctx, p, scope, cred); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.syncTSIG(ctx, scope, cred, v, due && !creds.ProviderTokenEnabled()); err != nil {
+	if err := r.syncTSIG(ctx, scope, cred, v, due && !tokens); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil { // e.g. a zero overlap

@@ -122,7 +122,18 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 	if err := p.Verify(ctx); err != nil {
 		if !provider.IsForbidden(err) {
 			// A provider blip says nothing about the credential; flipping
-			// the scope to not Ready would stall every claim under it.
+			// a Ready scope to not Ready would stall every claim under it,
+			// so only ProviderReady says so. A scope that was never Ready
+			// says it in Ready too: an unreachable server is the likeliest
+			// mistake in a new scope.
+			if provider.IsRetryable(err) {
+				msg := "the provider did not answer: " + err.Error()
+				if !isReady(scope) {
+					r.notReady(scope, v1alpha1.ReasonProviderUnreachable, msg)
+				} else {
+					setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, false, v1alpha1.ReasonProviderUnreachable, msg)
+				}
+			}
 			return ctrl.Result{}, fmt.Errorf("verifying the master credential: %w", err)
 		}
 		r.notReady(scope, v1alpha1.ReasonCredentialInvalid, "the master credential did not verify: "+err.Error())
@@ -157,11 +168,49 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 		r.notReady(scope, v1alpha1.ReasonZoneNotFound, fmt.Sprintf("zones not found at the provider, or not visible to the master credential: %s", strings.Join(missing, ", ")))
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
+	if msg, err := checkZones(ctx, p, zones); err != nil {
+		return ctrl.Result{}, err
+	} else if msg != "" {
+		r.notReady(scope, v1alpha1.ReasonZoneNotWritable, msg)
+		r.Recorder.Eventf(scope, nil, corev1.EventTypeWarning, v1alpha1.ReasonZoneNotWritable, "Verify", "%s", msg)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, true, v1alpha1.ReasonReconciled, fmt.Sprintf("credential verified; %d zones resolved", len(zones)))
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonReconciled, "")
 	scope.Status.ObservedGeneration = gen
 	r.verified.Store(scope.UID, verification{fingerprint: fp, at: r.now()})
 	return ctrl.Result{RequeueAfter: r.VerifyInterval}, nil
+}
+
+// zoneChecker is a provider that can tell, without changing anything,
+// whether its credential may write and read a zone: an RFC 2136 server's
+// update-policy and allow-transfer are per zone, and a key that verifies may
+// still be refused there. Cloudflare answers that with Zones already.
+type zoneChecker interface {
+	CheckZone(ctx context.Context, zoneID string) error
+}
+
+// checkZones asks a zoneChecker about every zone. It returns the message for
+// the scope's conditions when a zone is refused, an error when the provider
+// could not say.
+func checkZones(ctx context.Context, p provider.Provider, zones []provider.Zone) (string, error) {
+	zc, ok := p.(zoneChecker)
+	if !ok {
+		return "", nil
+	}
+	var refused []string
+	for _, z := range zones {
+		if err := zc.CheckZone(ctx, z.ID); err != nil {
+			if !provider.IsForbidden(err) {
+				return "", fmt.Errorf("checking zone %s: %w", z.Name, err)
+			}
+			refused = append(refused, err.Error())
+		}
+	}
+	if len(refused) == 0 {
+		return "", nil
+	}
+	return "the master credential may not write every zone: " + strings.Join(refused, "; "), nil
 }
 
 // reconcileDelete lets a deleted scope go once nothing it granted is left:
@@ -201,9 +250,9 @@ func (r *ScopeReconciler) reconcileDelete(ctx context.Context, scope *v1alpha1.D
 // scope's spec or its master credential Secret.
 func (r *ScopeReconciler) fingerprint(ctx context.Context, scope *v1alpha1.DNSScope) string {
 	fp := fmt.Sprint(scope.Generation)
-	if cf := scope.Spec.Provider.Cloudflare; cf != nil {
+	if ref, _, ok := masterSecret(scope); ok {
 		var s corev1.Secret
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: cf.APITokenSecretRef.Name}, &s); err == nil {
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: ref.Name}, &s); err == nil {
 			fp += "/" + s.ResourceVersion
 		}
 	}
@@ -311,7 +360,7 @@ func (r *ScopeReconciler) scopesForSecret(ctx context.Context, o client.Object) 
 	}
 	var out []reconcile.Request
 	for _, s := range scopes.Items {
-		if cf := s.Spec.Provider.Cloudflare; cf != nil && cf.APITokenSecretRef.Name == o.GetName() {
+		if ref, _, ok := masterSecret(&s); ok && ref.Name == o.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: s.Name}})
 		}
 	}

@@ -253,15 +253,15 @@ func gcZones(scopes []v1alpha1.DNSScope) []gcZone {
 	var out []gcZone
 	for i := range scopes {
 		s := &scopes[i]
-		cf := s.Spec.Provider.Cloudflare
-		if cf == nil || !isReady(s) || !s.DeletionTimestamp.IsZero() {
+		account := providerAccount(s)
+		if account == "" || !isReady(s) || !s.DeletionTimestamp.IsZero() {
 			continue
 		}
 		for _, z := range s.Status.Zones {
 			if z.ID == "" {
 				continue
 			}
-			k := cf.AccountID + "\x00" + cf.BaseURL + "\x00" + z.ID
+			k := account + "\x00" + z.ID
 			if j, ok := index[k]; ok {
 				out[j].scopes = append(out[j].scopes, s)
 				continue

@@ -68,14 +68,17 @@ func (s *TokenSweeper) Sweep(ctx context.Context) (int, error) {
 	seenAccounts := map[string]bool{}
 	for i := range scopes.Items {
 		scope := &scopes.Items[i]
-		cf := scope.Spec.Provider.Cloudflare
-		if cf == nil || !isReady(scope) || seenAccounts[cf.AccountID+cf.BaseURL] {
+		account := providerAccount(scope)
+		if account == "" || !isReady(scope) || seenAccounts[account] {
 			continue
 		}
-		seenAccounts[cf.AccountID+cf.BaseURL] = true
+		seenAccounts[account] = true
 		p, err := s.Providers.For(ctx, scope)
 		if err != nil {
 			return revoked, err
+		}
+		if !provider.MintsTokens(p) {
+			continue // nothing to sweep where no token was ever minted
 		}
 		tokens, err := p.Tokens(ctx, provider.TokenNamePrefix(s.ClusterName))
 		if err != nil {

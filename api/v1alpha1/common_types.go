@@ -48,6 +48,15 @@ const (
 	ReasonRevocationPending   = "RevocationPending"
 	ReasonZoneWideTokens      = "ZoneWideTokens"
 	ReasonNoSharedZones       = "NoSharedZones"
+	// ReasonProviderUnreachable: the provider did not answer (an RFC 2136
+	// server that refuses connections or times out). On a scope that was
+	// never Ready it holds Ready false too; on a Ready scope only
+	// ProviderReady, since a blip must not stall every claim.
+	ReasonProviderUnreachable = "ProviderUnreachable"
+	// ReasonZoneNotWritable: the master credential may not update or
+	// transfer a zone of the scope (BIND update-policy or allow-transfer,
+	// Knot ACL).
+	ReasonZoneNotWritable = "ZoneNotWritable"
 	// ReasonInvalidRecords: records of one claim that the provider would
 	// refuse together (the same name and type twice, a CNAME beside another
 	// type, a CNAME to its own name).

@@ -7,6 +7,7 @@ import (
 )
 
 // DNSScopeSpec is an admin's grant: which namespaces may claim which names.
+// +kubebuilder:validation:XValidation:rule="!has(self.provider.rfc2136) || (has(self.credentials) && has(self.credentials.providerToken) && !self.credentials.providerToken.enabled)",message="spec.credentials.providerToken.enabled must be false with spec.provider.rfc2136 (set providerToken: {enabled: false}): an RFC 2136 server has no API tokens to mint; credentials.rfc2136 (the gateway's TSIG keys) and the front doors are the tenants' credentials"
 type DNSScopeSpec struct {
 	// provider is the DNS provider that holds the zones, and the master
 	// credential the operator uses to write records and mint tokens.
@@ -41,11 +42,64 @@ type DNSScopeSpec struct {
 }
 
 // ProviderSpec selects exactly one DNS provider.
-// +kubebuilder:validation:XValidation:rule="[has(self.cloudflare)].filter(x, x).size() == 1",message="exactly one provider must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.cloudflare), has(self.rfc2136)].filter(x, x).size() == 1",message="exactly one provider must be set: cloudflare or rfc2136"
 type ProviderSpec struct {
 	// cloudflare holds the zones in a Cloudflare account.
 	// +optional
 	Cloudflare *CloudflareProvider `json:"cloudflare,omitempty"`
+
+	// rfc2136 holds the zones on a self-hosted authoritative server (BIND,
+	// Knot, PowerDNS, Windows DNS) that takes TSIG-signed dynamic updates and
+	// zone transfers. It mints no provider tokens: the gateway's TSIG keys and
+	// the front doors are the tenants' credentials.
+	// +optional
+	RFC2136 *RFC2136Provider `json:"rfc2136,omitempty"`
+}
+
+// TSIG algorithms an rfc2136 provider accepts. MD5 and SHA-1 are not offered.
+const (
+	TSIGAlgorithmHMACSHA256 = "HMACSHA256"
+	TSIGAlgorithmHMACSHA512 = "HMACSHA512"
+)
+
+// RFC2136Provider is a primary name server and the master TSIG key the
+// operator writes with.
+type RFC2136Provider struct {
+	// server is the primary's address, host:port: SOA queries and UPDATEs go
+	// there.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:Pattern=`^([^:\[\]/\s]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$`
+	Server string `json:"server"`
+
+	// transfer is where zone transfers (AXFR) are read from, host:port; the
+	// server when unset. A secondary near the operator can serve them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:Pattern=`^([^:\[\]/\s]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}$`
+	Transfer string `json:"transfer,omitempty"`
+
+	// tsigKeyName is the master key's name, as the server knows it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?\.?$`
+	TSIGKeyName string `json:"tsigKeyName"`
+
+	// tsigKeySecretRef names the master key's base64 secret. The Secret is
+	// read only from the operator's own namespace, never from a tenant's. The
+	// key needs update rights on the scope's zones (BIND update-policy "grant
+	// <key> zonesub ANY;", Knot ACL action update) and may transfer them (BIND
+	// allow-transfer, Knot ACL action transfer).
+	// +required
+	TSIGKeySecretRef SecretKeySelector `json:"tsigKeySecretRef"`
+
+	// tsigAlgorithm is the master key's algorithm.
+	// +optional
+	// +kubebuilder:default=HMACSHA256
+	// +kubebuilder:validation:Enum=HMACSHA256;HMACSHA512
+	TSIGAlgorithm string `json:"tsigAlgorithm,omitempty"`
 }
 
 // CloudflareProvider is a Cloudflare account and its master API token.

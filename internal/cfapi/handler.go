@@ -311,29 +311,12 @@ func (h *Handler) verify(rq *request) (any, *wire.ResultInfo, *wire.Failure) {
 // match filters and pagination.
 func (h *Handler) listZones(rq *request) (any, *wire.ResultInfo, *wire.Failure) {
 	q := rq.r.URL.Query()
-	var preds []func(Zone) bool
-	if q.Has("name") {
-		nf := wire.NameFilter(q.Get("name"))
-		preds = append(preds, func(z Zone) bool { return nf(z.Name) })
-	}
-	if v := q.Get("status"); v != "" {
-		preds = append(preds, func(Zone) bool { return v == "active" })
-	}
-	anyOf := q.Get("match") == "any"
+	// The token's zones have no account of their own to filter by: an
+	// account filter matches none.
+	match := wire.ZoneFilter(q, "", "")
 	var zs []Zone
 	for _, z := range rq.tok.Zones {
-		ok := len(preds) == 0 || !anyOf
-		for _, p := range preds {
-			if anyOf && p(z) {
-				ok = true
-				break
-			}
-			if !anyOf && !p(z) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if match(z.Name) {
 			zs = append(zs, z)
 		}
 	}

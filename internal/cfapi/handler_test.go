@@ -412,3 +412,20 @@ func TestNoTokenValueIsLoggedAndUnauthenticatedLinesAreSampled(t *testing.T) {
 		t.Fatalf("no audit line for team-a's request:\n%s", logs)
 	}
 }
+
+func TestAPostNamingAnExistingIDIsStillADuplicate(t *testing.T) {
+	f := newFixture(t, cfapi.Options{})
+	path := "/zones/" + f.store.ZoneID(zoneCom) + "/dns_records"
+	status, env := f.raw(t, tokenA, "POST", path, `{"name":"`+appA+`","type":"A","content":"192.0.2.1","ttl":120}`)
+	var created struct{ ID string }
+	if err := json.Unmarshal(env.Result, &created); status != 200 || err != nil {
+		t.Fatalf("create: %d %+v", status, env)
+	}
+	status, env = f.raw(t, tokenA, "POST", path, `{"id":"`+created.ID+`","name":"`+appA+`","type":"A","content":"192.0.2.1","ttl":300}`)
+	if status != 400 || env.code() != 81057 {
+		t.Fatalf("the same record posted with its own ID: %d %+v, want 400 81057", status, env)
+	}
+	if recs := f.store.Records(zoneCom); len(recs) != 1 || recs[0].TTL != 120 {
+		t.Fatalf("records %+v, want the first one unchanged", recs)
+	}
+}

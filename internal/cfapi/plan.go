@@ -69,7 +69,11 @@ func plan(z Zone, visible []*wire.Record, in wire.BatchInput, fromBatch bool, no
 					return nil, prefixed(st.kind, i, wire.ErrRecordNotFound())
 				}
 			}
-			r, f := wire.Build(wz, base, ri, st.mode, ri.ID, now, commentMax)
+			id := ri.ID
+			if st.mode == wire.ModeCreate {
+				id = "" // a client's "id" in a post names nothing
+			}
+			r, f := wire.Build(wz, base, ri, st.mode, id, now, commentMax)
 			if f == nil {
 				f = dnsOnly(r)
 			}

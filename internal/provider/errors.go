@@ -35,6 +35,9 @@ const (
 	// KindUnavailable is a server error or a transport failure; retry with
 	// backoff.
 	KindUnavailable
+	// KindNotSupported is an operation the provider does not offer at all,
+	// such as minting API tokens on an RFC 2136 server; permanent.
+	KindNotSupported
 )
 
 var kindNames = [...]string{
@@ -46,6 +49,7 @@ var kindNames = [...]string{
 	KindQuotaExceeded: "quota exceeded",
 	KindRateLimited:   "rate limited",
 	KindUnavailable:   "unavailable",
+	KindNotSupported:  "not supported",
 }
 
 func (k Kind) String() string {
@@ -64,6 +68,7 @@ var (
 	ErrQuotaExceeded = errors.New("provider: quota exceeded")
 	ErrRateLimited   = errors.New("provider: rate limited")
 	ErrUnavailable   = errors.New("provider: unavailable")
+	ErrNotSupported  = errors.New("provider: not supported")
 )
 
 func (k Kind) sentinel() error {
@@ -82,6 +87,8 @@ func (k Kind) sentinel() error {
 		return ErrRateLimited
 	case KindUnavailable:
 		return ErrUnavailable
+	case KindNotSupported:
+		return ErrNotSupported
 	}
 	return nil
 }
@@ -173,6 +180,10 @@ func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
 
 // IsConflict reports whether err is a change that clashes with the zone.
 func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// IsNotSupported reports whether err is an operation the provider does not
+// offer (minting tokens on a provider that mints none).
+func IsNotSupported(err error) bool { return errors.Is(err, ErrNotSupported) }
 
 // IsQuotaExceeded reports whether err is a provider quota reached.
 func IsQuotaExceeded(err error) bool { return errors.Is(err, ErrQuotaExceeded) }

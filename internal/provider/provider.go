@@ -420,3 +420,21 @@ const (
 	ResultServerError = "server_error"
 	ResultTransport   = "transport_error"
 )
+
+// TokenMinter is implemented by a provider that can say whether it mints API
+// tokens at all. A provider that does not implement it is taken to mint them
+// (Cloudflare, the memory store).
+type TokenMinter interface {
+	MintsTokens() bool
+}
+
+// MintsTokens reports whether p mints provider API tokens. The token sweep,
+// the token quota and providerToken credentials apply only to providers that
+// do; the others answer every token method with an error satisfying
+// IsNotSupported.
+func MintsTokens(p Provider) bool {
+	if m, ok := p.(TokenMinter); ok {
+		return m.MintsTokens()
+	}
+	return true
+}

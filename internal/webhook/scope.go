@@ -107,6 +107,12 @@ func ValidateScopeSpec(scope *v1alpha1.DNSScope, now time.Time) (field.ErrorList
 		}
 	}
 	errs = append(errs, frontDoorToggleErrors(creds, c)...)
+	if scope.Spec.Provider.RFC2136 != nil && c.ProviderTokenEnabled() {
+		// The CRD's CEL rule says the same; this names the field for
+		// objects the scope controller checks again.
+		errs = append(errs, field.Invalid(creds.Child("providerToken", "enabled"), true,
+			"must be false with spec.provider.rfc2136 (set providerToken: {enabled: false}): an RFC 2136 server has no API tokens to mint; credentials.rfc2136 (the gateway's TSIG keys) and the front doors are the tenants' credentials"))
+	}
 	if !c.ProviderTokenEnabled() && !c.RFC2136Enabled() {
 		warnings = append(warnings, "spec.credentials: neither providerToken nor rfc2136 is enabled; namespaces get records but no credentials")
 	}

@@ -45,6 +45,17 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 			if op.Kind != Replace && op.Content == "" {
 				return nil, fail(Invalid, "add of %s %s without data", op.Name, op.Type)
 			}
+			// What a front door writes passes the checks a claim's values
+			// pass (one rule for both): no CNAME target with an escaped dot
+			// or a "*", no TXT with control bytes, whatever the protocol
+			// let through. Refused, as the provider would refuse it.
+			values := op.Values
+			if op.Kind != Replace {
+				values = []string{op.Content}
+			}
+			if err := grant.ValidateValues(op.Type, values); err != nil {
+				return nil, fail(Refused, "%s %s: %v", op.Name, op.Type, err)
+			}
 			if op.Kind == AddKeepNewest && op.Keep < 1 {
 				return nil, fail(Invalid, "keep %d of %s %s: at least one", op.Keep, op.Name, op.Type)
 			}
@@ -65,7 +76,7 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 }
 
 // CheckGrants is the grant decision alone: every prerequisite at a name
-// the tenant has a grant at, every change at a (name, type) it was granted
+// the tenant has a grant at (an RRset prerequisite of a granted type), every change at a (name, type) it was granted
 // (a name-wide delete at a name it has one at). Write makes it; a front door
 // whose protocol refuses grants before it reads the data (RFC 2136's
 // REFUSED before FORMERR) asks it first, RR by RR, of the same rule.
@@ -75,6 +86,14 @@ func CheckGrants(t Tenant, ps []Prereq, ops []Op) *Error {
 			// Answering it would tell which records exist where the
 			// tenant may not write: no oracle.
 			return fail(Refused, "prerequisite on %s, where the tenant has no grant", p.Name)
+		}
+		switch p.Kind {
+		case RRsetExists, RRsetAbsent, RRsetEquals:
+			// Nor of another namespace's type at a name both hold: an
+			// RRset prerequisite is answered only of a granted type.
+			if _, granted := t.Grants[Grant{Name: p.Name, Type: p.Type}]; !granted {
+				return fail(Refused, "prerequisite on %s %s, a type the tenant was not granted there", p.Name, p.Type)
+			}
 		}
 	}
 	for _, op := range ops {

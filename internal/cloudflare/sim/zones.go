@@ -4,7 +4,6 @@ import (
 	"github.com/scopedns/scopedns/internal/cloudflare/wire"
 
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -36,40 +35,11 @@ func (s *Server) zoneJSON(z *zone, t *token) wire.ZoneJSON {
 // name, account.id, account.name and status filters.
 func (s *Server) listZones(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	q := rq.r.URL.Query()
-	var preds []func(*zone) bool
-	if q.Has("name") {
-		nf := wire.NameFilter(q.Get("name"))
-		preds = append(preds, func(z *zone) bool { return nf(z.name) })
-	}
-	if v := q.Get("account.id"); v != "" {
-		preds = append(preds, func(*zone) bool { return v == s.acctID })
-	}
-	if v := q.Get("account.name"); v != "" {
-		preds = append(preds, func(*zone) bool { return strings.EqualFold(v, s.acctName) })
-	}
-	if v := q.Get("status"); v != "" {
-		preds = append(preds, func(*zone) bool { return v == "active" })
-	}
-	anyOf := q.Get("match") == "any"
-
+	match := wire.ZoneFilter(q, s.acctID, s.acctName)
 	s.mu.RLock()
 	var zs []*zone
 	for _, z := range s.zones {
-		if !rq.tok.can(permZoneRead, s.acctID, z.id) {
-			continue
-		}
-		ok := len(preds) == 0 || !anyOf
-		for _, p := range preds {
-			if anyOf && p(z) {
-				ok = true
-				break
-			}
-			if !anyOf && !p(z) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if rq.tok.can(permZoneRead, s.acctID, z.id) && match(z.name) {
 			zs = append(zs, z)
 		}
 	}

@@ -278,3 +278,35 @@ func BearerToken(r *http.Request) (string, *Failure) {
 	}
 	return value, nil
 }
+
+// ZoneFilter is GET /zones's filter of a zone by name: Cloudflare's name
+// (NameFilter) and status (every zone is active) parameters, and account
+// (account.id, account.name) as the server's account answers it; combined
+// by match=all (the default) or match=any.
+func ZoneFilter(q url.Values, accountID, accountName string) func(name string) bool {
+	var preds []func(string) bool
+	if q.Has("name") {
+		preds = append(preds, NameFilter(q.Get("name")))
+	}
+	if v := q.Get("account.id"); v != "" {
+		preds = append(preds, func(string) bool { return v == accountID })
+	}
+	if v := q.Get("account.name"); v != "" {
+		preds = append(preds, func(string) bool { return strings.EqualFold(v, accountName) })
+	}
+	if v := q.Get("status"); v != "" {
+		preds = append(preds, func(string) bool { return v == "active" })
+	}
+	anyOf := q.Get("match") == "any"
+	return func(name string) bool {
+		if len(preds) == 0 {
+			return true
+		}
+		for _, p := range preds {
+			if p(name) == anyOf {
+				return anyOf
+			}
+		}
+		return !anyOf
+	}
+}

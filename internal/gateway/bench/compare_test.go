@@ -14,10 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/provider/memory"
+	"github.com/scopedns/scopedns/internal/testdns"
 )
 
 const (
@@ -176,96 +175,18 @@ func startNamed(t *testing.T, named string) string {
 	return startNamedKeys(t, named, map[string]string{keyName: name})
 }
 
-// startNamedKeys runs BIND with one key per entry of grants (key name ->
-// the one name it may write TXT at), trying up to three times: a port picked
-// free can be taken before named binds it.
-func startNamedKeys(t *testing.T, named string, grants map[string]string) string {
+// startNamedKeys runs BIND (internal/testdns) with one key per entry of
+// grants (key name -> the one name it may write TXT at).
+func startNamedKeys(t *testing.T, _ string, grants map[string]string) string {
 	t.Helper()
-	var keys, policy strings.Builder
+	cfg := testdns.Config{Zones: []string{zone}}
+	var policy strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(grants)) {
-		fmt.Fprintf(&keys, "key \"%s\" { algorithm hmac-sha256; secret \"%s\"; };\n", k, secret)
+		cfg.Keys = append(cfg.Keys, testdns.Key{Name: strings.TrimSuffix(k, "."), Secret: secret})
 		fmt.Fprintf(&policy, "grant %s name %s TXT; ", k, grants[k])
 	}
-	for attempt := 0; ; attempt++ {
-		addr, err := tryNamedWith(t, named, keys.String(), policy.String())
-		if err == nil {
-			return addr
-		}
-		if attempt == 2 {
-			t.Fatalf("named did not start: %v", err)
-		}
-	}
-}
-
-// tryNamedWith starts named with the given key statements and update-policy
-// rules for the zone.
-func tryNamedWith(t *testing.T, named, keys, grants string) (string, error) {
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	conf := fmt.Sprintf(`options {
-	directory "%[1]s";
-	pid-file "%[1]s/named.pid";
-	listen-on port %[2]d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	notify no;
-	dnssec-validation no;
-};
-controls { };
-%[3]s
-zone "%[4]s" {
-	type primary;
-	file "%[1]s/%[4]s.db";
-	update-policy { %[5]s};
-};
-`, dir, port, keys, zone, grants)
-	zoneFile := "$TTL 300\n@ IN SOA ns." + zone + ". hostmaster." + zone + ". 1 3600 600 604800 60\n@ IN NS ns." + zone + ".\nns IN A 127.0.0.1\n"
-	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, zone+".db"), []byte(zoneFile), 0o600); err != nil {
-		return "", err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "named.log"))
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, named, "-g", "-c", filepath.Join(dir, "named.conf"))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return "", err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() { cancel(); <-exited; _ = logFile.Close() }
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logFile.Name())
-			stop()
-			return "", fmt.Errorf("named exited:\n%s", log)
-		default:
-		}
-		m := new(dns.Msg)
-		m.SetQuestion(zone+".", dns.TypeSOA)
-		if r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
-			t.Cleanup(stop)
-			return addr, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(logFile.Name())
-	stop()
-	return "", fmt.Errorf("named did not answer on %s:\n%s", addr, log)
+	cfg.Grants = policy.String()
+	return testdns.StartBIND(t, cfg).Addr
 }
 
 func bindVersion(named string) string {

@@ -50,35 +50,95 @@ type Env struct {
 	// Logs, when set, returns everything the provider has logged so far; the
 	// secrecy case checks that no token value appears in it.
 	Logs func() string
+	// NoTokens says the provider mints no API tokens (RFC 2136): the token
+	// cases are skipped, and the case that every token method answers
+	// provider.IsNotSupported runs instead.
+	NoTokens bool
 }
+
+// tokenCase marks the cases that mint tokens.
+type tokenCase bool
 
 // Run runs every case of the contract as a subtest.
 func Run(t *testing.T, newEnv func(t *testing.T) Env) {
+	const mints, plain = tokenCase(true), tokenCase(false)
 	cases := []struct {
-		name string
-		run  func(t *testing.T, e *env)
+		name   string
+		tokens tokenCase
+		run    func(t *testing.T, e *env)
 	}{
-		{"zones are found by name and unknown names are left out", testZones},
-		{"a token minted for zone A writes and deletes a TXT record in zone A", testTokenWritesInItsZone},
-		{"a token minted for zone A is forbidden in zone B", testTokenForbiddenElsewhere},
-		{"updating a token's zones in place lets the same value write in zone B", testUpdateTokenZones},
-		{"a revoked token stops working", testRevoke},
-		{"one apply creates three, updates one and deletes one", testBatch},
-		{"records are read past one page and filtered by owner, name and type", testPagination},
-		{"MX, SRV and CAA records are created, read back, updated and deleted", testStructured},
-		{"TXT content of 300 and 2,048 characters is written and read back, 2,049 is refused", testLongTXT},
-		{"tokens of this cluster are listed by name prefix", testListTokens},
-		{"a token is read by ID with its name and zones, and a revoked one is not found", testGetToken},
-		{"a rate limit is waited out or reported with a wait", testRateLimit},
-		{"minting past the token quota is refused as quota exceeded", testQuota},
-		{"no error or log line carries a token value", testNoSecretInErrors},
+		{"zones are found by name and unknown names are left out", plain, testZones},
+		{"a credential the backend does not know is forbidden", plain, testUnknownCredential},
+		{"a token minted for zone A writes and deletes a TXT record in zone A", mints, testTokenWritesInItsZone},
+		{"a token minted for zone A is forbidden in zone B", mints, testTokenForbiddenElsewhere},
+		{"updating a token's zones in place lets the same value write in zone B", mints, testUpdateTokenZones},
+		{"a revoked token stops working", mints, testRevoke},
+		{"one apply creates three, updates one and deletes one", plain, testBatch},
+		{"records are read past one page and filtered by owner, name and type", plain, testPagination},
+		{"MX, SRV and CAA records are created, read back, updated and deleted", plain, testStructured},
+		{"TXT content of 300 and 2,048 characters is written and read back, 2,049 is refused", plain, testLongTXT},
+		{"tokens of this cluster are listed by name prefix", mints, testListTokens},
+		{"a token is read by ID with its name and zones, and a revoked one is not found", mints, testGetToken},
+		{"a rate limit is waited out or reported with a wait", plain, testRateLimit},
+		{"minting past the token quota is refused as quota exceeded", mints, testQuota},
+		{"no error or log line carries a token value", mints, testNoSecretInErrors},
+		{"a provider that mints no tokens answers every token method as not supported", plain, testNoTokens},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := setup(t, newEnv(t))
+			env := newEnv(t)
+			if env.NoTokens && c.tokens == mints {
+				t.Skip("this provider mints no tokens")
+			}
+			e := setup(t, env)
 			c.run(t, e)
 		})
 	}
+}
+
+func testUnknownCredential(t *testing.T, e *env) {
+	// Base64, so that a backend that wants a TSIG secret can take it.
+	p := e.Connect(t, provider.Secret("bm90LWEtcmVhbC1jcmVkZW50aWFsLWF0LWFsbA=="))
+	if err := p.Verify(e.ctx); !provider.IsForbidden(err) {
+		t.Fatalf("Verify with an unknown credential: err = %v, want forbidden", err)
+	}
+	if _, err := p.Records(e.ctx, e.zoneA.ID, provider.RecordFilter{}); !provider.IsForbidden(err) {
+		t.Fatalf("Records with an unknown credential: err = %v, want forbidden", err)
+	}
+	rec := e.txt(e.zoneA, "_acme-challenge.unknown-"+randomSuffix(), "nope")
+	if _, err := p.ApplyChanges(e.ctx, e.zoneA.ID, provider.Changes{Create: []provider.Record{rec}}); !provider.IsForbidden(err) {
+		t.Fatalf("writing with an unknown credential: err = %v, want forbidden", err)
+	}
+	if got, err := e.Provider.Records(e.ctx, e.zoneA.ID, provider.RecordFilter{Name: rec.Name}); err != nil || len(got) != 0 {
+		t.Fatalf("after the refused write the zone holds %v (err %v)", got, err)
+	}
+}
+
+func testNoTokens(t *testing.T, e *env) {
+	if !e.NoTokens {
+		if !provider.MintsTokens(e.Provider) {
+			t.Fatal("the provider says it mints no tokens, but the environment does not set NoTokens")
+		}
+		t.Skip("this provider mints tokens")
+	}
+	if provider.MintsTokens(e.Provider) {
+		t.Fatal("provider.MintsTokens says this provider mints tokens")
+	}
+	_, err := e.Provider.MintToken(e.ctx, provider.TokenSpec{Name: provider.TokenName(e.Cluster, "contract", "contract", "1"), ZoneIDs: []string{e.zoneA.ID}})
+	check := func(what string, err error) {
+		t.Helper()
+		if !provider.IsNotSupported(err) || provider.IsRetryable(err) {
+			t.Errorf("%s: err = %v, want not supported and not retryable", what, err)
+		}
+	}
+	check("MintToken", err)
+	_, err = e.Provider.UpdateTokenZones(e.ctx, "1", []string{e.zoneA.ID})
+	check("UpdateTokenZones", err)
+	check("RevokeToken", e.Provider.RevokeToken(e.ctx, "1"))
+	_, err = e.Provider.Tokens(e.ctx, "")
+	check("Tokens", err)
+	_, err = e.Provider.Token(e.ctx, "1")
+	check("Token", err)
 }
 
 type env struct {
