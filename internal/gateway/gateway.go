@@ -146,6 +146,7 @@ type Server struct {
 	tsig     *tsigVerifier
 	verified verifiedCache
 	limits   *limiters
+	reader   zoneReader
 	sampler  *auditsample.Sampler // unauthenticated, by source address
 	// overLimit samples lines of keys refused for their rate or budget,
 	// by key name.
@@ -236,6 +237,7 @@ func New(o Options) (*Server, error) {
 		ready:     make(chan struct{}),
 	}
 	s.tsig = &tsigVerifier{s: s}
+	s.reader, _ = o.ZoneWriter.(zoneReader)
 	s.verified.m = map[string]*verifiedEntry{}
 	ctx := context.Background()
 	s.baseCtx.Store(&ctx)
