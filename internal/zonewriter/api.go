@@ -125,13 +125,29 @@ type Request struct {
 	Prereqs      []Prereq
 	Ops          []Op
 	// Protocol names the front door in the audit line ("rfc2136",
-	// "acme-dns", "dyndns2").
+	// "acme-dns", "dyndns2", "cloudflare-api").
 	Protocol string
+	// AutoTTL says a TTL of 1 asks for the provider's automatic TTL, as in
+	// Cloudflare's API: it is kept as 1, not raised to MinTTL, and checked
+	// against the granted TTL as what resolvers are told
+	// (grant.EffectiveTTL). Without it a 1 is one second, as in RFC 2136.
+	AutoTTL bool
 }
 
 // Result says what a request changed.
 type Result struct {
 	Created, Updated, Deleted int
+	// Stored are the records the request created, then those it updated,
+	// as the provider stored them (with their IDs), each in the order the
+	// request's ops made them: a front door whose protocol answers with the
+	// records written (Cloudflare's API) returns these.
+	Stored []provider.Record
+}
+
+// ReadRequest asks for what a tenant may see of a zone.
+type ReadRequest struct {
+	Tenant       Tenant
+	Zone, ZoneID string
 }
 
 // Changed reports whether the request changed anything.

@@ -3,6 +3,7 @@ package zonewriter
 import (
 	"slices"
 
+	"github.com/scopedns/scopedns/internal/grant"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -47,10 +48,15 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 			if op.Kind == AddKeepNewest && op.Keep < 1 {
 				return nil, fail(Invalid, "keep %d of %s %s: at least one", op.Keep, op.Name, op.Type)
 			}
-			if maxTTL > 0 && int64(op.TTL) > int64(maxTTL) {
+			auto := r.AutoTTL && op.TTL == int(grant.AutoTTL)
+			effective := int64(op.TTL)
+			if auto {
+				effective = int64(grant.AutoTTLSeconds)
+			}
+			if maxTTL > 0 && effective > int64(maxTTL) {
 				return nil, fail(Refused, "TTL %d of %s %s is above the granted %d", op.TTL, op.Name, op.Type, maxTTL)
 			}
-			if w.o.MinTTL > 0 && op.TTL < w.o.MinTTL {
+			if !auto && w.o.MinTTL > 0 && op.TTL < w.o.MinTTL {
 				op.TTL = w.o.MinTTL
 			}
 		}

@@ -332,8 +332,12 @@ func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 	if pl.budget.fair != nil {
 		pl.budget.fair.Add(pl.tenant, int(math.Ceil(cost*costUnit)), w.o.Now())
 	}
+	var recs []provider.Record
+	if err == nil {
+		recs = stored(pl.changes, res)
+	}
 	w.mu.Lock()
-	w.settle(pl, res, err)
+	w.settle(pl, res, recs, err)
 	pl.z.end()
 	w.mu.Unlock()
 	if err != nil {
@@ -342,16 +346,38 @@ func (w *Writer) send(p Provider, zoneID string, pl *planned) (Result, error) {
 		}
 		return Result{}, providerError("writing records", err)
 	}
-	return Result{Created: len(pl.changes.Create), Updated: len(pl.changes.UpdateNew), Deleted: len(pl.changes.Delete)}, nil
+	return Result{
+		Created: len(pl.changes.Create), Updated: len(pl.changes.UpdateNew), Deleted: len(pl.changes.Delete),
+		Stored: recs,
+	}, nil
+}
+
+// stored are the records a change set created and updated, as the provider
+// stored them where it said so.
+func stored(c provider.Changes, res provider.ApplyResult) []provider.Record {
+	out := make([]provider.Record, 0, len(c.Create)+len(c.UpdateNew))
+	for i, r := range c.Create {
+		if i < len(res.Created) && res.Created[i].ID != "" {
+			r = res.Created[i]
+		}
+		out = append(out, r)
+	}
+	for i, r := range c.UpdateNew {
+		if i < len(res.Updated) && res.Updated[i].ID != "" {
+			r = res.Updated[i]
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // settle brings the snapshot up to date after a batch: what the provider
-// stored on success; nothing when the provider refused the request's content
+// stored on success (recs, see stored); nothing when the provider refused the request's content
 // (it applied none of it, and the snapshot is right). A record not found or
 // in conflict means the snapshot is wrong (someone changed the zone behind
 // it), and on any other error what the provider did is not known: the zone
 // is listed again before the next decision. Called with w.mu held.
-func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
+func (w *Writer) settle(pl *planned, res provider.ApplyResult, recs []provider.Record, err error) {
 	z := pl.z
 	if err != nil {
 		contentRefused := provider.IsInvalid(err) && len(res.Created)+len(res.Updated)+len(res.Deleted) == 0
@@ -361,18 +387,11 @@ func (w *Writer) settle(pl *planned, res provider.ApplyResult, err error) {
 		}
 		return
 	}
-	for i, c := range pl.changes.Create {
-		if i < len(res.Created) && res.Created[i].ID != "" {
-			c = res.Created[i]
-		}
+	for _, c := range recs[:len(pl.changes.Create)] {
 		z.put(c)
 	}
 	for i, r := range pl.refs.updated {
-		u := pl.changes.UpdateNew[i]
-		if i < len(res.Updated) && res.Updated[i].ID != "" {
-			u = res.Updated[i]
-		}
-		r.Record = u
+		r.Record = recs[len(pl.changes.Create)+i]
 	}
 	for _, r := range pl.refs.deleted {
 		z.remove(provider.NormalizeName(r.Name), r)
