@@ -14,6 +14,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/dnslisten"
+	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -61,10 +62,12 @@ type (
 	WritersFunc = zonewriter.ProvidersFunc
 )
 
-// ZoneWriter is the one write path of every front door; *zonewriter.Writer
+// ZoneWriter is the one write path of every front door, and the snapshot
+// zone transfers read (only the tenant's granted records); *zonewriter.Writer
 // is one.
 type ZoneWriter interface {
 	Write(ctx context.Context, r zonewriter.Request) (zonewriter.Result, error)
+	Read(ctx context.Context, r zonewriter.ReadRequest) ([]provider.Record, error)
 }
 
 var _ ZoneWriter = (*zonewriter.Writer)(nil)
@@ -146,7 +149,6 @@ type Server struct {
 	tsig     *tsigVerifier
 	verified verifiedCache
 	limits   *limiters
-	reader   zoneReader
 	sampler  *auditsample.Sampler // unauthenticated, by source address
 	// overLimit samples lines of keys refused for their rate or budget,
 	// by key name.
@@ -237,7 +239,6 @@ func New(o Options) (*Server, error) {
 		ready:     make(chan struct{}),
 	}
 	s.tsig = &tsigVerifier{s: s}
-	s.reader, _ = o.ZoneWriter.(zoneReader)
 	s.verified.m = map[string]*verifiedEntry{}
 	ctx := context.Background()
 	s.baseCtx.Store(&ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 // transferMessageSize is the most record bytes (uncompressed) put in one
@@ -42,16 +43,7 @@ func (s *Server) serveTransfer(q *request) int {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx(), s.o.RequestTimeout)
 	defer cancel()
-	if s.reader == nil {
-		q.reason = "zone transfers need a zone writer that reads"
-		return dns.RcodeRefused
-	}
-	recs, err := s.reader.Read(ctx, readRequest{
-		Tenant:   s.tenant(q.key),
-		Zone:     q.zone,
-		ZoneID:   zoneID,
-		Protocol: "rfc2136",
-	})
+	recs, err := s.o.ZoneWriter.Read(ctx, zonewriter.ReadRequest{Tenant: s.tenant(q.key), Zone: q.zone, ZoneID: zoneID})
 	if err != nil {
 		return q.writeFailed(err)
 	}

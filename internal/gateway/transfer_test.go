@@ -132,7 +132,7 @@ var teamATransfer = []string{
 }
 
 func TestTransferHoldsOnlyTheKeysRecordsBetweenTwoSOAs(t *testing.T) {
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	seedTransferZone(f)
 	ms, err := transferOf(t, f.addr, asTeamA, axfr(testZone))
 	if err != nil {
@@ -151,7 +151,7 @@ func TestTransferHoldsOnlyTheKeysRecordsBetweenTwoSOAs(t *testing.T) {
 }
 
 func TestTransferOfManyMessagesIsSignedAndChained(t *testing.T) {
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	var recs []provider.Record
 	for i := range 300 {
 		recs = append(recs, owned(acmeName, "TXT", fmt.Sprintf("%03d-%s", i, strings.Repeat("v", 200)), 120))
@@ -189,7 +189,7 @@ func TestTransferOfManyMessagesIsSignedAndChained(t *testing.T) {
 }
 
 func TestTransferIsRefused(t *testing.T) {
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	seedTransferZone(f)
 	for _, tc := range []struct {
 		name    string
@@ -232,7 +232,7 @@ func TestTransferIsRefused(t *testing.T) {
 }
 
 func TestTransferOverUDPIsFORMERRAsInBIND(t *testing.T) {
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	seedTransferZone(f)
 	r, err := f.exchange("udp", asTeamA, axfr(testZone))
 	if err != nil {
@@ -244,7 +244,7 @@ func TestTransferOverUDPIsFORMERRAsInBIND(t *testing.T) {
 }
 
 func TestTransferIsLimitedByTheKeysRate(t *testing.T) {
-	f := newTransferFixture(t, func(o *Options) { o.RatePerKey, o.BurstPerKey = 0.001, 1 })
+	f := newFixture(t, func(o *Options) { o.RatePerKey, o.BurstPerKey = 0.001, 1 })
 	seedTransferZone(f)
 	if _, err := transferOf(t, f.addr, asTeamA, axfr(testZone)); err != nil {
 		t.Fatalf("first transfer: %v", err)
@@ -255,10 +255,34 @@ func TestTransferIsLimitedByTheKeysRate(t *testing.T) {
 	}
 }
 
+// TestTransferOverTheNamespacesBudgetIsRefusedSigned: a namespace that
+// spent its part of the front doors' budget on updates is refused its
+// transfers too (REFUSED, signed, nothing sent): it is to back off, not poll.
 func TestTransferOverTheNamespacesBudgetIsRefusedSigned(t *testing.T) {
-	f, rw := newReadingFixture(t, nil)
+	f := newFixture(t, func(o *Options) {
+		zw, err := zonewriter.New(zonewriter.Options{Providers: o.Writers, RequestBudget: 4, BudgetWindow: time.Hour, PaceBurst: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.ZoneWriter = zw
+	})
 	seedTransferZone(f)
-	rw.err = &zonewriter.Error{Code: zonewriter.OverBudget, Reason: "namespace team-a used its share of the provider budget"}
+	if _, err := transferOf(t, f.addr, asTeamA, axfr(testZone)); err != nil {
+		t.Fatalf("a transfer within the budget: %v", err)
+	}
+	refused := false
+	for i := 0; i < 30 && !refused; i++ {
+		m := update(testZone)
+		m.Insert(rrs(t, fmt.Sprintf("%s. 120 IN TXT flood-%d", acmeName, i)))
+		r, err := f.exchange("tcp", asTeamA, m)
+		if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		refused = r.Rcode == dns.RcodeRefused
+	}
+	if !refused {
+		t.Fatal("the namespace was never refused for its budget")
+	}
 	ms, err := transferOf(t, f.addr, asTeamA, axfr(testZone))
 	if len(ms) != 1 {
 		t.Fatalf("%d messages (%v), want one answer", len(ms), err)
@@ -266,7 +290,7 @@ func TestTransferOverTheNamespacesBudgetIsRefusedSigned(t *testing.T) {
 	if r := ms[0]; r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 || r.IsTsig() == nil || r.IsTsig().MACSize == 0 {
 		t.Fatalf("answer %v, want REFUSED, signed, without records", r)
 	}
-	if !strings.Contains(f.logs.String(), "provider budget") {
+	if !strings.Contains(f.logs.String(), `"msg":"rfc2136 transfer"`) || !strings.Contains(f.logs.String(), "provider budget") {
 		t.Fatalf("no audit line says the budget refused the transfer:\n%s", f.logs.String())
 	}
 }
@@ -274,7 +298,7 @@ func TestTransferOverTheNamespacesBudgetIsRefusedSigned(t *testing.T) {
 // TestTransferWritesOneAuditLine: one line per transfer, at info level, with
 // the key, the zone and how many records went out; never the secret.
 func TestTransferWritesOneAuditLine(t *testing.T) {
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	seedTransferZone(f)
 	if _, err := transferOf(t, f.addr, asTeamA, axfr(testZone)); err != nil {
 		t.Fatal(err)
@@ -309,7 +333,7 @@ func TestDigTransfer(t *testing.T) {
 	if err != nil {
 		t.Skip("dig not installed: run hack/setup.sh")
 	}
-	f := newTransferFixture(t, nil)
+	f := newFixture(t, nil)
 	seedTransferZone(f)
 	var many []provider.Record
 	for i := range 200 {
