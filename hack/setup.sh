@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive as real clients and peers:
-# nsupdate (bind9-dnsutils), named (bind9), and the dyndns2 clients ddclient
+# nsupdate and dig (bind9-dnsutils), named (bind9), and the dyndns2 clients ddclient
 # and inadyn. Everything else the tests need is built from the Go module proxy
 # by the Makefile and hack/controlplane.sh.
 set -euo pipefail
 need=()
-command -v nsupdate >/dev/null 2>&1 || need+=(bind9-dnsutils)
+{ command -v nsupdate && command -v dig; } >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need+=(bind9)
 command -v ddclient >/dev/null 2>&1 || [ -x /usr/sbin/ddclient ] || need+=(ddclient)
 command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need+=(inadyn)
