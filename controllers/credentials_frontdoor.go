@@ -3,12 +3,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/frontcreds"
 )
 
@@ -22,6 +24,13 @@ const (
 	// login (ddclient, inadyn, routers).
 	KeyDynDNSUsername = "dyndns-username"
 	KeyDynDNSPassword = "dyndns-password"
+	// KeyCloudflareAPIToken is the bearer token of the Cloudflare-compatible
+	// API, and KeyCloudflareAPIURL its base URL (--http-gateway-url +
+	// /client/v4): what lego and external-dns read as CLOUDFLARE_API_TOKEN
+	// (or CF_API_TOKEN) and CLOUDFLARE_BASE_URL, Terraform as api_token and
+	// base_url.
+	KeyCloudflareAPIToken = "cloudflare-api-token"
+	KeyCloudflareAPIURL   = "cloudflare-api-url"
 )
 
 // frontDoorKeys are the front-door keys of the tenant Secret: the acme-dns
@@ -68,6 +77,12 @@ func (r *CredentialsReconciler) frontDoorKeys(ctx context.Context, scope *v1alph
 				out[KeyDynDNSPassword] = []byte(u.Passwords[0])
 			}
 		}
+		if creds.CloudflareAPIEnabled() {
+			if t, ok := frontcreds.CloudflareAPIToken(id, []string{secret}, reserved); ok {
+				out[KeyCloudflareAPIToken] = []byte(t.Values[0])
+				out[KeyCloudflareAPIURL] = []byte(strings.TrimSuffix(r.HTTPGatewayURL, "/") + cfapi.Prefix[:len(cfapi.Prefix)-1])
+			}
+		}
 	}
 	return out, r.setFrontDoorsReady(ctx, cred, true, v1alpha1.ReasonFrontDoorsServed,
 		fmt.Sprintf("%s logins are served at %s", enabledFrontDoors(creds), r.HTTPGatewayURL))
@@ -85,13 +100,22 @@ func (r *CredentialsReconciler) missingHTTPGateway() string {
 }
 
 func enabledFrontDoors(c *v1alpha1.CredentialsSpec) string {
-	switch {
-	case c.ACMEDNSEnabled() && c.DynDNSEnabled():
-		return "acmeDNS and dynDNS"
-	case c.ACMEDNSEnabled():
-		return "acmeDNS"
+	var on []string
+	for _, d := range []struct {
+		name    string
+		enabled bool
+	}{{"acmeDNS", c.ACMEDNSEnabled()}, {"dynDNS", c.DynDNSEnabled()}, {"cloudflareAPI", c.CloudflareAPIEnabled()}} {
+		if d.enabled {
+			on = append(on, d.name)
+		}
 	}
-	return "dynDNS"
+	switch len(on) {
+	case 0:
+		return ""
+	case 1:
+		return on[0]
+	}
+	return strings.Join(on[:len(on)-1], ", ") + " and " + on[len(on)-1]
 }
 
 // setFrontDoorsReady sets the condition and writes the status when it

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/acmedns"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/dyndns"
 	"github.com/scopedns/scopedns/internal/frontcreds"
 	"github.com/scopedns/scopedns/internal/gateway"
@@ -33,12 +34,13 @@ type GatewayKeysReconciler struct {
 	Client client.Client
 	// Keys is the RFC 2136 gateway's store; nil when the gateway is off.
 	Keys *gateway.KeyStore
-	// Accounts and Users are the HTTP front doors' stores (acme-dns,
-	// dyndns2); nil when the front door is off. They get the logins of
-	// scopes that enable acmeDNS and dynDNS, over the same reservations as
-	// the key.
+	// Accounts, Users and Tokens are the HTTP front doors' stores
+	// (acme-dns, dyndns2, the Cloudflare-compatible API); nil when the front
+	// door is off. They get the logins of scopes that enable acmeDNS, dynDNS
+	// and cloudflareAPI, over the same reservations as the key.
 	Accounts *acmedns.AccountStore
 	Users    *dyndns.UserStore
+	Tokens   *cfapi.TokenStore
 	// ClusterName goes into the owner marker of the front doors' records
 	// and into the derived usernames.
 	ClusterName string
@@ -56,6 +58,14 @@ type keySet struct {
 	key      gateway.Key
 	accounts []acmedns.Account
 	user     *dyndns.User
+	token    *cfapi.Token
+}
+
+// FrontDoorStores are the HTTP front doors' stores; a nil one is off.
+type FrontDoorStores struct {
+	Accounts *acmedns.AccountStore
+	Users    *dyndns.UserStore
+	Tokens   *cfapi.TokenStore
 }
 
 // Reconcile puts the namespace's key and logins for the scope into the
@@ -73,7 +83,7 @@ func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.Keys.Delete(TSIGKeyName(ns, scopeName))
 		}
 	}
-	r.logins.put(r.Accounts, r.Users, req.NamespacedName, set.accounts, set.user)
+	r.logins.put(FrontDoorStores{Accounts: r.Accounts, Users: r.Users, Tokens: r.Tokens}, req.NamespacedName, set)
 	return ctrl.Result{}, nil
 }
 
@@ -113,6 +123,11 @@ func (r *GatewayKeysReconciler) keys(ctx context.Context, ns, scopeName string) 
 	if creds.DynDNSEnabled() {
 		if u, ok := frontcreds.DynDNSUser(id, secrets, reserved); ok {
 			set.user = &u
+		}
+	}
+	if creds.CloudflareAPIEnabled() {
+		if t, ok := frontcreds.CloudflareAPIToken(id, secrets, reserved); ok {
+			set.token = &t
 		}
 	}
 	return set, true, nil
@@ -226,50 +241,59 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 type loginSets struct {
 	mu       sync.Mutex
 	accounts map[client.ObjectKey][]acmedns.Account
-	users    map[client.ObjectKey]dyndns.User
+	users    map[client.ObjectKey][]dyndns.User
+	tokens   map[client.ObjectKey][]cfapi.Token
 }
 
 // put records one namespace's logins (none: removed) and hands the stores
 // the new whole sets. A nil store is off and gets nothing.
-func (l *loginSets) put(accounts *acmedns.AccountStore, users *dyndns.UserStore, req client.ObjectKey, as []acmedns.Account, u *dyndns.User) {
+func (l *loginSets) put(st FrontDoorStores, req client.ObjectKey, set keySet) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if accounts != nil {
-		if l.accounts == nil {
-			l.accounts = map[client.ObjectKey][]acmedns.Account{}
-		}
-		_, had := l.accounts[req]
-		if len(as) > 0 {
-			l.accounts[req] = as
-		} else {
-			delete(l.accounts, req)
-		}
-		if had || len(as) > 0 {
-			var all []acmedns.Account
-			for _, v := range l.accounts {
-				all = append(all, v...)
-			}
-			accounts.Replace(all)
+	if st.Accounts != nil {
+		if all, changed := putLogins(&l.accounts, req, set.accounts); changed {
+			st.Accounts.Replace(all)
 		}
 	}
-	if users != nil {
-		if l.users == nil {
-			l.users = map[client.ObjectKey]dyndns.User{}
-		}
-		_, had := l.users[req]
-		if u != nil {
-			l.users[req] = *u
-		} else {
-			delete(l.users, req)
-		}
-		if had || u != nil {
-			all := make([]dyndns.User, 0, len(l.users))
-			for _, v := range l.users {
-				all = append(all, v)
-			}
-			users.Replace(all)
+	if st.Users != nil {
+		if all, changed := putLogins(&l.users, req, optional(set.user)); changed {
+			st.Users.Replace(all)
 		}
 	}
+	if st.Tokens != nil {
+		if all, changed := putLogins(&l.tokens, req, optional(set.token)); changed {
+			st.Tokens.Replace(all)
+		}
+	}
+}
+
+// putLogins sets one namespace's logins of one kind in m and returns every
+// namespace's, or changed false when there were none before and are none
+// now.
+func putLogins[T any](m *map[client.ObjectKey][]T, req client.ObjectKey, vs []T) (all []T, changed bool) {
+	if *m == nil {
+		*m = map[client.ObjectKey][]T{}
+	}
+	_, had := (*m)[req]
+	if len(vs) > 0 {
+		(*m)[req] = vs
+	} else {
+		delete(*m, req)
+	}
+	if !had && len(vs) == 0 {
+		return nil, false
+	}
+	for _, v := range *m {
+		all = append(all, v...)
+	}
+	return all, true
+}
+
+func optional[T any](v *T) []T {
+	if v == nil {
+		return nil
+	}
+	return []T{*v}
 }
 
 // SetupWithManager watches what a key depends on; it needs no leader.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive as real clients and peers:
 # nsupdate and dig (bind9-dnsutils), named (bind9), and the dyndns2 clients ddclient
-# and inadyn. Everything else the tests need is built from the Go module proxy
+# and inadyn (with the Perl TLS module ddclient's cloudflare protocol needs).
+# Everything else the tests need is built from the Go module proxy
 # by the Makefile and hack/controlplane.sh.
 set -euo pipefail
 need=()
@@ -9,8 +10,11 @@ need=()
 command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need+=(bind9)
 command -v ddclient >/dev/null 2>&1 || [ -x /usr/sbin/ddclient ] || need+=(ddclient)
 command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need+=(inadyn)
+# ddclient's cloudflare protocol speaks only https, through IO::Socket::SSL,
+# which ddclient's package only recommends.
+perl -MIO::Socket::SSL -e1 >/dev/null 2>&1 || need+=(libio-socket-ssl-perl)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages present: nsupdate, named, ddclient, inadyn" >&2
+  echo "system packages present: nsupdate, named, ddclient (with IO::Socket::SSL), inadyn" >&2
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -119,6 +119,7 @@ type GrantRule struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.overlap) || !has(self.expireAfter) || duration(self.expireAfter) > duration(self.rotation.overlap)",message="expireAfter must be longer than rotation.overlap"
 // +kubebuilder:validation:XValidation:rule="!(has(self.acmeDNS) && self.acmeDNS.enabled) || (has(self.rfc2136) && self.rfc2136.enabled)",message="acmeDNS needs rfc2136 enabled: its passwords are derived from the namespace's RFC 2136 key"
 // +kubebuilder:validation:XValidation:rule="!(has(self.dynDNS) && self.dynDNS.enabled) || (has(self.rfc2136) && self.rfc2136.enabled)",message="dynDNS needs rfc2136 enabled: its passwords are derived from the namespace's RFC 2136 key"
+// +kubebuilder:validation:XValidation:rule="!(has(self.cloudflareAPI) && self.cloudflareAPI.enabled) || (has(self.rfc2136) && self.rfc2136.enabled)",message="cloudflareAPI needs rfc2136 enabled: its tokens are derived from the namespace's RFC 2136 key"
 type CredentialsSpec struct {
 	// secretName is the name of the credentials Secret written to each served
 	// namespace. Defaults to "<scope>-dns-credentials".
@@ -156,6 +157,19 @@ type CredentialsSpec struct {
 	// +optional
 	// +kubebuilder:default={enabled: false}
 	DynDNS *CredentialToggle `json:"dynDNS,omitempty"`
+
+	// cloudflareAPI gives each namespace a bearer token for the operator's
+	// Cloudflare-compatible API (/client/v4/ on the HTTP front door), for
+	// tools that speak only Cloudflare's API and take its base URL (lego,
+	// Traefik and external-dns through CLOUDFLARE_BASE_URL, Terraform's
+	// base_url, octodns's api_url, ddclient's server=). The token sees and
+	// writes exactly the names and types the namespace reserved, through the
+	// operator's master credential: no provider token is minted for it.
+	// It is derived from the namespace's RFC 2136 key, so rfc2136 must be
+	// enabled too; it rotates with it.
+	// +optional
+	// +kubebuilder:default={enabled: false}
+	CloudflareAPI *CredentialToggle `json:"cloudflareAPI,omitempty"`
 
 	// rotation says when credentials are replaced.
 	// +optional
@@ -306,8 +320,16 @@ func (c *CredentialsSpec) DynDNSEnabled() bool {
 	return c.DynDNS != nil && c.DynDNS.Enabled && c.RFC2136Enabled()
 }
 
+// CloudflareAPIEnabled reports whether namespaces get a token for the
+// Cloudflare-compatible API; like ACMEDNSEnabled it needs rfc2136.
+func (c *CredentialsSpec) CloudflareAPIEnabled() bool {
+	return c.CloudflareAPI != nil && c.CloudflareAPI.Enabled && c.RFC2136Enabled()
+}
+
 // FrontDoorsEnabled reports whether any HTTP front-door credential is on.
-func (c *CredentialsSpec) FrontDoorsEnabled() bool { return c.ACMEDNSEnabled() || c.DynDNSEnabled() }
+func (c *CredentialsSpec) FrontDoorsEnabled() bool {
+	return c.ACMEDNSEnabled() || c.DynDNSEnabled() || c.CloudflareAPIEnabled()
+}
 
 // RotationSchedule is the rotation schedule, defaulted.
 func (c *CredentialsSpec) RotationSchedule() string {

@@ -79,6 +79,11 @@ func (in *CredentialsSpec) DeepCopyInto(out *CredentialsSpec) {
 		*out = new(CredentialToggle)
 		**out = **in
 	}
+	if in.CloudflareAPI != nil {
+		in, out := &in.CloudflareAPI, &out.CloudflareAPI
+		*out = new(CredentialToggle)
+		**out = **in
+	}
 	in.Rotation.DeepCopyInto(&out.Rotation)
 	if in.ExpireAfter != nil {
 		in, out := &in.ExpireAfter, &out.ExpireAfter

@@ -34,6 +34,7 @@ import (
 	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/acmedns"
 	"github.com/scopedns/scopedns/internal/budget"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/dyndns"
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
@@ -407,13 +408,13 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 		return nil
 	}
 	keysCtl := &controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Policies: policies, Namespace: o.Namespace, ClusterName: o.ClusterName, Now: o.Now}
-	var stores frontDoorStores
+	var stores controllers.FrontDoorStores
 	if rfc2136 {
 		keysCtl.Keys = gateway.NewKeyStore()
 	}
 	if web {
-		stores = frontDoorStores{accounts: acmedns.NewAccountStore(), users: dyndns.NewUserStore()}
-		keysCtl.Accounts, keysCtl.Users = stores.accounts, stores.users
+		stores = controllers.FrontDoorStores{Accounts: acmedns.NewAccountStore(), Users: dyndns.NewUserStore(), Tokens: cfapi.NewTokenStore()}
+		keysCtl.Accounts, keysCtl.Users, keysCtl.Tokens = stores.Accounts, stores.Users, stores.Tokens
 	}
 	if err := keysCtl.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)

@@ -20,7 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/acmedns"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/dyndns"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
@@ -47,19 +49,12 @@ func validateHTTPGateway(o *Options) []error {
 	return errs
 }
 
-// frontDoorStores are the logins the HTTP front doors look requests up in,
-// filled by the gateway keys controller; nil when the front door is off.
-type frontDoorStores struct {
-	accounts *acmedns.AccountStore
-	users    *dyndns.UserStore
-}
-
 // addHTTPGateway serves the acme-dns and dyndns2 front doors on every
 // replica (like the RFC 2136 gateway they need no leader), writing through
 // the zone writer the RFC 2136 gateway shares.
-func addHTTPGateway(mgr manager.Manager, o Options, stores frontDoorStores, zw *zonewriter.Writer) error {
+func addHTTPGateway(mgr manager.Manager, o Options, stores controllers.FrontDoorStores, zw *zonewriter.Writer) error {
 	logger := slog.New(logr.ToSlogHandler(ctrl.Log.WithName("http-gateway")))
-	acme, dyn, err := frontDoors(stores, zw, logger)
+	acme, dyn, cf, err := frontDoors(stores, zw, logger)
 	if err != nil {
 		return fmt.Errorf("--http-gateway-addr: %w", err)
 	}
@@ -68,7 +63,7 @@ func addHTTPGateway(mgr manager.Manager, o Options, stores frontDoorStores, zw *
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error { return acme.Run(ctx, 0) })); err != nil {
 		return err
 	}
-	return mgr.Add(&httpGateway{Addr: o.HTTPGatewayAddr, CertDir: o.HTTPGatewayCertDir, Handler: frontDoorMux(acme, dyn), Log: ctrl.Log.WithName("http-gateway")})
+	return mgr.Add(&httpGateway{Addr: o.HTTPGatewayAddr, CertDir: o.HTTPGatewayCertDir, Handler: frontDoorMux(acme, dyn, cf), Log: ctrl.Log.WithName("http-gateway")})
 }
 
 // everyReplica is a runnable that runs on every replica, leader or not.
@@ -80,30 +75,37 @@ func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
 // leader only.
 func (everyReplica) NeedLeaderElection() bool { return false }
 
-// frontDoors builds the acme-dns and dyndns2 handlers over the stores and
-// the writer. It is the one place the HTTP front doors are constructed.
-func frontDoors(s frontDoorStores, w *zonewriter.Writer, l *slog.Logger) (*acmedns.Handler, *dyndns.Handler, error) {
-	a, err := acmedns.New(acmedns.Options{Accounts: s.accounts, Writer: w, Logger: l.With("frontdoor", "acme-dns")})
+// frontDoors builds the acme-dns, dyndns2 and Cloudflare API handlers over
+// the stores and the writer. It is the one place the HTTP front doors are
+// constructed.
+func frontDoors(s controllers.FrontDoorStores, w *zonewriter.Writer, l *slog.Logger) (*acmedns.Handler, *dyndns.Handler, *cfapi.Handler, error) {
+	a, err := acmedns.New(acmedns.Options{Accounts: s.Accounts, Writer: w, Logger: l.With("frontdoor", acmedns.Protocol)})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	d, err := dyndns.New(dyndns.Options{Users: s.users, Writer: w, Logger: l.With("frontdoor", "dyndns2")})
+	d, err := dyndns.New(dyndns.Options{Users: s.Users, Writer: w, Logger: l.With("frontdoor", "dyndns2")})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return a, d, nil
+	c, err := cfapi.New(cfapi.Options{Tokens: s.Tokens, Writer: w, Logger: l.With("frontdoor", cfapi.Protocol)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return a, d, c, nil
 }
 
 // frontDoorMux routes the HTTP front door's paths: acme-dns's (/update,
-// /register, which it refuses, and /health) and dyndns2's /nic/update. Every
-// other path is 404; nothing else is served on this listener (metrics and
-// probes have their own, which tenants need not reach).
-func frontDoorMux(acmeDNS, dynDNS http.Handler) *http.ServeMux {
+// /register, which it refuses, and /health), dyndns2's /nic/update and the
+// Cloudflare-compatible API under /client/v4/. Every other path is 404;
+// nothing else is served on this listener (metrics and probes have their
+// own, which tenants need not reach).
+func frontDoorMux(acmeDNS, dynDNS, cloudflareAPI http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, p := range []string{"/update", "/register", "/health"} {
 		mux.Handle(p, acmeDNS)
 	}
 	mux.Handle("/nic/update", dynDNS)
+	mux.Handle(cfapi.Prefix, cloudflareAPI)
 	return mux
 }
 
@@ -173,7 +175,7 @@ func (g *httpGateway) Start(ctx context.Context) error {
 	if g.listening != nil {
 		g.listening(ln.Addr())
 	}
-	g.Log.Info("serving the HTTP front door (acme-dns, dyndns2)", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
+	g.Log.Info("serving the HTTP front door (acme-dns, dyndns2, Cloudflare API)", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -70,11 +70,13 @@ func TestFrontDoorMux(t *testing.T) {
 	named := func(n string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, n) })
 	}
-	mux := frontDoorMux(named("acme-dns"), named("dyndns2"))
+	mux := frontDoorMux(named("acme-dns"), named("dyndns2"), named("cloudflare-api"))
 	for path, want := range map[string]string{
 		"/update": "acme-dns", "/register": "acme-dns", "/health": "acme-dns",
-		"/nic/update": "dyndns2",
-		"/":           "404", "/metrics": "404", "/nic/update/x": "404", "/nic/": "404",
+		"/nic/update":      "dyndns2",
+		"/client/v4/zones": "cloudflare-api", "/client/v4/user/tokens/verify": "cloudflare-api", "/client/v4/": "cloudflare-api",
+		"/client/v5/zones": "404",
+		"/":                "404", "/metrics": "404", "/nic/update/x": "404", "/nic/": "404",
 	} {
 		t.Run("should route "+path+" to "+want, func(t *testing.T) {
 			rec := &recorder{header: http.Header{}}
@@ -115,7 +117,7 @@ func TestHTTPGatewayServes(t *testing.T) {
 			g := &httpGateway{Addr: "127.0.0.1:0", Log: logr.Discard(),
 				Handler: frontDoorMux(http.NotFoundHandler(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 					_, _ = io.WriteString(w, "good 192.0.2.1")
-				}))}
+				}), http.NotFoundHandler())}
 			httpClient := &http.Client{Timeout: 10 * time.Second}
 			scheme := "http"
 			if withTLS {

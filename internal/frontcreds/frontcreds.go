@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scopedns/scopedns/internal/acmedns"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/dyndns"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/zonewriter"
@@ -184,4 +185,32 @@ var space = uuid.NewSHA1(uuid.NameSpaceDNS, []byte("frontcreds.scopedns.io"))
 func hashUUID(kind string, id Identity, name string) string {
 	data := strings.Join([]string{kind, id.Cluster, id.Scope, id.Namespace, name}, "\x00")
 	return uuid.NewHash(sha256.New(), space, []byte(data), 8).String()
+}
+
+// CloudflareAPIToken is the namespace's token for the Cloudflare-compatible
+// API: allowed every (name, type) the namespace reserved, in the zones that
+// hold them. ok is false without secrets or reservations. Its values are
+// 40 characters of Cloudflare's token alphabet (base64url), one per TSIG
+// secret; its ID, like a Cloudflare token's, is 32 hex characters, hashed
+// from the identity and not secret.
+func CloudflareAPIToken(id Identity, secrets []string, rs []Reservation) (cfapi.Token, bool) {
+	if len(secrets) == 0 || len(rs) == 0 {
+		return cfapi.Token{}, false
+	}
+	grants := map[zonewriter.Grant]int32{}
+	zones := map[string]cfapi.Zone{}
+	for _, r := range rs {
+		grants[zonewriter.Grant{Name: provider.NormalizeName(r.Name), Type: strings.ToUpper(r.Type)}] = r.MaxTTL
+		zones[r.ZoneID] = cfapi.Zone{ID: r.ZoneID, Name: r.Zone}
+	}
+	t := cfapi.Token{
+		ID:     strings.ReplaceAll(hashUUID("cloudflare-api-token", id, ""), "-", ""),
+		Values: passwords(secrets, "cloudflare-api", DynDNSUsername(id)),
+		Tenant: tenant(id, grants),
+	}
+	for _, z := range zones {
+		t.Zones = append(t.Zones, z)
+	}
+	sort.Slice(t.Zones, func(i, j int) bool { return t.Zones[i].Name < t.Zones[j].Name })
+	return t, true
 }

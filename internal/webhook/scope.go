@@ -122,7 +122,7 @@ func frontDoorToggleErrors(creds *field.Path, c *v1alpha1.CredentialsSpec) field
 	for _, t := range []struct {
 		name   string
 		toggle *v1alpha1.CredentialToggle
-	}{{"acmeDNS", c.ACMEDNS}, {"dynDNS", c.DynDNS}} {
+	}{{"acmeDNS", c.ACMEDNS}, {"dynDNS", c.DynDNS}, {"cloudflareAPI", c.CloudflareAPI}} {
 		if t.toggle != nil && t.toggle.Enabled && !c.RFC2136Enabled() {
 			errs = append(errs, field.Invalid(creds.Child(t.name, "enabled"), true,
 				t.name+" needs spec.credentials.rfc2136.enabled: its passwords are derived from the namespace's RFC 2136 key"))

@@ -206,3 +206,30 @@ func TestPrerequisitesDoNotTellOfAnotherNamespacesTypeAtASharedName(t *testing.T
 		t.Fatalf("team-b's prerequisite on team-a's A: %v, want Refused whatever exists", withA)
 	}
 }
+
+// TestAFrontDoorStoresOnlyWhatAClaimCould: values the claim webhook refuses
+// are refused through every front door too (issue 17, item 2).
+func TestAFrontDoorStoresOnlyWhatAClaimCould(t *testing.T) {
+	f := newFixture(t, Options{})
+	cname, txt := "www.team-a.example.com", "_acme-challenge.team-a.example.com"
+	tn := tenant("team-a", Grant{Name: cname, Type: "CNAME"}, Grant{Name: txt, Type: "TXT"}, Grant{Name: cname + ".x", Type: "A"})
+	for _, tc := range []struct {
+		name string
+		op   Op
+	}{
+		{"a CNAME target with an escaped dot", Op{Kind: Add, Name: cname, Type: "CNAME", Content: `evil\.example.net`}},
+		{"a CNAME target with a star", Op{Kind: Add, Name: cname, Type: "CNAME", Content: "*.example.net"}},
+		{"a TXT with a control byte", Op{Kind: AddKeepNewest, Name: txt, Type: "TXT", Content: "ok\x1b[2Jcleared", Keep: 2}},
+		{"a TXT with a NUL, as a replacement", Op{Kind: Replace, Name: txt, Type: "TXT", Values: []string{"a\x00b"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.write(tn, tc.op)
+			if codeOf(err) != Refused {
+				t.Fatalf("err = %v (code %d), want Refused", err, codeOf(err))
+			}
+			if got := f.store.Records(testZone); len(got) != 0 {
+				t.Fatalf("written: %+v", got)
+			}
+		})
+	}
+}

@@ -45,6 +45,17 @@ func (w *Writer) check(r Request) ([]Op, *Error) {
 			if op.Kind != Replace && op.Content == "" {
 				return nil, fail(Invalid, "add of %s %s without data", op.Name, op.Type)
 			}
+			// What a front door writes passes the checks a claim's values
+			// pass (one rule for both): no CNAME target with an escaped dot
+			// or a "*", no TXT with control bytes, whatever the protocol
+			// let through. Refused, as the provider would refuse it.
+			values := op.Values
+			if op.Kind != Replace {
+				values = []string{op.Content}
+			}
+			if err := grant.ValidateValues(op.Type, values); err != nil {
+				return nil, fail(Refused, "%s %s: %v", op.Name, op.Type, err)
+			}
 			if op.Kind == AddKeepNewest && op.Keep < 1 {
 				return nil, fail(Invalid, "keep %d of %s %s: at least one", op.Keep, op.Name, op.Type)
 			}

@@ -10,6 +10,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-acme/lego/v5/acme"
 	"github.com/go-acme/lego/v5/certcrypto"
 	"github.com/go-acme/lego/v5/certificate"
+	"github.com/go-acme/lego/v5/challenge"
 	"github.com/go-acme/lego/v5/challenge/dns01"
 	"github.com/go-acme/lego/v5/lego"
 	legolog "github.com/go-acme/lego/v5/log"
@@ -33,6 +35,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/scopedns/scopedns/internal/acmedns"
+	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
@@ -57,6 +60,8 @@ type fixture struct {
 	zoneID   string
 	accounts *acmedns.AccountStore
 	handler  *acmedns.Handler
+	// tokens are the Cloudflare-compatible API's, served beside acme-dns.
+	tokens *cfapi.TokenStore
 	// skew is added to the front door's clock, to age the values it wrote.
 	skew     atomic.Int64
 	frontURL string
@@ -71,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sim: s, zoneID: s.ZoneID(zone), accounts: acmedns.NewAccountStore(), logs: &syncBuffer{}}
+	f := &fixture{sim: s, zoneID: s.ZoneID(zone), accounts: acmedns.NewAccountStore(), tokens: cfapi.NewTokenStore(), logs: &syncBuffer{}}
 	api := httptest.NewServer(s)
 	t.Cleanup(api.Close)
 	f.dnsAddr = serveDNS(t, s)
@@ -94,7 +99,14 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.handler = h
-	front := httptest.NewServer(h)
+	cf, err := cfapi.New(cfapi.Options{Tokens: f.tokens, Writer: w, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle(cfapi.Prefix, cf)
+	front := httptest.NewServer(mux)
 	t.Cleanup(front.Close)
 	f.frontURL = front.URL
 
@@ -186,6 +198,17 @@ func (f *fixture) lego(t *testing.T, accounts map[string]storedAccount, domains 
 	}
 	t.Setenv("ACME_DNS_API_BASE", f.frontURL)
 	t.Setenv("ACME_DNS_STORAGE_PATH", storage)
+	p, err := legoacmedns.NewDNSProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.obtain(t, p, domains...)
+}
+
+// obtain obtains a certificate for domains from pebble with a lego DNS
+// provider, as lego's run command does.
+func (f *fixture) obtain(t *testing.T, p challenge.Provider, domains ...string) (*x509.Certificate, error) {
+	t.Helper()
 	t.Setenv("LEGO_CA_CERTIFICATES", f.caFile)
 	legoLog := &syncBuffer{}
 	legolog.SetDefault(slog.New(slog.NewTextHandler(legoLog, nil)))
@@ -210,10 +233,6 @@ func (f *fixture) lego(t *testing.T, accounts map[string]storedAccount, domains 
 	defer cancel()
 	if u.account, err = client.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true}); err != nil {
 		t.Fatalf("lego could not register with pebble: %v", err)
-	}
-	p, err := legoacmedns.NewDNSProvider()
-	if err != nil {
-		t.Fatal(err)
 	}
 	opts := dns01.NewOptions()
 	opts.RecursiveNameservers = []string{f.dnsAddr}

@@ -48,6 +48,10 @@ var (
 type stack struct {
 	sim  *sim.Server
 	addr string // host:port of the front door
+	// cfAddr is the Cloudflare-compatible API's host:port, on TLS whose
+	// certificate caFile holds (ddclient's cloudflare protocol speaks only
+	// https).
+	cfAddr, caFile string
 }
 
 func newStack(t *testing.T, mutate ...func(*dyndns.Options)) *stack {
@@ -114,7 +118,9 @@ func newStack(t *testing.T, mutate ...func(*dyndns.Options)) *stack {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(fd.URL)
-	return &stack{sim: s, addr: u.Host}
+	st := &stack{sim: s, addr: u.Host}
+	st.serveCloudflareAPI(t, w, logger, zoneID)
+	return st
 }
 
 // addresses are the contents of the A records at name, as the simulator

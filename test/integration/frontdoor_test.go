@@ -2,11 +2,16 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	cloudflare "github.com/cloudflare/cloudflare-go/v7"
+	"github.com/cloudflare/cloudflare-go/v7/dns"
+	"github.com/cloudflare/cloudflare-go/v7/option"
+	"github.com/cloudflare/cloudflare-go/v7/zones"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -120,6 +125,74 @@ var _ = Describe("The HTTP front doors' credentials", func() {
 			g.Expect(s.Data).NotTo(HaveKey(controllers.KeyDynDNSUsername))
 			g.Expect(s.Data).To(HaveKey(controllers.KeyTSIGSecret))
 		}, 30*time.Second).Should(Succeed())
+	})
+
+	It("delivers a Cloudflare API token that sees and writes only the namespace's reserved names, and stops taking it when the scope turns it off", func() {
+		label := uniq("cf") + ".example.io/dns"
+		scope := tenantScope(uniq("cf"), label)
+		scope.Spec.Credentials.RFC2136 = &v1alpha1.CredentialToggle{Enabled: true}
+		scope.Spec.Credentials.CloudflareAPI = &v1alpha1.CredentialToggle{Enabled: true}
+		createScope(scope)
+		nsA, nsB := uniq("team"), uniq("team")
+		tenantNamespace(nsA, map[string]string{label: "true"})
+		tenantNamespace(nsB, map[string]string{label: "true"})
+		appA, appB := "app."+nsA+".apps.example.com", "app."+nsB+".apps.example.com"
+		for ns, name := range map[string]string{nsA: appA, nsB: appB} {
+			claim := newClaim(ns, "api", scope.Name, rec(name, v1alpha1.RecordTypeA))
+			Expect(k8s.Create(ctx, claim)).To(Succeed())
+			waitReady(claim, v1alpha1.ConditionReady)
+		}
+		key := client.ObjectKey{Namespace: nsA, Name: scope.Name + "-dns-credentials"}
+		var s corev1.Secret
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, key, &s)).To(Succeed())
+			g.Expect(s.Data).To(HaveKey(controllers.KeyCloudflareAPIToken))
+		}, 30*time.Second).Should(Succeed())
+		Expect(string(s.Data[controllers.KeyCloudflareAPIURL])).To(Equal(httpGatewayURL + "/client/v4"))
+		cf := cloudflare.NewClient(option.WithBaseURL(string(s.Data[controllers.KeyCloudflareAPIURL])+"/"),
+			option.WithAPIToken(string(s.Data[controllers.KeyCloudflareAPIToken])), option.WithMaxRetries(0))
+
+		By("the token sees its zone, and writes its name")
+		var zoneID string
+		Eventually(func(g Gomega) {
+			page, err := cf.Zones.List(ctx, zones.ZoneListParams{Name: cloudflare.F("example.com")})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(page.Result).To(HaveLen(1))
+			zoneID = page.Result[0].ID
+		}, 15*time.Second).Should(Succeed(), "the token reaches the front door's store shortly after the Secret is written")
+		newA := func(name string) error {
+			_, err := cf.DNS.Records.New(ctx, dns.RecordNewParams{ZoneID: cloudflare.F(zoneID), Body: dns.ARecordParam{
+				Name: cloudflare.F(name), Type: cloudflare.F(dns.ARecordTypeA), Content: cloudflare.F("192.0.2.44"), TTL: cloudflare.F(dns.TTL1),
+			}})
+			return err
+		}
+		Expect(newA(appA)).To(Succeed())
+		Expect(recordsNamed("example.com", appA)).To(ConsistOf(HaveField("Content", "192.0.2.44")))
+
+		By("another namespace's name is refused with 403 and nothing written")
+		err := newA(appB)
+		var apiErr *cloudflare.Error
+		Expect(errors.As(err, &apiErr)).To(BeTrue(), "error %v", err)
+		Expect(apiErr.StatusCode).To(Equal(http.StatusForbidden))
+		Expect(recordsNamed("example.com", appB)).To(BeEmpty())
+
+		By("turning cloudflareAPI off takes the token out of the Secret and the front door")
+		Eventually(func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(scope), scope); err != nil {
+				return err
+			}
+			scope.Spec.Credentials.CloudflareAPI.Enabled = false
+			return k8s.Update(ctx, scope)
+		}, 10*time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, key, &s)).To(Succeed())
+			g.Expect(s.Data).NotTo(HaveKey(controllers.KeyCloudflareAPIToken))
+		}, 30*time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			_, err := cf.Zones.List(ctx, zones.ZoneListParams{})
+			g.Expect(errors.As(err, &apiErr)).To(BeTrue(), "error %v", err)
+			g.Expect(apiErr.StatusCode).To(Equal(http.StatusUnauthorized))
+		}, 15*time.Second).Should(Succeed())
 	})
 })
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
 )
 
 func TestScopedTokenAccess(t *testing.T) {
@@ -59,7 +61,7 @@ func TestScopedTokenAccess(t *testing.T) {
 	listed := map[string][]string{}
 	for name, tok := range map[string]string{"flat": flat, "dns only": dnsOnly, "master": testMaster} {
 		r := f.mustOK(t, "GET", "/zones", tok, nil)
-		for _, z := range decode[[]zoneJSON](t, r.Result) {
+		for _, z := range decode[[]wire.ZoneJSON](t, r.Result) {
 			listed[name] = append(listed[name], z.Name)
 		}
 	}

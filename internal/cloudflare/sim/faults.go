@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
+
 	"context"
 	"math/rand/v2"
 	"net/http"
@@ -103,7 +105,7 @@ func (fs *faultState) delay(ctx context.Context, op string) bool {
 
 // take decides the fate of one request of op: a failure before the handler
 // runs, or a failure to answer after it ran.
-func (fs *faultState) take(op string) (before, after *failure) {
+func (fs *faultState) take(op string) (before, after *wire.Failure) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if n := fs.f.FailOps[op]; n > 0 {
@@ -133,11 +135,11 @@ func (fs *faultState) refuses(content string) bool {
 	return false
 }
 
-func statusFailure(status int) *failure {
+func statusFailure(status int) *wire.Failure {
 	if status == http.StatusTooManyRequests {
-		f := fail(status, CodeRateLimited, "Please wait and consider throttling your request speed")
-		f.header = http.Header{"Retry-After": []string{"1"}}
+		f := wire.Fail(status, CodeRateLimited, "Please wait and consider throttling your request speed")
+		f.Header = http.Header{"Retry-After": []string{"1"}}
 		return f
 	}
-	return fail(status, CodeInternal, http.StatusText(status))
+	return wire.Fail(status, CodeInternal, http.StatusText(status))
 }

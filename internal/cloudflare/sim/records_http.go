@@ -1,33 +1,30 @@
 package sim
 
 import (
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
+
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
-	"net/url"
-	"sort"
-	"strconv"
-	"strings"
 )
 
 // zoneWithLocked resolves {zone} and checks p on it. DNS endpoints answer
 // 403 "Authentication error" when the token may not use the zone, as
 // Cloudflare does.
-func (s *Server) zoneWithLocked(rq *request, p perm) (*zone, *failure) {
+func (s *Server) zoneWithLocked(rq *request, p perm) (*zone, *wire.Failure) {
 	z, f := s.zoneForLocked(rq)
 	if f != nil {
 		return nil, f
 	}
 	if !rq.tok.can(p, s.acctID, z.id) {
-		return nil, errAuthentication(http.StatusForbidden)
+		return nil, wire.ErrAuthentication(http.StatusForbidden)
 	}
 	return z, nil
 }
 
-func (s *Server) listRecords(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) listRecords(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	q := rq.r.URL.Query()
-	match, f := compileRecordFilters(q)
+	match, f := wire.CompileRecordFilters(q)
 	if f != nil {
 		return nil, nil, nil, f
 	}
@@ -45,173 +42,16 @@ func (s *Server) listRecords(rq *request) (any, *ResultInfo, []Message, *failure
 	}
 	s.mu.RUnlock()
 
-	sortRecords(recs, q.Get("order"), q.Get("direction"))
-	lo, hi, info := paginate(q, len(recs), 100, 5, 5_000_000)
-	out := make([]recordJSON, 0, hi-lo)
+	wire.SortRecords(recs, q.Get("order"), q.Get("direction"))
+	lo, hi, info := wire.Paginate(q, len(recs), 100, 5, 5_000_000)
+	out := make([]wire.RecordJSON, 0, hi-lo)
 	for _, r := range recs[lo:hi] {
-		out = append(out, toJSON(r))
+		out = append(out, wire.ToJSON(r))
 	}
 	return out, &info, nil, nil
 }
 
-func sortRecords(recs []*Record, order, direction string) {
-	key := func(r *Record) []string {
-		switch order {
-		case "name":
-			return []string{r.Name, r.Type, r.Content}
-		case "content":
-			return []string{r.Content, r.Name, r.Type}
-		case "ttl":
-			return []string{fmt.Sprintf("%06d", r.TTL), r.Type, r.Name, r.Content}
-		case "proxied":
-			return []string{strconv.FormatBool(r.Proxied), r.Type, r.Name, r.Content}
-		}
-		return []string{r.Type, r.Name, r.Content}
-	}
-	sort.SliceStable(recs, func(i, j int) bool {
-		a, b := key(recs[i]), key(recs[j])
-		for k := range a {
-			if a[k] != b[k] {
-				return a[k] < b[k]
-			}
-		}
-		return recs[i].ID < recs[j].ID
-	})
-	if direction == "desc" {
-		for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
-			recs[i], recs[j] = recs[j], recs[i]
-		}
-	}
-}
-
-// paginate answers Cloudflare's page/per_page: per_page is clamped to
-// [min, max], pages start at 1, a page past the end is empty.
-func paginate(q url.Values, n, def, min, max int) (lo, hi int, info ResultInfo) {
-	num := func(key string, d int) int {
-		v, err := strconv.ParseFloat(q.Get(key), 64)
-		if err != nil || math.IsNaN(v) || v < 1 {
-			return d
-		}
-		if v > math.MaxInt32 {
-			return math.MaxInt32
-		}
-		return int(v)
-	}
-	per := num("per_page", def)
-	if per < min {
-		per = min
-	}
-	if per > max {
-		per = max
-	}
-	page := num("page", 1)
-	lo = (page - 1) * per
-	if lo > n || lo < 0 {
-		lo = n
-	}
-	hi = lo + per
-	if hi > n {
-		hi = n
-	}
-	return lo, hi, ResultInfo{
-		Page: page, PerPage: per, Count: hi - lo, TotalCount: n,
-		TotalPages: (n + per - 1) / per,
-	}
-}
-
-// compileRecordFilters reads the list filters cloudflare-go v7 sends
-// (name.exact, comment.startswith, …), the legacy exact forms (name=,
-// content=, comment=), type, proxied and match=any|all.
-func compileRecordFilters(q url.Values) (func(*Record) bool, *failure) {
-	var preds []func(*Record) bool
-	str := func(field string, get func(*Record) string, norm func(string) string) {
-		for _, op := range []string{"", "exact", "contains", "startswith", "endswith"} {
-			key := field
-			if op != "" {
-				key += "." + op
-			}
-			if !q.Has(key) {
-				continue
-			}
-			want := strings.ToLower(norm(q.Get(key)))
-			preds = append(preds, func(r *Record) bool {
-				got := strings.ToLower(get(r))
-				switch op {
-				case "contains":
-					return strings.Contains(got, want)
-				case "startswith":
-					return strings.HasPrefix(got, want)
-				case "endswith":
-					return strings.HasSuffix(got, want)
-				}
-				return got == want
-			})
-		}
-	}
-	trimDot := func(s string) string { return strings.TrimSuffix(strings.TrimSpace(s), ".") }
-	same := func(s string) string { return s }
-	str("name", func(r *Record) string { return r.Name }, trimDot)
-	str("content", func(r *Record) string { return r.Content }, same)
-	str("comment", func(r *Record) string { return r.Comment }, same)
-	if q.Has("comment.present") {
-		preds = append(preds, func(r *Record) bool { return r.Comment != "" })
-	}
-	if q.Has("comment.absent") {
-		preds = append(preds, func(r *Record) bool { return r.Comment == "" })
-	}
-	if q.Has("type") {
-		want := strings.ToUpper(q.Get("type"))
-		preds = append(preds, func(r *Record) bool { return r.Type == want })
-	}
-	if q.Has("proxied") {
-		want, err := strconv.ParseBool(q.Get("proxied"))
-		if err != nil {
-			return nil, dnsInvalid(CodeInvalidField, "Invalid 'proxied' value, must be a boolean")
-		}
-		preds = append(preds, func(r *Record) bool { return r.Proxied == want })
-	}
-	if tp := q.Get("tag.present"); tp != "" {
-		preds = append(preds, func(r *Record) bool { return hasTag(r, tp, "", false) })
-	}
-	if ta := q.Get("tag.absent"); ta != "" {
-		preds = append(preds, func(r *Record) bool { return !hasTag(r, ta, "", false) })
-	}
-	if te := q.Get("tag.exact"); te != "" {
-		name, value, _ := strings.Cut(te, ":")
-		preds = append(preds, func(r *Record) bool { return hasTag(r, name, value, true) })
-	}
-	anyOf := false
-	switch q.Get("match") {
-	case "", "all":
-	case "any":
-		anyOf = true
-	default:
-		return nil, dnsInvalid(CodeInvalidField, "Invalid 'match' value, must be \"any\" or \"all\"")
-	}
-	return func(r *Record) bool {
-		if len(preds) == 0 {
-			return true
-		}
-		for _, p := range preds {
-			if p(r) == anyOf {
-				return anyOf
-			}
-		}
-		return !anyOf
-	}, nil
-}
-
-func hasTag(r *Record, name, value string, withValue bool) bool {
-	for _, t := range r.Tags {
-		n, v, _ := strings.Cut(t, ":")
-		if strings.EqualFold(n, name) && (!withValue || strings.EqualFold(v, value)) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Server) getRecord(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) getRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	z, f := s.zoneWithLocked(rq, permDNSRead)
@@ -220,17 +60,17 @@ func (s *Server) getRecord(rq *request) (any, *ResultInfo, []Message, *failure) 
 	}
 	r := z.recs.byID[rq.params["record"]]
 	if r == nil {
-		return nil, nil, nil, errRecordNotFound()
+		return nil, nil, nil, wire.ErrRecordNotFound()
 	}
-	return toJSON(r), nil, nil, nil
+	return wire.ToJSON(r), nil, nil, nil
 }
 
-func (s *Server) createRecord(rq *request) (any, *ResultInfo, []Message, *failure) {
-	body, err := readBody(rq.r)
+func (s *Server) createRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
+	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
 	}
-	in, f := decodeRecordInput(body)
+	in, f := wire.DecodeRecordInput(body)
 	if f != nil {
 		return nil, nil, nil, f
 	}
@@ -240,43 +80,43 @@ func (s *Server) createRecord(rq *request) (any, *ResultInfo, []Message, *failur
 	if f != nil {
 		return nil, nil, nil, f
 	}
-	r, f := s.applyLocked(z, z.recs, in, modeCreate, "")
+	r, f := s.applyLocked(z, z.recs, in, wire.ModeCreate, "")
 	if f != nil {
 		return nil, nil, nil, f
 	}
 	z.touch(s.now())
-	return toJSON(r), nil, nil, nil
+	return wire.ToJSON(r), nil, nil, nil
 }
 
 // applyLocked builds and stores one record change in rs.
-func (s *Server) applyLocked(z *zone, rs *recordSet, in recordInput, mode buildMode, id string) (*Record, *failure) {
+func (s *Server) applyLocked(z *zone, rs *recordSet, in wire.RecordInput, mode wire.Mode, id string) (*Record, *wire.Failure) {
 	now := s.now()
 	var base *Record
-	if mode == modeCreate {
+	if mode == wire.ModeCreate {
 		id = s.newID()
 	} else {
 		base = rs.byID[id]
 		if base == nil {
-			return nil, errRecordNotFound()
+			return nil, wire.ErrRecordNotFound()
 		}
 	}
 	r, f := s.build(z, base, in, mode, id, now)
 	if f != nil {
 		return nil, f
 	}
-	if f := conflict(rs, r); f != nil {
+	if f := wire.Conflict(rs.at(r.Name), r); f != nil {
 		return nil, f
 	}
 	rs.put(r)
 	return r, nil
 }
 
-func (s *Server) modifyRecord(rq *request, mode buildMode) (any, *ResultInfo, []Message, *failure) {
-	body, err := readBody(rq.r)
+func (s *Server) modifyRecord(rq *request, mode wire.Mode) (any, *ResultInfo, []Message, *wire.Failure) {
+	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
 	}
-	in, f := decodeRecordInput(body)
+	in, f := wire.DecodeRecordInput(body)
 	if f != nil {
 		return nil, nil, nil, f
 	}
@@ -291,18 +131,18 @@ func (s *Server) modifyRecord(rq *request, mode buildMode) (any, *ResultInfo, []
 		return nil, nil, nil, f
 	}
 	z.touch(s.now())
-	return toJSON(r), nil, nil, nil
+	return wire.ToJSON(r), nil, nil, nil
 }
 
-func (s *Server) updateRecord(rq *request) (any, *ResultInfo, []Message, *failure) {
-	return s.modifyRecord(rq, modePut)
+func (s *Server) updateRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
+	return s.modifyRecord(rq, wire.ModePut)
 }
 
-func (s *Server) editRecord(rq *request) (any, *ResultInfo, []Message, *failure) {
-	return s.modifyRecord(rq, modePatch)
+func (s *Server) editRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
+	return s.modifyRecord(rq, wire.ModePatch)
 }
 
-func (s *Server) deleteRecord(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) deleteRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	z, f := s.zoneWithLocked(rq, permDNSWrite)
@@ -311,39 +151,23 @@ func (s *Server) deleteRecord(rq *request) (any, *ResultInfo, []Message, *failur
 	}
 	id := rq.params["record"]
 	if z.recs.byID[id] == nil {
-		return nil, nil, nil, errRecordNotFound()
+		return nil, nil, nil, wire.ErrRecordNotFound()
 	}
 	z.recs.remove(id)
 	z.touch(s.now())
 	return map[string]string{"id": id}, nil, nil, nil
 }
 
-type batchInput struct {
-	Deletes []struct {
-		ID string `json:"id"`
-	} `json:"deletes"`
-	Patches []recordInput `json:"patches"`
-	Puts    []recordInput `json:"puts"`
-	Posts   []recordInput `json:"posts"`
-}
-
-type batchJSON struct {
-	Deletes []recordJSON `json:"deletes,omitempty"`
-	Patches []recordJSON `json:"patches,omitempty"`
-	Puts    []recordJSON `json:"puts,omitempty"`
-	Posts   []recordJSON `json:"posts,omitempty"`
-}
-
 // batchRecords runs deletes, patches, puts, then posts, in that order, as
 // one transaction: any failure leaves the zone untouched.
-func (s *Server) batchRecords(rq *request) (any, *ResultInfo, []Message, *failure) {
-	body, err := readBody(rq.r)
+func (s *Server) batchRecords(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
+	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
 	}
-	var in batchInput
+	var in wire.BatchInput
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, nil, nil, decodeFailure(err)
+		return nil, nil, nil, wire.DecodeFailure(err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -352,38 +176,38 @@ func (s *Server) batchRecords(rq *request) (any, *ResultInfo, []Message, *failur
 		return nil, nil, nil, f
 	}
 	if n := len(in.Deletes) + len(in.Patches) + len(in.Puts) + len(in.Posts); n > s.batchLimit {
-		return nil, nil, nil, dnsInvalid(CodeBatchTooLarge, "Batch has %d changes, exceeding the limit of %d.", n, s.batchLimit)
+		return nil, nil, nil, wire.DNSInvalid(CodeBatchTooLarge, "Batch has %d changes, exceeding the limit of %d.", n, s.batchLimit)
 	}
 	work := z.recs.clone()
-	var out batchJSON
+	var out wire.BatchJSON
 	for i, d := range in.Deletes {
 		r := work.byID[d.ID]
 		if r == nil {
-			return nil, nil, nil, prefixed("deletes", i, errRecordNotFound())
+			return nil, nil, nil, wire.Prefixed("deletes", i, wire.ErrRecordNotFound())
 		}
 		work.remove(d.ID)
-		out.Deletes = append(out.Deletes, toJSON(r))
+		out.Deletes = append(out.Deletes, wire.ToJSON(r))
 	}
 	steps := []struct {
 		kind string
-		list []recordInput
-		mode buildMode
-		dst  *[]recordJSON
+		list []wire.RecordInput
+		mode wire.Mode
+		dst  *[]wire.RecordJSON
 	}{
-		{"patches", in.Patches, modePatch, &out.Patches},
-		{"puts", in.Puts, modePut, &out.Puts},
-		{"posts", in.Posts, modeCreate, &out.Posts},
+		{"patches", in.Patches, wire.ModePatch, &out.Patches},
+		{"puts", in.Puts, wire.ModePut, &out.Puts},
+		{"posts", in.Posts, wire.ModeCreate, &out.Posts},
 	}
 	for _, st := range steps {
 		for i, ri := range st.list {
-			if st.mode != modeCreate && ri.ID == "" {
-				return nil, nil, nil, prefixed(st.kind, i, dnsInvalid(CodeInvalidField, "'id' is required"))
+			if st.mode != wire.ModeCreate && ri.ID == "" {
+				return nil, nil, nil, wire.Prefixed(st.kind, i, wire.DNSInvalid(CodeInvalidField, "'id' is required"))
 			}
 			r, f := s.applyLocked(z, work, ri, st.mode, ri.ID)
 			if f != nil {
-				return nil, nil, nil, prefixed(st.kind, i, f)
+				return nil, nil, nil, wire.Prefixed(st.kind, i, f)
 			}
-			*st.dst = append(*st.dst, toJSON(r))
+			*st.dst = append(*st.dst, wire.ToJSON(r))
 		}
 	}
 	z.recs = work
@@ -391,22 +215,15 @@ func (s *Server) batchRecords(rq *request) (any, *ResultInfo, []Message, *failur
 	return out, nil, nil, nil
 }
 
-func prefixed(kind string, i int, f *failure) *failure {
-	for k := range f.errs {
-		f.errs[k].Message = fmt.Sprintf("%s[%d]: %s", kind, i, f.errs[k].Message)
-	}
-	return f
-}
-
 // AddRecord stores a record in the named zone with the API's validation
 // and conflict rules but without a token or a request; it returns the
 // stored record. Name may be relative to the zone.
 func (s *Server) AddRecord(zoneName string, r Record) (Record, error) {
-	zn, err := normalizeHostname(zoneName)
+	zn, err := wire.NormalizeHostname(zoneName)
 	if err != nil {
 		return Record{}, err
 	}
-	in := recordInput{Name: &r.Name, Type: &r.Type, Proxied: &r.Proxied}
+	in := wire.RecordInput{Name: &r.Name, Type: &r.Type, Proxied: &r.Proxied}
 	if r.Content != "" {
 		in.Content = &r.Content
 	}
@@ -427,7 +244,7 @@ func (s *Server) AddRecord(zoneName string, r Record) (Record, error) {
 	if r.Data != nil {
 		f := func(v int) *float64 { x := float64(v); return &x }
 		d := *r.Data
-		in.Data = &dataInput{Priority: f(d.Priority), Weight: f(d.Weight), Port: f(d.Port), Target: &d.Target, Flags: f(d.Flags), Tag: &d.Tag, Value: &d.Value}
+		in.Data = &wire.DataInput{Priority: f(d.Priority), Weight: f(d.Weight), Port: f(d.Port), Target: &d.Target, Flags: f(d.Flags), Tag: &d.Tag, Value: &d.Value}
 		in.Content = nil
 	}
 	s.mu.Lock()
@@ -436,18 +253,18 @@ func (s *Server) AddRecord(zoneName string, r Record) (Record, error) {
 	if z == nil {
 		return Record{}, fmt.Errorf("zone %q is not served", zoneName)
 	}
-	stored, f := s.applyLocked(z, z.recs, in, modeCreate, "")
+	stored, f := s.applyLocked(z, z.recs, in, wire.ModeCreate, "")
 	if f != nil {
 		return Record{}, f
 	}
 	z.touch(s.now())
-	return *stored.clone(), nil
+	return *stored.Clone(), nil
 }
 
 // Records returns a snapshot of the zone's records sorted by name, type
 // and content; nil if the zone is not served.
 func (s *Server) Records(zoneName string) []Record {
-	zn, err := normalizeHostname(zoneName)
+	zn, err := wire.NormalizeHostname(zoneName)
 	if err != nil {
 		return nil
 	}
@@ -462,10 +279,10 @@ func (s *Server) Records(zoneName string) []Record {
 		recs = append(recs, r)
 	}
 	s.mu.RUnlock()
-	sortRecords(recs, "name", "")
+	wire.SortRecords(recs, "name", "")
 	out := make([]Record, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, *r.clone())
+		out = append(out, *r.Clone())
 	}
 	return out
 }

@@ -1,9 +1,10 @@
 package sim
 
 import (
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
+
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,6 @@ const (
 	DefaultBatchLimit       = 200             // record changes per batch (free plan)
 	DefaultCommentMaxLength = 100             // record comment characters (free plan)
 	apiPrefix               = "/client/v4"
-	maxBodyBytes            = 1 << 20
 )
 
 // DefaultNameServers are the NS names served for every zone unless
@@ -87,7 +87,7 @@ type Server struct {
 	seq        atomic.Uint64
 	ray        atomic.Uint64
 
-	limiter *rateLimiter
+	limiter *wire.RateLimiter
 	faults  faultState
 
 	reqMu    sync.Mutex
@@ -146,11 +146,11 @@ func New(cfg Config) (*Server, error) {
 		byHash:     map[[32]byte]*token{},
 		tokenQuota: cfg.TokenQuota,
 		batchLimit: cfg.BatchLimit,
-		limiter:    newRateLimiter(cfg.RateLimit, cfg.RateWindow),
+		limiter:    wire.NewRateLimiter(cfg.RateLimit, cfg.RateWindow),
 		requests:   map[string]int{},
 	}
 	for _, ns := range cfg.NameServers {
-		n, err := normalizeHostname(ns)
+		n, err := wire.NormalizeHostname(ns)
 		if err != nil {
 			return nil, fmt.Errorf("name server %q: %w", ns, err)
 		}
@@ -163,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.MasterToken != "" {
-		if err := validTokenValue(cfg.MasterToken); err != nil {
+		if err := wire.ValidTokenValue(cfg.MasterToken); err != nil {
 			return nil, fmt.Errorf("master token: %w", err)
 		}
 		all := make([]string, 0, len(permissionGroups))
@@ -193,7 +193,7 @@ func (s *Server) AccountID() string { return s.acctID }
 
 // ZoneID returns the ID of the zone with that name, or "" if not served.
 func (s *Server) ZoneID(name string) string {
-	n, err := normalizeHostname(name)
+	n, err := wire.NormalizeHostname(name)
 	if err != nil {
 		return ""
 	}
@@ -207,7 +207,7 @@ func (s *Server) ZoneID(name string) string {
 
 // AddZone starts serving a zone and returns its ID.
 func (s *Server) AddZone(name string) (string, error) {
-	n, err := normalizeHostname(name)
+	n, err := wire.NormalizeHostname(name)
 	if err != nil {
 		return "", fmt.Errorf("zone %q: %w", name, err)
 	}
@@ -293,7 +293,7 @@ func (s *Server) SetBatchLimit(n int) {
 // SetRateLimit changes the per-token limit to n requests per window and
 // forgets past requests; n <= 0 disables rate limiting.
 func (s *Server) SetRateLimit(n int, window time.Duration) {
-	s.limiter.set(n, window)
+	s.limiter.Set(n, window)
 }
 
 // Requests returns how many API requests each operation received (every
@@ -340,7 +340,7 @@ type request struct {
 	params map[string]string
 }
 
-type handler func(s *Server, rq *request) (result any, info *ResultInfo, msgs []Message, f *failure)
+type handler func(s *Server, rq *request) (result any, info *ResultInfo, msgs []Message, f *wire.Failure)
 
 type route struct {
 	op      string
@@ -449,17 +449,17 @@ func (s *Server) serve(w http.ResponseWriter, rq *request) {
 	r := rq.r
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	if !strings.HasPrefix(path, apiPrefix+"/") {
-		writeFailure(w, fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
+		wire.WriteFailure(w, wire.Fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
 		return
 	}
 	segs := strings.Split(strings.TrimPrefix(path, apiPrefix+"/"), "/")
 	rt, params, pathOK := match(r.Method, segs)
 	if rt == nil {
 		if pathOK {
-			writeFailure(w, failf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method %s not available for that URI.", r.Method))
+			wire.WriteFailure(w, wire.Failf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method %s not available for that URI.", r.Method))
 			return
 		}
-		writeFailure(w, fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
+		wire.WriteFailure(w, wire.Fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
 		return
 	}
 	rq.op, rq.params = rt.op, params
@@ -473,56 +473,45 @@ func (s *Server) serve(w http.ResponseWriter, rq *request) {
 	tok, f := s.authenticate(r, rq.ip, rt.verify)
 	rq.tok = tok
 	if f != nil {
-		writeFailure(w, f)
+		wire.WriteFailure(w, f)
 		return
 	}
 
-	if f := s.limiter.allow(tok.id, s.now()); f != nil {
-		writeFailure(w, f)
+	if f := s.limiter.Allow(tok.id, s.now()); f != nil {
+		wire.WriteFailure(w, f)
 		return
 	}
 	tok.lastUsed.Store(s.now().UnixNano())
 
 	before, after := s.faults.take(rt.op)
 	if before != nil {
-		writeFailure(w, before)
+		wire.WriteFailure(w, before)
 		return
 	}
 
 	result, info, msgs, f := rt.h(s, rq)
 	if after != nil {
 		// The operation happened; the client only sees a gateway error.
-		writeFailure(w, after)
+		wire.WriteFailure(w, after)
 		return
 	}
 	if f != nil {
-		writeFailure(w, f)
+		wire.WriteFailure(w, f)
 		return
 	}
-	writeEnvelope(w, http.StatusOK, envelope{Success: true, Result: result, ResultInfo: info, Messages: msgs})
+	wire.WriteEnvelope(w, http.StatusOK, wire.Envelope{Success: true, Result: result, ResultInfo: info, Messages: msgs})
 }
 
 // authenticate resolves the bearer token. Verify endpoints answer 401 with
 // code 1000 for unusable tokens, other endpoints 401 with code 10000.
-func (s *Server) authenticate(r *http.Request, ip netip.Addr, verify bool) (*token, *failure) {
-	authz := r.Header.Get("Authorization")
-	if authz == "" {
-		if r.Header.Get("X-Auth-Key") != "" || r.Header.Get("X-Auth-Email") != "" {
-			return nil, fail(http.StatusForbidden, CodeUnknownAuthKey, "Unknown X-Auth-Key or X-Auth-Email")
-		}
-		return nil, fail(http.StatusBadRequest, CodeMissingAuth, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
+func (s *Server) authenticate(r *http.Request, ip netip.Addr, verify bool) (*token, *wire.Failure) {
+	value, f := wire.BearerToken(r)
+	if f != nil {
+		return nil, f
 	}
-	scheme, value, ok := strings.Cut(authz, " ")
-	value = strings.TrimSpace(value)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || validTokenValue(value) != nil {
-		return nil, &failure{status: http.StatusBadRequest, errs: []APIError{{
-			Code: CodeInvalidHeaders, Message: "Invalid request headers",
-			ErrorChain: []APIError{{Code: CodeInvalidAuthFormat, Message: "Invalid format for Authorization header"}},
-		}}}
-	}
-	invalid := errAuthentication(http.StatusUnauthorized)
+	invalid := wire.ErrAuthentication(http.StatusUnauthorized)
 	if verify {
-		invalid = fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
+		invalid = wire.Fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
 	}
 	h := sha256.Sum256([]byte(value))
 	s.mu.RLock()
@@ -532,7 +521,7 @@ func (s *Server) authenticate(r *http.Request, ip netip.Addr, verify bool) (*tok
 		return nil, invalid
 	}
 	if !tok.ipAllowed(ip) {
-		return tok, failf(http.StatusForbidden, CodeUnauthorized, "Cannot use the access token from location: %s", ip)
+		return tok, wire.Failf(http.StatusForbidden, CodeUnauthorized, "Cannot use the access token from location: %s", ip)
 	}
 	return tok, nil
 }
@@ -551,18 +540,18 @@ func clientIP(r *http.Request) netip.Addr {
 
 // zoneFor resolves the {zone} parameter; unknown IDs route nowhere, like
 // Cloudflare.
-func (s *Server) zoneForLocked(rq *request) (*zone, *failure) {
+func (s *Server) zoneForLocked(rq *request) (*zone, *wire.Failure) {
 	id := rq.params["zone"]
 	z := s.zones[id]
 	if z == nil {
-		return nil, errCouldNotRoute(rq.r.URL.Path)
+		return nil, wire.ErrCouldNotRoute(rq.r.URL.Path)
 	}
 	return z, nil
 }
 
-func (s *Server) checkAccount(rq *request) *failure {
+func (s *Server) checkAccount(rq *request) *wire.Failure {
 	if rq.params["account"] != s.acctID {
-		return errUnauthorized()
+		return wire.ErrUnauthorized()
 	}
 	return nil
 }
@@ -574,20 +563,4 @@ func (s *Server) sortedTokensLocked() []*token {
 	}
 	sort.Slice(toks, func(i, j int) bool { return toks[i].seq < toks[j].seq })
 	return toks
-}
-
-var errNoBody = errors.New("empty body")
-
-func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxBodyBytes {
-		return nil, fmt.Errorf("body larger than %d bytes", maxBodyBytes)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, errNoBody
-	}
-	return b, nil
 }

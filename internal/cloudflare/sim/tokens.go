@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
+
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -23,14 +25,14 @@ type tokenInput struct {
 	Status    *string         `json:"status"`
 }
 
-func tokenInvalid(err error) *failure {
-	return fail(http.StatusBadRequest, CodeTokenInvalid, "Invalid token: "+err.Error())
+func tokenInvalid(err error) *wire.Failure {
+	return wire.Fail(http.StatusBadRequest, CodeTokenInvalid, "Invalid token: "+err.Error())
 }
 
 // createTokenLocked stores a new token with the given value.
-func (s *Server) createTokenLocked(in tokenInput, value string) (*token, *failure) {
+func (s *Server) createTokenLocked(in tokenInput, value string) (*token, *wire.Failure) {
 	if len(s.tokens) >= s.tokenQuota {
-		return nil, failf(http.StatusBadRequest, CodeTokenQuota,
+		return nil, wire.Failf(http.StatusBadRequest, CodeTokenQuota,
 			"Token quota exceeded: the account already has %d API tokens (limit %d)", len(s.tokens), s.tokenQuota)
 	}
 	now := s.now()
@@ -55,7 +57,7 @@ func (s *Server) createTokenLocked(in tokenInput, value string) (*token, *failur
 
 // applyTokenInput validates in and writes it into t; on update (create
 // false) absent fields keep their values.
-func (s *Server) applyTokenInput(t *token, in tokenInput, create bool) *failure {
+func (s *Server) applyTokenInput(t *token, in tokenInput, create bool) *wire.Failure {
 	name := strings.TrimSpace(in.Name)
 	switch {
 	case name != "":
@@ -179,33 +181,33 @@ func (s *Server) tokenJSON(t *token) tokenJSON {
 	return j
 }
 
-func (s *Server) needAccountPerm(rq *request, p perm) *failure {
+func (s *Server) needAccountPerm(rq *request, p perm) *wire.Failure {
 	if f := s.checkAccount(rq); f != nil {
 		return f
 	}
 	if !rq.tok.can(p, s.acctID, "") {
-		return errUnauthorized()
+		return wire.ErrUnauthorized()
 	}
 	return nil
 }
 
-func decodeTokenInput(rq *request) (tokenInput, *failure) {
+func decodeTokenInput(rq *request) (tokenInput, *wire.Failure) {
 	var in tokenInput
-	body, err := readBody(rq.r)
+	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return in, fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return in, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return in, tokenInvalid(err)
 		}
-		return in, fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return in, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
 	}
 	return in, nil
 }
 
-func (s *Server) createToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) createToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensWrite); f != nil {
 		return nil, nil, nil, f
 	}
@@ -228,7 +230,7 @@ func (s *Server) createToken(rq *request) (any, *ResultInfo, []Message, *failure
 	return j, nil, nil, nil
 }
 
-func (s *Server) listTokens(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) listTokens(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensRead); f != nil {
 		return nil, nil, nil, f
 	}
@@ -248,7 +250,7 @@ func (s *Server) listTokens(rq *request) (any, *ResultInfo, []Message, *failure)
 			toks[i], toks[j] = toks[j], toks[i]
 		}
 	}
-	lo, hi, info := paginate(q, len(toks), 20, 5, 50)
+	lo, hi, info := wire.Paginate(q, len(toks), 20, 5, 50)
 	out := make([]tokenJSON, 0, hi-lo)
 	for _, t := range toks[lo:hi] {
 		out = append(out, s.tokenJSON(t))
@@ -256,15 +258,15 @@ func (s *Server) listTokens(rq *request) (any, *ResultInfo, []Message, *failure)
 	return out, &info, nil, nil
 }
 
-func (s *Server) tokenForLocked(rq *request) (*token, *failure) {
+func (s *Server) tokenForLocked(rq *request) (*token, *wire.Failure) {
 	t := s.tokens[rq.params["token"]]
 	if t == nil {
-		return nil, fail(http.StatusNotFound, CodeTokenNotFound, "Token not found")
+		return nil, wire.Fail(http.StatusNotFound, CodeTokenNotFound, "Token not found")
 	}
 	return t, nil
 }
 
-func (s *Server) getToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) getToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensRead); f != nil {
 		return nil, nil, nil, f
 	}
@@ -278,7 +280,7 @@ func (s *Server) getToken(rq *request) (any, *ResultInfo, []Message, *failure) {
 }
 
 // updateToken replaces the fields given; the value stays the same.
-func (s *Server) updateToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) updateToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensWrite); f != nil {
 		return nil, nil, nil, f
 	}
@@ -302,7 +304,7 @@ func (s *Server) updateToken(rq *request) (any, *ResultInfo, []Message, *failure
 	return s.tokenJSON(&t), nil, nil, nil
 }
 
-func (s *Server) deleteToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) deleteToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensWrite); f != nil {
 		return nil, nil, nil, f
 	}
@@ -319,7 +321,7 @@ func (s *Server) deleteToken(rq *request) (any, *ResultInfo, []Message, *failure
 
 // rollToken gives the token a new value; the old one stops working at
 // once.
-func (s *Server) rollToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) rollToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensWrite); f != nil {
 		return nil, nil, nil, f
 	}
@@ -346,9 +348,9 @@ type verifyJSON struct {
 	ExpiresOn *time.Time `json:"expires_on,omitempty"`
 }
 
-func (s *Server) verifyAccountToken(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) verifyAccountToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if rq.params["account"] != s.acctID {
-		return nil, nil, nil, fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
+		return nil, nil, nil, wire.Fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
 	}
 	t := rq.tok
 	v := verifyJSON{ID: t.id, Status: t.status(s.now())}
@@ -365,11 +367,11 @@ func (s *Server) verifyAccountToken(rq *request) (any, *ResultInfo, []Message, *
 
 // verifyUserToken is /user/tokens/verify. Every simulator token is an
 // account token, which Cloudflare's user endpoint does not know.
-func (s *Server) verifyUserToken(rq *request) (any, *ResultInfo, []Message, *failure) {
-	return nil, nil, nil, fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
+func (s *Server) verifyUserToken(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
+	return nil, nil, nil, wire.Fail(http.StatusUnauthorized, CodeInvalidAPIToken, "Invalid API Token")
 }
 
-func (s *Server) listPermissionGroups(rq *request) (any, *ResultInfo, []Message, *failure) {
+func (s *Server) listPermissionGroups(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	if f := s.needAccountPerm(rq, permTokensRead); f != nil {
 		return nil, nil, nil, f
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/scopedns/scopedns/internal/cloudflare/wire"
 )
 
 func TestZoneList(t *testing.T) {
@@ -56,7 +57,7 @@ func TestZoneList(t *testing.T) {
 				return
 			}
 			var names []string
-			for _, z := range decode[[]zoneJSON](t, r.Result) {
+			for _, z := range decode[[]wire.ZoneJSON](t, r.Result) {
 				names = append(names, z.Name)
 			}
 			if strings.Join(names, ",") != tc.wantNames {
