@@ -13,8 +13,9 @@ import (
 )
 
 // transferMessageSize is the most record bytes (uncompressed) put in one
-// message of a zone transfer. 16 KiB is what BIND sends per message; far
-// below TCP's 64 KiB, so that one long TXT record never pushes a message over.
+// message of a zone transfer: below BIND's transfer-message-size (20,480 by
+// default) and far below TCP's 64 KiB, so that one long TXT record never
+// pushes a message over.
 const transferMessageSize = 16 << 10
 
 // transferTTL is the TTL of a record whose provider TTL is automatic (0 or
