@@ -7,7 +7,7 @@
 # by the Makefile and hack/controlplane.sh.
 set -euo pipefail
 need=()
-command -v nsupdate >/dev/null 2>&1 || need+=(bind9-dnsutils)
+{ command -v nsupdate && command -v dig; } >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need+=(bind9)
 command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v ddclient >/dev/null 2>&1 || [ -x /usr/sbin/ddclient ] || need+=(ddclient)

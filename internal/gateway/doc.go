@@ -32,9 +32,20 @@
 //     REFUSED, signed.
 //   - QUERY: a signed SOA question for a name inside one of the key's zones
 //     gets a synthesised SOA (answer at the apex, authority below it), which
-//     is what nsupdate asks before an update when no zone is given. Every
-//     other question gets REFUSED: no recursion, nothing outside the key's
-//     zones, never more bytes back than a short SOA.
+//     is what nsupdate asks before an update when no zone is given.
+//   - AXFR (RFC 5936), which external-dns's rfc2136 provider lists zones
+//     with: a class other than IN, or a zone that is not one of the key's or
+//     where it holds no grant, gets NOTAUTH (as BIND for a zone it does not
+//     serve); over UDP, FORMERR (as BIND); a zone writer's refusal is
+//     answered as for UPDATE below (REFUSED for the namespace's provider
+//     budget). Otherwise the synthesised SOA, the records at the key's
+//     granted (name, type) pairs from the zone writer's snapshot
+//     ([zonewriter.Writer.Read]; nothing else, not even other types at its
+//     names), and the SOA again, in messages of at most 16 KiB of records,
+//     each signed and chained to the one before (RFC 8945 §5.3.1).
+//   - Every other question gets REFUSED: no recursion, nothing outside the
+//     key's zones, never more bytes back than a short SOA to a request
+//     nobody authenticated.
 //   - UPDATE zone section (RFC 2136 §3.1.1): ZTYPE other than SOA gets
 //     FORMERR; a zone that is not one of the key's zones (or a class other
 //     than IN) gets NOTAUTH.
@@ -82,7 +93,8 @@
 // can still interleave (each replica's snapshot catches up within its
 // refresh).
 //
-// Every UPDATE produces one audit line on [Options.Logger] (key name,
+// Every UPDATE produces one audit line "rfc2136 update", and every AXFR one
+// "rfc2136 transfer" (with the number of records sent), on [Options.Logger] (key name,
 // namespace, scope, zone, names, types, result, reason, remote address; at
 // debug level when the request is unsigned or
 // names an unknown key, warning level for a bad signature of a known key,

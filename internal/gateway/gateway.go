@@ -14,6 +14,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/dnslisten"
+	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -61,10 +62,12 @@ type (
 	WritersFunc = zonewriter.ProvidersFunc
 )
 
-// ZoneWriter is the one write path of every front door; *zonewriter.Writer
+// ZoneWriter is the one write path of every front door, and the snapshot
+// zone transfers read (only the tenant's granted records); *zonewriter.Writer
 // is one.
 type ZoneWriter interface {
 	Write(ctx context.Context, r zonewriter.Request) (zonewriter.Result, error)
+	Read(ctx context.Context, r zonewriter.ReadRequest) ([]provider.Record, error)
 }
 
 var _ ZoneWriter = (*zonewriter.Writer)(nil)

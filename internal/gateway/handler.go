@@ -73,6 +73,10 @@ type request struct {
 	reason    string
 	answer    []dns.RR // QUERY answers
 	ns        []dns.RR // QUERY authority
+	// axfr: the request asks for a zone transfer; transfer holds the
+	// records to send once it is allowed.
+	axfr     bool
+	transfer []dns.RR
 
 	created, updated, deleted int
 }
@@ -92,9 +96,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		q.keyName = keyName(q.tsig.Hdr.Name)
 		q.v = s.verified.take(q.keyName, q.tsig.MAC)
 	}
+	q.axfr = r.Opcode == dns.OpcodeQuery && len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeAXFR
 	rcode := s.serve(q)
 	s.observe(rcode)
-	if r.Opcode == dns.OpcodeUpdate {
+	if q.axfr && rcode == dns.RcodeSuccess {
+		// The transfer is sent before its audit line, which says whether
+		// it all went out.
+		s.sendTransfer(q)
+		s.audit(q, rcode)
+		return
+	}
+	if r.Opcode == dns.OpcodeUpdate || q.axfr {
 		s.audit(q, rcode)
 	}
 	s.respond(q, rcode)
@@ -166,6 +178,9 @@ func (s *Server) serveQuery(q *request) int {
 		return dns.RcodeFormatError
 	}
 	qq := q.r.Question[0]
+	if q.axfr {
+		return s.serveTransfer(q)
+	}
 	if qq.Qclass != dns.ClassINET || qq.Qtype != dns.TypeSOA {
 		q.reason = "only SOA questions are answered"
 		return dns.RcodeRefused
@@ -176,16 +191,7 @@ func (s *Server) serveQuery(q *request) int {
 		return dns.RcodeRefused
 	}
 	q.zone = zone
-	soa := &dns.SOA{
-		Hdr:     dns.RR_Header{Name: dns.Fqdn(zone), Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: defaultMinTTL},
-		Ns:      s.o.Nameserver,
-		Mbox:    "hostmaster." + dns.Fqdn(zone),
-		Serial:  uint32(s.o.Now().Unix()),
-		Refresh: 3600,
-		Retry:   600,
-		Expire:  604800,
-		Minttl:  defaultMinTTL,
-	}
+	soa := s.soa(zone)
 	if provider.NormalizeName(qq.Name) == zone {
 		q.answer = []dns.RR{soa}
 	} else {
@@ -301,7 +307,10 @@ func (s *Server) audit(q *request, rcode int) {
 	if q.reason != "" {
 		attrs = append(attrs, slog.String("reason", q.reason))
 	}
-	if rcode == dns.RcodeSuccess {
+	switch {
+	case rcode == dns.RcodeSuccess && q.axfr:
+		attrs = append(attrs, slog.Int("records", len(q.transfer)))
+	case rcode == dns.RcodeSuccess:
 		attrs = append(attrs, slog.Int("created", q.created), slog.Int("updated", q.updated), slog.Int("deleted", q.deleted))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(q.start)))
@@ -317,7 +326,11 @@ func (s *Server) audit(q *request, rcode int) {
 	case q.v == nil:
 		level = slog.LevelWarn
 	}
-	s.o.Logger.LogAttrs(s.ctx(), level, "rfc2136 update", attrs...)
+	msg := "rfc2136 update"
+	if q.axfr {
+		msg = "rfc2136 transfer"
+	}
+	s.o.Logger.LogAttrs(s.ctx(), level, msg, attrs...)
 }
 
 // logSummary writes the line that stands for the audit lines the sampler

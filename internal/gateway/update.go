@@ -99,7 +99,7 @@ func (s *Server) serveUpdate(q *request) int {
 	ctx, cancel := context.WithTimeout(s.ctx(), s.o.RequestTimeout)
 	defer cancel()
 	res, err := s.o.ZoneWriter.Write(ctx, zonewriter.Request{
-		Tenant:   zonewriter.Tenant{Namespace: q.key.Namespace, Scope: q.key.Scope, Owner: OwnerComment(s.o.ClusterName, q.key.Namespace), Grants: q.key.Grants},
+		Tenant:   s.tenant(q.key),
 		Zone:     q.zone,
 		ZoneID:   zoneID,
 		Prereqs:  toPrereqs(prereqs),
@@ -114,6 +114,12 @@ func (s *Server) serveUpdate(q *request) int {
 	}
 	q.created, q.updated, q.deleted = res.Created, res.Updated, res.Deleted
 	return dns.RcodeSuccess
+}
+
+// tenant is who the zone writer writes and reads for: the key's namespace
+// under its scope, with the key's grants.
+func (s *Server) tenant(k Key) zonewriter.Tenant {
+	return zonewriter.Tenant{Namespace: k.Namespace, Scope: k.Scope, Owner: OwnerComment(s.o.ClusterName, k.Namespace), Grants: k.Grants}
 }
 
 // writeFailed answers a request the zone writer did not apply with the
