@@ -20,7 +20,7 @@ type entry struct {
 // deciding every change, writing nothing.
 type view struct {
 	apex   string
-	strict bool // Request.Strict
+	strict bool   // Request.Strict
 	tenant string // the namespace, for messages
 	owner  string
 	grants map[Grant]int32
