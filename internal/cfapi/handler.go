@@ -50,6 +50,16 @@ const (
 	// commentMax is Cloudflare's free plan's longest comment; comments are
 	// validated like Cloudflare's, then dropped (the owner marker is kept).
 	commentMax = 100
+	// MaxBodyBytes is the largest request body read: a batch of BatchLimit
+	// records of the longest TXT (2,048 characters) with room for the JSON.
+	MaxBodyBytes = 512 << 10
+	// DefaultTokenInFlight and DefaultInFlight bound the requests being
+	// served at once, per token and in all: the rate limit counts requests
+	// as they arrive, so without them one token could hold its whole
+	// window's requests (and their bodies) at once while they wait on the
+	// zone writer.
+	DefaultTokenInFlight = 8
+	DefaultInFlight      = 128
 )
 
 // Options configure a Handler. Tokens and Writer are required.
@@ -62,6 +72,10 @@ type Options struct {
 	// budget by the zone writer.
 	RateLimit  int
 	RateWindow time.Duration
+	// TokenInFlight and InFlight are the most requests served at once per
+	// token and in all (defaults DefaultTokenInFlight, DefaultInFlight); past
+	// them the answer is 429.
+	TokenInFlight, InFlight int
 	// Logger receives one audit line per request (unauthenticated ones
 	// sampled); default: discard.
 	Logger *slog.Logger
@@ -73,7 +87,10 @@ type Options struct {
 type Handler struct {
 	o       Options
 	limiter *wire.RateLimiter
-	sampler *auditsample.Sampler
+	// sampler bounds the audit lines of requests without a known token (by
+	// source), overLimit those refused for their token's limits (by token).
+	sampler, overLimit *auditsample.Sampler
+	flight             *inFlight
 }
 
 // New checks the options and builds a handler.
@@ -87,13 +104,23 @@ func New(o Options) (*Handler, error) {
 	if o.RateWindow <= 0 {
 		o.RateWindow = DefaultRateWindow
 	}
+	if o.TokenInFlight <= 0 {
+		o.TokenInFlight = DefaultTokenInFlight
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = DefaultInFlight
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{o: o, limiter: wire.NewRateLimiter(o.RateLimit, o.RateWindow), sampler: auditsample.New(0, 0, 0)}, nil
+	return &Handler{
+		o: o, limiter: wire.NewRateLimiter(o.RateLimit, o.RateWindow),
+		sampler: auditsample.New(0, 0, 0), overLimit: auditsample.New(0, 0, 0),
+		flight: newInFlight(o.TokenInFlight, o.InFlight),
+	}, nil
 }
 
 // request is what an endpoint gets.
@@ -107,6 +134,8 @@ type request struct {
 	names []string
 	// reason says why a request was refused, for the audit line.
 	reason string
+	// overLimit: refused for its token's limits, audited by sample.
+	overLimit bool
 }
 
 type endpoint func(h *Handler, rq *request) (result any, info *wire.ResultInfo, f *wire.Failure)
@@ -200,9 +229,17 @@ func (h *Handler) serve(rq *request) (any, *wire.ResultInfo, *wire.Failure) {
 	}
 	rq.tok = tok
 	if f := h.limiter.Allow(tok.ID, h.o.Now()); f != nil {
-		rq.reason = "over the token's request limit"
+		rq.reason, rq.overLimit = "over the token's request limit", true
 		return nil, nil, f
 	}
+	release, ok := h.flight.acquire(tok.ID)
+	if !ok {
+		rq.reason, rq.overLimit = "over the requests served at once", true
+		f := wire.Fail(http.StatusTooManyRequests, wire.CodeRateLimited, "Please wait and consider throttling your request speed (too many requests at once)")
+		f.Header = http.Header{"Retry-After": []string{"1"}}
+		return nil, nil, f
+	}
+	defer release()
 	if rt == nil {
 		rq.reason = "path not served"
 		return nil, nil, unauthorized(r.Method + " " + r.URL.Path + " is not served: a scopedns token reads and writes only the DNS records its namespace reserved")
@@ -258,6 +295,9 @@ func writerFailure(rq *request, err error) *wire.Failure {
 		return authError(e.Reason)
 	case zonewriter.Invalid:
 		return wire.DNSInvalid(wire.CodeInvalidField, "%s", e.Reason)
+	case zonewriter.Conflict:
+		return wire.Failf(http.StatusBadRequest, wire.CodeHostConflict,
+			"A record with that host already exists. A CNAME record cannot share its name with any other record. (%s)", e.Reason)
 	case zonewriter.OverBudget:
 		f := wire.Fail(http.StatusTooManyRequests, wire.CodeRateLimited, "Please wait and consider throttling your request speed ("+e.Reason+")")
 		f.Header = http.Header{"Retry-After": []string{"30"}}
@@ -271,9 +311,16 @@ func writerFailure(rq *request, err error) *wire.Failure {
 func (h *Handler) audit(rq *request, status int) {
 	now := h.o.Now()
 	source := rq.r.RemoteAddr
-	if rq.tok == nil {
+	switch {
+	case rq.tok == nil:
 		ok, sum := h.sampler.Allow(source, now)
 		auditsample.Log(rq.r.Context(), h.o.Logger, "cloudflare-api unauthenticated requests not logged", sum)
+		if !ok {
+			return
+		}
+	case rq.overLimit:
+		ok, sum := h.overLimit.Allow(rq.tok.ID, now)
+		auditsample.Log(rq.r.Context(), h.o.Logger, "cloudflare-api requests over their token's limits not logged", sum)
 		if !ok {
 			return
 		}

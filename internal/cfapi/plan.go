@@ -116,9 +116,9 @@ func (p *planned) change(w *workSet, base, r *wire.Record) {
 }
 
 // answer fills the created records' IDs from what the writer stored and
-// returns the batch's result. A created record the writer did not store
-// was ignored beside a record the token cannot see (a CNAME and other data
-// at one name, RFC 2136's rule): that is Cloudflare's host conflict.
+// returns the batch's result. The writer stores every record asked for or
+// fails the request (Request.Strict), so a created record missing from what
+// it stored is a fault of the front door, answered as one.
 func (p *planned) answer(stored []provider.Record) (wire.BatchJSON, *wire.Failure) {
 	used := make([]bool, len(stored))
 	for r := range p.fresh {
@@ -131,8 +131,8 @@ func (p *planned) answer(stored []provider.Record) (wire.BatchJSON, *wire.Failur
 			}
 		}
 		if !found {
-			return wire.BatchJSON{}, wire.Failf(http.StatusBadRequest, wire.CodeHostConflict,
-				"A record with that host already exists (%s %s). A CNAME record cannot share its name with any other record.", r.Name, r.Type)
+			return wire.BatchJSON{}, wire.Failf(http.StatusInternalServerError, wire.CodeInternal,
+				"Internal server error: %s %s was written but not returned", r.Name, r.Type)
 		}
 	}
 	var out wire.BatchJSON
@@ -145,6 +145,20 @@ func (p *planned) answer(stored []provider.Record) (wire.BatchJSON, *wire.Failur
 		}
 	}
 	return out, nil
+}
+
+// inZone refuses a change at a name that lies in a deeper zone of the
+// token's than the request's: written into the parent it would sit behind
+// the child zone's delegation, unseen by resolvers and by the record GC.
+func (p *planned) inZone(t *Token, z Zone) *wire.Failure {
+	for _, op := range p.ops {
+		for _, other := range t.Zones {
+			if len(other.Name) > len(z.Name) && (op.Name == other.Name || strings.HasSuffix(op.Name, "."+other.Name)) {
+				return authError(fmt.Sprintf("%s is in zone %s (%s), not in %s", op.Name, other.Name, other.ID, z.Name))
+			}
+		}
+	}
+	return nil
 }
 
 // names are the record names the batch touches, for the audit line.

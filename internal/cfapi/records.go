@@ -116,7 +116,7 @@ func (h *Handler) deleteRecord(rq *request) (any, *wire.ResultInfo, *wire.Failur
 }
 
 func (h *Handler) batchRecords(rq *request) (any, *wire.ResultInfo, *wire.Failure) {
-	body, err := wire.ReadBody(rq.r)
+	body, err := wire.ReadBodyMax(rq.r, MaxBodyBytes)
 	if err != nil {
 		return nil, nil, wire.ErrMalformedJSON()
 	}
@@ -135,7 +135,7 @@ func (h *Handler) batchRecords(rq *request) (any, *wire.ResultInfo, *wire.Failur
 }
 
 func readRecordInput(r *http.Request) (wire.RecordInput, *wire.Failure) {
-	body, err := wire.ReadBody(r)
+	body, err := wire.ReadBodyMax(r, MaxBodyBytes)
 	if err != nil {
 		return wire.RecordInput{}, wire.ErrMalformedJSON()
 	}
@@ -151,6 +151,9 @@ func (h *Handler) apply(rq *request, in wire.BatchInput, fromBatch bool) (wire.B
 		return wire.BatchJSON{}, f
 	}
 	p, f := plan(rq.zone, recs, in, fromBatch, h.o.Now())
+	if f == nil {
+		f = p.inZone(rq.tok, rq.zone)
+	}
 	if f != nil {
 		rq.reason = f.Error()
 		return wire.BatchJSON{}, f
@@ -161,7 +164,7 @@ func (h *Handler) apply(rq *request, in wire.BatchInput, fromBatch bool) (wire.B
 	}
 	res, err := h.o.Writer.Write(rq.r.Context(), zonewriter.Request{
 		Tenant: rq.tok.Tenant, Zone: rq.zone.Name, ZoneID: rq.zone.ID,
-		Ops: p.ops, Protocol: Protocol, AutoTTL: true,
+		Ops: p.ops, Protocol: Protocol, AutoTTL: true, Strict: true,
 	})
 	if err != nil {
 		f := writerFailure(rq, err)

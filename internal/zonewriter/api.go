@@ -127,6 +127,11 @@ type Request struct {
 	// Protocol names the front door in the audit line ("rfc2136",
 	// "acme-dns", "dyndns2", "cloudflare-api").
 	Protocol string
+	// Strict refuses (Conflict) an Add that RFC 2136 ignores: a CNAME beside
+	// other data at its name, or other data beside a CNAME. A front door
+	// whose protocol answers such a write as an error (Cloudflare's API)
+	// sets it, so the request's other changes are not applied either.
+	Strict bool
 	// AutoTTL says a TTL of 1 asks for the provider's automatic TTL, as in
 	// Cloudflare's API: it is kept as 1, not raised to MinTTL, and checked
 	// against the granted TTL as what resolvers are told
@@ -176,6 +181,8 @@ const (
 	OverBudget
 	// Failed: the provider could not be read or written (SERVFAIL, 5xx).
 	Failed
+	// Conflict: with Request.Strict, a CNAME and other data at one name.
+	Conflict
 )
 
 // Error is a request the writer did not apply. Reason is for the audit line

@@ -20,6 +20,7 @@ type entry struct {
 // deciding every change, writing nothing.
 type view struct {
 	apex   string
+	strict bool   // Request.Strict
 	tenant string // the namespace, for messages
 	owner  string
 	grants map[Grant]int32
@@ -145,6 +146,9 @@ func (v *view) addValue(name, typ, content string, ttl int) *Error {
 	hasCNAME := slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type == "CNAME" })
 	hasOther := slices.ContainsFunc(live, func(e *entry) bool { return e.rec.Type != "CNAME" })
 	if (typ == "CNAME" && hasOther) || (typ != "CNAME" && hasCNAME) {
+		if v.strict {
+			return fail(Conflict, "%s %s: a CNAME cannot share its name with other records", name, typ)
+		}
 		return nil
 	}
 	for _, e := range live {

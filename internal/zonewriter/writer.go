@@ -246,6 +246,7 @@ func (w *Writer) plan(ctx context.Context, p Provider, r Request, ops []Op, name
 		return nil, waitFor(ctx, wait)
 	}
 	v := newView(r.Zone, r.Tenant)
+	v.strict = r.Strict
 	for _, n := range names {
 		for _, rec := range z.byName[n] {
 			v.add(n, rec)
@@ -408,9 +409,10 @@ func (w *Writer) allowed(fair *budget.Fair, tenant string) *Error {
 	if fair.Allowed(tenant, now) {
 		return nil
 	}
+	// The same words whoever else is writing: the share (the budget over the
+	// active tenants) would tell a tenant how many others are.
 	return &Error{Code: OverBudget, Reason: fmt.Sprintf(
-		"namespace %s used its share of the provider budget (%.1f requests per %s while others are active)",
-		tenant, float64(fair.Allowance(now))/costUnit, w.o.BudgetWindow)}
+		"namespace %s used its share of the provider budget per %s; back off and retry", tenant, w.o.BudgetWindow)}
 }
 
 // sharedCtx is the context of the provider calls the writer makes for many

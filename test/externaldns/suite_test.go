@@ -57,7 +57,7 @@ type suite struct {
 	dnsAddr string
 }
 
-func newSuite(t *testing.T) *suite {
+func newSuite(t testing.TB) *suite {
 	t.Helper()
 	s, err := sim.New(sim.Config{AccountID: accountID, AccountName: "scopedns-externaldns", Zones: []string{zone}, MasterToken: masterToken})
 	if err != nil {
@@ -71,7 +71,7 @@ func newSuite(t *testing.T) *suite {
 
 // master is scopedns's Cloudflare provider on the simulator with the master
 // token, as the operator runs it behind the front doors.
-func (s *suite) master(t *testing.T) *cloudflare.Provider {
+func (s *suite) master(t testing.TB) *cloudflare.Provider {
 	t.Helper()
 	p, err := cloudflare.New(cloudflare.Options{AccountID: accountID, APIToken: provider.Secret(masterToken), BaseURL: s.api.URL + "/client/v4/"})
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *suite) master(t *testing.T) *cloudflare.Provider {
 
 // seed writes records at the simulator directly, as another namespace or
 // someone by hand would have.
-func (s *suite) seed(t *testing.T, recs ...provider.Record) {
+func (s *suite) seed(t testing.TB, recs ...provider.Record) {
 	t.Helper()
 	if _, err := s.master(t).ApplyChanges(context.Background(), s.sim.ZoneID(zone), provider.Changes{Create: recs}); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func (s *suite) lookup(t *testing.T, name string, qtype uint16) []string {
 }
 
 // serveDNS serves h on one loopback port over UDP and TCP.
-func serveDNS(t *testing.T, h dns.Handler) string {
+func serveDNS(t testing.TB, h dns.Handler) string {
 	t.Helper()
 	var (
 		pc  net.PacketConn
@@ -191,7 +191,7 @@ func baseConfig(owner string) *externaldns.Config {
 // The controller package itself is not imported: it links every provider
 // (provider/factory), and the module proxy does not serve all of their
 // dependencies. These lines are RunOnce's, without its metrics and events.
-func syncOnce(ctx context.Context, t *testing.T, cfg *externaldns.Config, p edprovider.Provider, desired ...*endpoint.Endpoint) error {
+func syncOnce(ctx context.Context, t testing.TB, cfg *externaldns.Config, p edprovider.Provider, desired ...*endpoint.Endpoint) error {
 	t.Helper()
 	reg, err := txt.New(cfg, p)
 	if err != nil {

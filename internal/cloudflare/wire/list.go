@@ -19,13 +19,16 @@ const MaxBodyBytes = 1 << 20
 var ErrNoBody = errors.New("empty body")
 
 // ReadBody reads a request body of at most MaxBodyBytes.
-func ReadBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+func ReadBody(r *http.Request) ([]byte, error) { return ReadBodyMax(r, MaxBodyBytes) }
+
+// ReadBodyMax reads a request body of at most limit bytes.
+func ReadBodyMax(r *http.Request, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBodyBytes {
-		return nil, fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
+	if len(b) > limit {
+		return nil, fmt.Errorf("body larger than %d bytes", limit)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, ErrNoBody
