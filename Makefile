@@ -102,7 +102,7 @@ BENCH_FLAGS ?=
 bench: ## Measure convergence, provider requests, steady state, restart, memory, webhook latency and rotation on a local control plane; writes docs/benchmarks.md (scale: BENCH_FLAGS='-namespaces 1000 -claims 5 -records 2').
 	assets=$$(hack/controlplane.sh); \
 	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench $(BENCH_FLAGS) && \
-	$(MAKE) faults-large bench-frontdoors
+	$(MAKE) faults-large bench-frontdoors bench-externaldns
 
 # BENCH_TENANTS and BENCH_SECONDS size bench-frontdoors.
 BENCH_TENANTS ?= 200
@@ -112,6 +112,11 @@ BENCH_SECONDS ?= 30
 bench-frontdoors: ## BENCH_TENANTS tenants' DNS-01 flows through the RFC 2136 gateway and the zone writer at Cloudflare's rate, beside BIND 9 on the same updates: updates/s, provider requests per update, p50/p99, 429s.
 	SCOPEDNS_BENCH_FRONTDOORS=1 SCOPEDNS_BENCH_TENANTS=$(BENCH_TENANTS) SCOPEDNS_BENCH_SECONDS=$(BENCH_SECONDS) \
 	go test -count=1 -v -run TestFrontDoorLoad ./internal/gateway/bench/
+
+.PHONY: bench-externaldns
+bench-externaldns: ## 20 namespaces' external-dns (1,000 endpoints each) syncing through the Cloudflare-compatible front door, beside the same on the simulator directly: provider requests per sync and time (Go 1.27 toolchain, fetched once).
+	cd test/externaldns && GOTOOLCHAIN=$$(awk '$$1 == "toolchain" { print $$2 }' go.mod) \
+	go test -count=1 -run XXX -bench ExternalDNSSync -benchtime 1x -timeout 30m .
 
 # FAULT_ROUNDS and FAULT_NAMESPACES size faults-large (make test runs 8 x 3).
 FAULT_ROUNDS ?= 30
