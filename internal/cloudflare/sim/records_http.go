@@ -68,7 +68,7 @@ func (s *Server) getRecord(rq *request) (any, *ResultInfo, []Message, *wire.Fail
 func (s *Server) createRecord(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.ErrMalformedJSON()
 	}
 	in, f := wire.DecodeRecordInput(body)
 	if f != nil {
@@ -114,7 +114,7 @@ func (s *Server) applyLocked(z *zone, rs *recordSet, in wire.RecordInput, mode w
 func (s *Server) modifyRecord(rq *request, mode wire.Mode) (any, *ResultInfo, []Message, *wire.Failure) {
 	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.ErrMalformedJSON()
 	}
 	in, f := wire.DecodeRecordInput(body)
 	if f != nil {
@@ -163,7 +163,7 @@ func (s *Server) deleteRecord(rq *request) (any, *ResultInfo, []Message, *wire.F
 func (s *Server) batchRecords(rq *request) (any, *ResultInfo, []Message, *wire.Failure) {
 	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return nil, nil, nil, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return nil, nil, nil, wire.ErrMalformedJSON()
 	}
 	var in wire.BatchInput
 	if err := json.Unmarshal(body, &in); err != nil {

@@ -449,17 +449,17 @@ func (s *Server) serve(w http.ResponseWriter, rq *request) {
 	r := rq.r
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	if !strings.HasPrefix(path, apiPrefix+"/") {
-		wire.WriteFailure(w, wire.Fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
+		wire.WriteFailure(w, wire.ErrNoRoute())
 		return
 	}
 	segs := strings.Split(strings.TrimPrefix(path, apiPrefix+"/"), "/")
 	rt, params, pathOK := match(r.Method, segs)
 	if rt == nil {
 		if pathOK {
-			wire.WriteFailure(w, wire.Failf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method %s not available for that URI.", r.Method))
+			wire.WriteFailure(w, wire.ErrMethodNotAllowed(r.Method))
 			return
 		}
-		wire.WriteFailure(w, wire.Fail(http.StatusNotFound, CodeNoRoute, "No route for that URI"))
+		wire.WriteFailure(w, wire.ErrNoRoute())
 		return
 	}
 	rq.op, rq.params = rt.op, params

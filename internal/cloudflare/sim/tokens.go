@@ -195,14 +195,14 @@ func decodeTokenInput(rq *request) (tokenInput, *wire.Failure) {
 	var in tokenInput
 	body, err := wire.ReadBody(rq.r)
 	if err != nil {
-		return in, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return in, wire.ErrMalformedJSON()
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return in, tokenInvalid(err)
 		}
-		return in, wire.Fail(http.StatusBadRequest, CodeMalformedJSON, "Malformed JSON in request body")
+		return in, wire.ErrMalformedJSON()
 	}
 	return in, nil
 }
