@@ -357,3 +357,41 @@ func Query(t T, s *Server, name string, typ uint16) *dns.Msg {
 	}
 	return r
 }
+
+// Serve serves h on one loopback port over UDP and TCP until the test ends,
+// and returns the address: resolvers in clients (lego, cert-manager, pebble)
+// ask over UDP and retry a truncated answer over TCP at the same address.
+func Serve(t T, h dns.Handler) string {
+	t.Helper()
+	var (
+		pc  net.PacketConn
+		l   net.Listener
+		err error
+	)
+	for range 20 {
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
+			break
+		}
+		_ = l.Close()
+	}
+	if err != nil {
+		t.Fatalf("no loopback port free for both UDP and TCP: %v", err)
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: h}
+	tcp := &dns.Server{Listener: l, Handler: h}
+	started := make(chan struct{}, 2)
+	udp.NotifyStartedFunc = func() { started <- struct{}{} }
+	tcp.NotifyStartedFunc = func() { started <- struct{}{} }
+	go func() { _ = udp.ActivateAndServe() }()
+	go func() { _ = tcp.ActivateAndServe() }()
+	<-started
+	<-started
+	t.Cleanup(func() {
+		_ = udp.Shutdown()
+		_ = tcp.Shutdown()
+	})
+	return l.Addr().String()
+}

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,13 +31,13 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
 
 	"github.com/scopedns/scopedns/internal/acmedns"
 	"github.com/scopedns/scopedns/internal/cfapi"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
+	"github.com/scopedns/scopedns/internal/testdns"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -79,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{sim: s, zoneID: s.ZoneID(zone), accounts: acmedns.NewAccountStore(), tokens: cfapi.NewTokenStore(), logs: &syncBuffer{}}
 	api := httptest.NewServer(s)
 	t.Cleanup(api.Close)
-	f.dnsAddr = serveDNS(t, s)
+	f.dnsAddr = testdns.Serve(t, s)
 
 	p, err := cloudflare.New(cloudflare.Options{AccountID: accountID, APIToken: provider.Secret(masterToken), BaseURL: api.URL + "/client/v4/"})
 	if err != nil {
@@ -265,43 +264,6 @@ func (f *fixture) txt(name string) []string {
 		}
 	}
 	return out
-}
-
-// serveDNS serves h on one loopback port over UDP (lego's resolver) and TCP
-// (pebble's VA asks over TCP).
-func serveDNS(t *testing.T, h dns.Handler) string {
-	t.Helper()
-	var (
-		pc  net.PacketConn
-		l   net.Listener
-		err error
-	)
-	for range 20 {
-		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
-			break
-		}
-		_ = l.Close()
-	}
-	if err != nil {
-		t.Fatalf("no loopback port free for both UDP and TCP: %v", err)
-	}
-	udp := &dns.Server{PacketConn: pc, Handler: h}
-	tcp := &dns.Server{Listener: l, Handler: h}
-	started := make(chan struct{}, 2)
-	udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go func() { _ = udp.ActivateAndServe() }()
-	go func() { _ = tcp.ActivateAndServe() }()
-	<-started
-	<-started
-	t.Cleanup(func() {
-		_ = udp.Shutdown()
-		_ = tcp.Shutdown()
-	})
-	return l.Addr().String()
 }
 
 type syncBuffer struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
+	"github.com/scopedns/scopedns/internal/testdns"
 )
 
 const (
@@ -58,45 +58,8 @@ func newFixture(t *testing.T) *fixture {
 		tlsAPI.Close()
 	})
 
-	f.dnsAddr = serveDNS(t, s)
+	f.dnsAddr = testdns.Serve(t, s)
 	return f
-}
-
-// serveDNS serves h on one loopback port over UDP and TCP (cert-manager's
-// DNSQuery retries a truncated UDP answer over TCP at the same address).
-func serveDNS(t *testing.T, h dns.Handler) string {
-	t.Helper()
-	var (
-		pc  net.PacketConn
-		l   net.Listener
-		err error
-	)
-	for range 20 {
-		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
-			break
-		}
-		_ = l.Close()
-	}
-	if err != nil {
-		t.Fatalf("no loopback port free for both UDP and TCP: %v", err)
-	}
-	udp := &dns.Server{PacketConn: pc, Handler: h}
-	tcp := &dns.Server{Listener: l, Handler: h}
-	started := make(chan struct{}, 2)
-	udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go func() { _ = udp.ActivateAndServe() }()
-	go func() { _ = tcp.ActivateAndServe() }()
-	<-started
-	<-started
-	t.Cleanup(func() {
-		_ = udp.Shutdown()
-		_ = tcp.Shutdown()
-	})
-	return l.Addr().String()
 }
 
 // master is scopedns's Cloudflare provider on the simulator with the master

@@ -3,7 +3,6 @@ package externaldns
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
 	"github.com/scopedns/scopedns/internal/provider/cloudflare"
+	"github.com/scopedns/scopedns/internal/testdns"
 )
 
 const (
@@ -65,7 +65,7 @@ func newSuite(t testing.TB) *suite {
 	}
 	st := &suite{sim: s, api: httptest.NewServer(s)}
 	t.Cleanup(st.api.Close)
-	st.dnsAddr = serveDNS(t, s)
+	st.dnsAddr = testdns.Serve(t, s)
 	return st
 }
 
@@ -120,42 +120,6 @@ func (s *suite) lookup(t *testing.T, name string, qtype uint16) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// serveDNS serves h on one loopback port over UDP and TCP.
-func serveDNS(t testing.TB, h dns.Handler) string {
-	t.Helper()
-	var (
-		pc  net.PacketConn
-		l   net.Listener
-		err error
-	)
-	for range 20 {
-		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
-			break
-		}
-		_ = l.Close()
-	}
-	if err != nil {
-		t.Fatalf("no loopback port free for both UDP and TCP: %v", err)
-	}
-	udp := &dns.Server{PacketConn: pc, Handler: h}
-	tcp := &dns.Server{Listener: l, Handler: h}
-	started := make(chan struct{}, 2)
-	udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go func() { _ = udp.ActivateAndServe() }()
-	go func() { _ = tcp.ActivateAndServe() }()
-	<-started
-	<-started
-	t.Cleanup(func() {
-		_ = udp.Shutdown()
-		_ = tcp.Shutdown()
-	})
-	return l.Addr().String()
 }
 
 // staticSource is an external-dns source with a fixed set of endpoints,
