@@ -266,7 +266,7 @@ func (r *GatewayKeysReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gatewaykeys").
 		Watches(&v1alpha1.DNSRecordClaim{}, byClaim, builder.WithPredicates(claimZoneUpdates)).
-		Watches(&corev1.Secret{}, byVault).
+		Watches(&corev1.Secret{}, byVault, builder.OnlyMetadata). // labels route it; see the credentials controller
 		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), RateLimiter: rateLimiter(0)}).
