@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/hex"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -65,8 +66,10 @@ type request struct {
 
 	key Key
 	// overLimit: refused for the key's message rate or its namespace's
-	// provider budget; such lines are sampled per key.
+	// provider budget (or its replay cache is full); replayed: refused as a
+	// replay. Such lines are sampled per key.
 	overLimit bool
+	replayed  bool
 	zone      string
 	names     []string
 	types     []string
@@ -159,8 +162,49 @@ func (s *Server) authenticate(q *request) int {
 		q.reason = "TSIG BADTIME"
 		return dns.RcodeNotAuth
 	}
+	if rc := s.checkReplay(q, now+window); rc != dns.RcodeSuccess {
+		return rc
+	}
 	if !s.limits.allow(q.keyName, s.o.Now()) {
 		q.reason = "rate limit exceeded"
+		q.overLimit = true
+		return dns.RcodeRefused
+	}
+	return dns.RcodeSuccess
+}
+
+// checkReplay refuses a request whose MAC this server verified before
+// inside its time window, which ends at the second until; it runs before the
+// rate limit, so that replays of a tenant's captured requests do not spend
+// its rate. Every signed request the gateway acts on passes here: UPDATE,
+// the SOA query and AXFR.
+//
+// A replay is answered NOTAUTH with TSIG error BADTIME, signed with the
+// key: RFC 8945 §5.2.3 answers BADTIME for the replay check it describes
+// (a Time Signed earlier than the last seen from the key), and a replay is
+// the same failure, a request that is no longer fresh; its signature is
+// good, so BADSIG (unsigned, "the MAC is wrong") would both misstate the
+// cause and give the client an answer it cannot authenticate. A client's
+// retransmission of the identical datagram is a replay too and gets this
+// answer; nsupdate and knsupdate sign every new attempt afresh.
+func (s *Server) checkReplay(q *request, until int64) int {
+	mac, err := hex.DecodeString(q.tsig.MAC)
+	if err != nil {
+		q.tsigErr = dns.RcodeBadSig
+		q.reason = "TSIG not verified"
+		return dns.RcodeNotAuth
+	}
+	switch s.replays.check(q.keyName, mac, until, s.o.Now().Unix()) {
+	case replaySeen:
+		q.tsigErr = dns.RcodeBadTime
+		q.reason = "TSIG replay: this MAC was seen inside its time window"
+		q.replayed = true
+		if s.o.ReplayObserver != nil {
+			s.o.ReplayObserver(q.key.Scope)
+		}
+		return dns.RcodeNotAuth
+	case replayFull:
+		q.reason = "replay cache full: too many signed requests inside their time windows"
 		q.overLimit = true
 		return dns.RcodeRefused
 	}
@@ -282,6 +326,14 @@ func (s *Server) audit(q *request, rcode int) {
 		if !ok {
 			return
 		}
+	case q.replayed:
+		// Whoever captured one request can send it as fast as the network
+		// allows.
+		ok, sum := s.replayed.Allow(q.keyName, s.o.Now())
+		s.logSummary(msgReplayedSummary, sum)
+		if !ok {
+			return
+		}
 	}
 	// A refused signature still names a key; when that key is known, say
 	// whose it is, so a misconfigured Issuer (HMAC-MD5, a stale secret) is
@@ -323,7 +375,7 @@ func (s *Server) audit(q *request, rcode int) {
 		level = slog.LevelError
 	case q.v == nil && (q.tsig == nil || q.tsigErr == dns.RcodeBadKey) && !known:
 		level = slog.LevelDebug
-	case q.v == nil:
+	case q.v == nil, q.replayed:
 		level = slog.LevelWarn
 	}
 	msg := "rfc2136 update"
@@ -338,6 +390,7 @@ func (s *Server) audit(q *request, rcode int) {
 const (
 	msgUnauthenticatedSummary = "rfc2136 unauthenticated updates not logged"
 	msgOverLimitSummary       = "rfc2136 over-limit updates not logged"
+	msgReplayedSummary        = "rfc2136 replayed requests not logged"
 )
 
 func (s *Server) logSummary(msg string, sum *auditsample.Summary) {

@@ -68,6 +68,8 @@ func teamAKey(zoneID string) Key {
 		Name:      keyA,
 		Algorithm: dns.HmacSHA256,
 		Secrets:   []string{secretA, secretAPrev},
+		// The rotation overlap outlasts every test but the one of its end.
+		PreviousValidUntil: time.Now().Add(time.Hour),
 		Namespace: "team-a",
 		Scope:     "prod",
 		Zones:     map[string]string{testZone: zoneID},
