@@ -123,10 +123,10 @@ func TestReplayedUpdateChangesNothing(t *testing.T) {
 				t.Fatalf("before the replay: %v, want %v", got, tc.want)
 			}
 			r, err := sendWire(t, f.addr, "udp", wire, secretA, mac)
-			mustRefuseReplay(t, r, err)
 			if got := txtValues(f); strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Fatalf("the replay changed the zone: %v, want %v", got, tc.want)
+				t.Errorf("the replay changed the zone: %v, want %v", got, tc.want)
 			}
+			mustRefuseReplay(t, r, err)
 			// Over TCP too: the cache is the server's, not the socket's.
 			r, err = sendWire(t, f.addr, "tcp", wire, secretA, mac)
 			mustRefuseReplay(t, r, err)
