@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -70,6 +71,11 @@ type request struct {
 	// replay. Such lines are sampled per key.
 	overLimit bool
 	replayed  bool
+	// fresh is the MAC this request put in the replay cache, marked done
+	// once it is answered; silent: a replay over UDP of a request still
+	// being answered, which gets no answer of its own.
+	fresh  []byte
+	silent bool
 	zone      string
 	names     []string
 	types     []string
@@ -102,6 +108,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	q.axfr = r.Opcode == dns.OpcodeQuery && len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeAXFR
 	rcode := s.serve(q)
 	s.observe(rcode)
+	if q.fresh != nil {
+		defer s.replays.done(q.keyName, q.fresh)
+	}
 	if q.axfr && rcode == dns.RcodeSuccess {
 		// The transfer is sent before its audit line, which says whether
 		// it all went out.
@@ -112,7 +121,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if r.Opcode == dns.OpcodeUpdate || q.axfr {
 		s.audit(q, rcode)
 	}
-	s.respond(q, rcode)
+	if !q.silent {
+		s.respond(q, rcode)
+	}
 }
 
 func (s *Server) serve(q *request) int {
@@ -184,9 +195,15 @@ func (s *Server) authenticate(q *request) int {
 // (a Time Signed earlier than the last seen from the key), and a replay is
 // the same failure, a request that is no longer fresh; its signature is
 // good, so BADSIG (unsigned, "the MAC is wrong") would both misstate the
-// cause and give the client an answer it cannot authenticate. A client's
-// retransmission of the identical datagram is a replay too and gets this
-// answer; nsupdate and knsupdate sign every new attempt afresh.
+// cause and give the client an answer it cannot authenticate.
+//
+// A client's retransmission of the identical datagram is a replay too:
+// nsupdate resends its UPDATE unchanged after 3 s without an answer, while
+// a slow provider may still be writing it. Such a replay over UDP of a
+// request still being answered gets no answer, so that the client takes the
+// original's answer rather than a refusal of its own retransmission; one
+// after the original was answered gets the refusal. nsupdate and knsupdate
+// sign every new attempt (a new send, the switch to TCP) afresh.
 func (s *Server) checkReplay(q *request, until int64) int {
 	mac, err := hex.DecodeString(q.tsig.MAC)
 	if err != nil {
@@ -194,10 +211,16 @@ func (s *Server) checkReplay(q *request, until int64) int {
 		q.reason = "TSIG not verified"
 		return dns.RcodeNotAuth
 	}
-	switch s.replays.check(q.keyName, mac, until, s.o.Now().Unix()) {
-	case replaySeen:
+	switch verdict := s.replays.check(q.keyName, mac, until, s.o.Now().Unix()); verdict {
+	case replayFresh:
+		q.fresh = mac
+	case replayInFlight, replaySeen:
+		q.silent = verdict == replayInFlight && isUDP(q.w)
 		q.tsigErr = dns.RcodeBadTime
 		q.reason = "TSIG replay: this MAC was seen inside its time window"
+		if q.silent {
+			q.reason = "TSIG replay of a request still being answered: not answered over UDP"
+		}
 		q.replayed = true
 		if s.o.ReplayObserver != nil {
 			s.o.ReplayObserver(q.key.Scope)
@@ -395,6 +418,17 @@ const (
 
 func (s *Server) logSummary(msg string, sum *auditsample.Summary) {
 	auditsample.Log(s.ctx(), s.o.Logger, msg, sum)
+}
+
+// isUDP says whether w answers over UDP.
+func isUDP(w dns.ResponseWriter) (udp bool) {
+	defer func() {
+		if recover() != nil { // as in remoteAddr
+			udp = false
+		}
+	}()
+	_, udp = w.RemoteAddr().(*net.UDPAddr)
+	return udp
 }
 
 func remoteAddr(w dns.ResponseWriter) (a string) {

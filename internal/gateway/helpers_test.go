@@ -70,9 +70,9 @@ func teamAKey(zoneID string) Key {
 		Secrets:   []string{secretA, secretAPrev},
 		// The rotation overlap outlasts every test but the one of its end.
 		PreviousValidUntil: time.Now().Add(time.Hour),
-		Namespace: "team-a",
-		Scope:     "prod",
-		Zones:     map[string]string{testZone: zoneID},
+		Namespace:          "team-a",
+		Scope:              "prod",
+		Zones:              map[string]string{testZone: zoneID},
 		Grants: map[Grant]int32{
 			{Name: acmeName, Type: "TXT"}:    3600,
 			{Name: webName, Type: "A"}:       300,

@@ -35,7 +35,7 @@ type macID [16]byte
 // is inside its time window.
 type keyMACs struct {
 	mu   sync.Mutex
-	seen map[macID]int64
+	seen map[macID]seenMAC
 	// oldest is the earliest such second among seen: before it passes, a
 	// full key has nothing to drop.
 	oldest int64
@@ -45,12 +45,20 @@ type keyMACs struct {
 	gone bool
 }
 
+// seenMAC is one remembered request: the last second (Unix) it is inside
+// its time window, and whether the server is still answering it.
+type seenMAC struct {
+	until    int64
+	inFlight bool
+}
+
 type replayVerdict int
 
 const (
-	replayFresh replayVerdict = iota // first time: remembered
-	replaySeen                       // a replay
-	replayFull                       // the key holds perKey MACs in their windows
+	replayFresh    replayVerdict = iota // first time: remembered
+	replaySeen                          // a replay
+	replayInFlight                      // a replay of a request still being answered
+	replayFull                          // the key holds perKey MACs in their windows
 )
 
 // keySweepInterval is how often, in seconds, keys left with nothing in
@@ -75,7 +83,10 @@ func (c *replayCache) check(key string, mac []byte, until, now int64) replayVerd
 		k.mu.Lock()
 	}
 	defer k.mu.Unlock()
-	if _, ok := k.seen[id]; ok {
+	if e, ok := k.seen[id]; ok {
+		if e.inFlight {
+			return replayInFlight
+		}
 		return replaySeen
 	}
 	if len(k.seen) >= c.perKey {
@@ -87,8 +98,26 @@ func (c *replayCache) check(key string, mac []byte, until, now int64) replayVerd
 	if len(k.seen) == 0 || until < k.oldest {
 		k.oldest = until
 	}
-	k.seen[id] = until
+	k.seen[id] = seenMAC{until: until, inFlight: true}
 	return replayFresh
+}
+
+// done records that the server answered the fresh request of key with mac.
+func (c *replayCache) done(key string, mac []byte) {
+	var id macID
+	copy(id[:], mac)
+	c.mu.Lock()
+	k := c.keys[key]
+	c.mu.Unlock()
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.seen[id]; ok {
+		e.inFlight = false
+		k.seen[id] = e
+	}
 }
 
 // key returns key's MACs, and every keySweepInterval forgets keys with no
@@ -110,7 +139,7 @@ func (c *replayCache) key(key string, now int64) *keyMACs {
 	}
 	k := c.keys[key]
 	if k == nil {
-		k = &keyMACs{seen: map[macID]int64{}}
+		k = &keyMACs{seen: map[macID]seenMAC{}}
 		c.keys[key] = k
 	}
 	return k
@@ -123,12 +152,12 @@ func (k *keyMACs) dropExpired(now int64) {
 		return
 	}
 	oldest := int64(0)
-	for id, until := range k.seen {
+	for id, e := range k.seen {
 		switch {
-		case until < now:
+		case e.until < now:
 			delete(k.seen, id)
-		case oldest == 0 || until < oldest:
-			oldest = until
+		case oldest == 0 || e.until < oldest:
+			oldest = e.until
 		}
 	}
 	k.oldest = oldest

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/scopedns/scopedns/internal/auditsample"
+	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
 // capture signs m as c would and returns its wire bytes and MAC: what an
@@ -262,4 +264,80 @@ func TestPreviousSecretExpiresByTheGatewaysClock(t *testing.T) {
 	if v := txtValues(f); strings.Join(v, ",") != "inside,current" && strings.Join(v, ",") != "current,inside" {
 		t.Fatalf("TXT values %v, want inside and current", v)
 	}
+}
+
+// heldWriter holds every Write until release is closed.
+type heldWriter struct {
+	ZoneWriter
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h heldWriter) Write(ctx context.Context, r zonewriter.Request) (zonewriter.Result, error) {
+	h.entered <- struct{}{}
+	<-h.release
+	return h.ZoneWriter.Write(ctx, r)
+}
+
+// TestRetransmissionOfAnUpdateInFlightGetsNoAnswer: nsupdate resends the
+// identical datagram when the answer is slow. While the original is still
+// being written, the resend gets no answer of its own (a refusal would
+// reach the client first and report a failure of an update that succeeds);
+// the original's NOERROR is the one answer. The record is written once.
+func TestRetransmissionOfAnUpdateInFlightGetsNoAnswer(t *testing.T) {
+	held := heldWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	replays := make(chan string, 1)
+	f := newFixture(t, func(o *Options) {
+		zw, err := zonewriter.New(zonewriter.Options{Providers: o.Writers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held.ZoneWriter = zw
+		o.ZoneWriter = held
+		o.ReplayObserver = func(s string) { replays <- s }
+	})
+	m := update(testZone)
+	m.Insert(rrs(t, acmeName+". 120 IN TXT slow"))
+	wire, mac := capture(t, asTeamA, m)
+	co, err := dns.Dial("udp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	_ = co.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := co.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	<-held.entered
+	// The retransmission, from the same socket as nsupdate's.
+	if _, err := co.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	<-replays
+	close(held.release)
+	raw, err := co.ReadMsgHeader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(raw); err != nil {
+		t.Fatal(err)
+	}
+	if r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("first answer %s, want the original's NOERROR", dns.RcodeToString[r.Rcode])
+	}
+	// Nothing else comes: the resend was counted and dropped.
+	_ = co.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if raw, err := co.ReadMsgHeader(nil); err == nil {
+		extra := new(dns.Msg)
+		_ = extra.Unpack(raw)
+		t.Fatalf("a second answer came: %s", dns.RcodeToString[extra.Rcode])
+	}
+	if v := txtValues(f); len(v) != 1 {
+		t.Fatalf("TXT values %v, want one", v)
+	}
+	// Once answered, the same bytes are refused.
+	r, err = sendWire(t, f.addr, "udp", wire, secretA, mac)
+	mustRefuseReplay(t, r, err)
+	<-replays
 }
