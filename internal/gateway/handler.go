@@ -71,17 +71,16 @@ type request struct {
 	// replay. Such lines are sampled per key.
 	overLimit bool
 	replayed  bool
-	// fresh is the MAC this request put in the replay cache, marked done
-	// once it is answered; silent: a replay over UDP of a request still
-	// being answered, which gets no answer of its own.
-	fresh  []byte
+	fresh     []byte // the MAC this request put in the replay cache
+	// silent: a replay over UDP of a request still being answered, which
+	// gets no answer of its own.
 	silent bool
-	zone      string
-	names     []string
-	types     []string
-	reason    string
-	answer    []dns.RR // QUERY answers
-	ns        []dns.RR // QUERY authority
+	zone   string
+	names  []string
+	types  []string
+	reason string
+	answer []dns.RR // QUERY answers
+	ns     []dns.RR // QUERY authority
 	// axfr: the request asks for a zone transfer; transfer holds the
 	// records to send once it is allowed.
 	axfr     bool
@@ -109,7 +108,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	rcode := s.serve(q)
 	s.observe(rcode)
 	if q.fresh != nil {
-		defer s.replays.done(q.keyName, q.fresh)
+		// Answered from here on: a retransmission that arrives now gets
+		// the refusal, not silence (its client may not have the answer).
+		s.replays.done(q.keyName, q.fresh)
 	}
 	if q.axfr && rcode == dns.RcodeSuccess {
 		// The transfer is sent before its audit line, which says whether
