@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive as real clients and peers:
 # nsupdate and dig (bind9-dnsutils), Knot's knsupdate (knot-dnsutils), the
-# authoritative servers the RFC 2136
-# provider is proven against, named (bind9) and knotd (knot), and the dyndns2
-# clients ddclient and inadyn (with the Perl TLS module ddclient's cloudflare
+# authoritative servers the RFC 2136 provider is proven against, named (bind9)
+# and knotd (knot), and the dyndns2 clients ddclient and inadyn (with the Perl TLS module ddclient's cloudflare
 # protocol needs). Everything else the tests need is built from the Go module proxy
 # by the Makefile and hack/controlplane.sh.
 set -euo pipefail
