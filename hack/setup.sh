@@ -2,9 +2,10 @@
 # Installs the Debian packages the tests drive as real clients and peers:
 # nsupdate and dig (bind9-dnsutils), Knot's knsupdate (knot-dnsutils), the
 # authoritative servers the RFC 2136 provider is proven against, named (bind9)
-# and knotd (knot), and the dyndns2 clients ddclient and inadyn (with the Perl TLS module ddclient's cloudflare
-# protocol needs). Everything else the tests need is built from the Go module proxy
-# by the Makefile and hack/controlplane.sh.
+# and knotd (knot), and the dyndns2 clients ddclient and inadyn (with the Perl
+# TLS module ddclient's cloudflare protocol needs). Everything else the tests
+# need is built from the Go module proxy by the Makefile and
+# hack/controlplane.sh.
 set -euo pipefail
 need=()
 { command -v nsupdate && command -v dig; } >/dev/null 2>&1 || need+=(bind9-dnsutils)
