@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/testdns"
 )
 
 // TestNsupdate drives the gateway with BIND's nsupdate, a client this project
@@ -156,10 +157,7 @@ func TestNsupdate(t *testing.T) {
 // each send of a session is signed afresh, so none is taken for a replay of
 // the one before.
 func TestKnsupdate(t *testing.T) {
-	knsupdate, err := exec.LookPath("knsupdate")
-	if err != nil {
-		t.Skip("knsupdate not installed: run hack/setup.sh")
-	}
+	knsupdate := testdns.Binary(t, "knsupdate", "knot-dnsutils")
 	f := newFixture(t, nil)
 	host, port, err := net.SplitHostPort(f.addr)
 	if err != nil {
