@@ -469,12 +469,13 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 // through the zone writer, on the gateway's share of the provider budget.
 func addGateway(mgr manager.Manager, o Options, keys *gateway.KeyStore, zw *zonewriter.Writer) error {
 	srv, err := gateway.New(gateway.Options{
-		Addr:        o.GatewayAddr,
-		Keys:        keys,
-		ClusterName: o.ClusterName,
-		ZoneWriter:  zw,
-		Logger:      slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
-		Observer:    controllers.ObserveGateway,
+		Addr:           o.GatewayAddr,
+		Keys:           keys,
+		ClusterName:    o.ClusterName,
+		ZoneWriter:     zw,
+		Logger:         slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
+		Observer:       controllers.ObserveGateway,
+		ReplayObserver: controllers.ObserveGatewayReplay,
 		// TSIG time checks run on the wall clock, whatever clock rotation uses.
 	})
 	if err != nil {
