@@ -67,16 +67,21 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	// tokens; admission refuses providerToken on the others (RFC 2136), and
 	// this holds for an object that got past it.
 	tokens := creds.ProviderTokenEnabled() && provider.MintsTokens(p)
+	// A token refused for the quota holds back nothing else: the TSIG key
+	// and the front-door logins are delivered, and the refusal is returned
+	// at the end for the conditions.
+	var quotaErr error
 	if tokens {
 		switch {
 		case st.Token == nil || len(v.Data[tokenKey(st.Token.ID)]) == 0:
 			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
 				return ctrl.Result{}, err
 			}
-			if err := r.checkQuota(ctx, scope, cred, "MintToken"); err != nil {
-				return ctrl.Result{}, err
+			held, err := r.checkQuota(ctx, scope, cred, "MintToken")
+			if err == nil {
+				err = r.mint(ctx, p, scope, cred, v, zoneIDs, false, held)
 			}
-			if err := r.mint(ctx, p, scope, cred, v, zoneIDs, false); err != nil {
+			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
 			}
 		case !slices.Equal(st.Token.ZoneIDs, zoneIDs):
@@ -84,7 +89,8 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 				return ctrl.Result{}, err
 			}
 		case due:
-			if err := r.rotate(ctx, p, scope, cred, v, zoneIDs); err != nil {
+			err := r.rotate(ctx, p, scope, cred, v, zoneIDs)
+			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
 			}
 		}
@@ -106,7 +112,15 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if st.Token != nil && st.Token.ExpiresAt != nil {
 		credentialExpiry.WithLabelValues(scope.Name, cred.Spec.Namespace).Set(float64(st.Token.ExpiresAt.Unix()))
 	}
-	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, nil
+	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, quotaErr
+}
+
+// quotaOnly returns err if it is a quota refusal, else nil.
+func quotaOnly(err error) error {
+	if errors.Is(err, errQuota) {
+		return err
+	}
+	return nil
 }
 
 // saveStatus writes the DNSCredential's status. The write carries the
@@ -122,8 +136,17 @@ func (r *CredentialsReconciler) saveStatus(ctx context.Context, cred *v1alpha1.D
 // finish records the outcome in the conditions and writes the status once
 // more. err is returned (joined with a failed write) so the retry still happens.
 func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCredential, err error) error {
+	if serr := r.record(ctx, cred, err); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// record sets the conditions for err and writes the status if they
+// changed; it returns only a failed write.
+func (r *CredentialsReconciler) record(ctx context.Context, cred *v1alpha1.DNSCredential, err error) error {
 	if cred == nil || !cred.DeletionTimestamp.IsZero() || cred.ResourceVersion == "" {
-		return err
+		return nil
 	}
 	before := cred.Status.DeepCopy()
 	setCredentialConditions(cred, err, r.now())
@@ -131,12 +154,12 @@ func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCr
 		cred.Status.ObservedGeneration = cred.Generation
 	}
 	if equalStatus(before, &cred.Status) {
-		return err
+		return nil
 	}
 	if serr := r.saveStatus(ctx, cred); serr != nil && !errors.Is(serr, errDeleted) {
-		return errors.Join(err, client.IgnoreNotFound(serr))
+		return client.IgnoreNotFound(serr)
 	}
-	return err
+	return nil
 }
 
 var errDeleted = errors.New("deleted")
@@ -259,7 +282,8 @@ func (r *CredentialsReconciler) forgetUndeliverable(ctx context.Context, p provi
 
 // mint creates a token for zoneIDs and records it. With rotating set, the
 // current token becomes the previous one, revoked after the overlap.
-func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool) error {
+// held is the count checkQuota saw, for a refusal by the provider's quota.
+func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool, held int) error {
 	creds := &scope.Spec.Credentials
 	sched, err := rotation.Parse(creds.RotationSchedule())
 	if err != nil {
@@ -278,14 +302,26 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 	expires := now.Add(creds.TokenLifetime())
 	minted, err := p.MintToken(ctx, provider.TokenSpec{Name: name, ZoneIDs: zoneIDs, AllowedCIDRs: creds.AllowedCIDRs, ExpiresOn: expires})
 	if err != nil {
-		if _, limited := provider.IsRateLimited(err); limited {
+		_, limited := provider.IsRateLimited(err)
+		quota := provider.IsQuotaExceeded(err)
+		if quota {
+			// Remembered before the intent is dropped below, whose event
+			// wakes waiters: they are refused here, not by the provider.
+			r.quota.providerRefused(held, now.Add(r.quotaRetryInterval()))
+		}
+		if limited || quota {
 			// A rate-limited mint never reached the provider (throttled here,
-			// or a 429, which Cloudflare answers before acting): drop the
-			// intent, or the next reconcile lists every token to look for it.
+			// or a 429, which Cloudflare answers before acting), and one
+			// refused for the quota created nothing: drop the intent, or the
+			// next reconcile lists every token to look for it.
 			cred.Status.Minting = ""
 			if uerr := r.saveStatus(ctx, cred); uerr != nil {
 				err = errors.Join(err, uerr)
 			}
+		}
+		if quota {
+			return r.refuseForQuota(cred, scope, mintAction(rotating), held,
+				fmt.Sprintf("the provider refused it for its own token quota, with %d provider tokens held by this cluster (--token-quota %d is above the provider's): %v", held, r.TokenQuota, err))
 		}
 		return fmt.Errorf("minting a token for namespace %s: %w", ns, err)
 	}
@@ -354,31 +390,56 @@ func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider,
 	if cred.Status.PreviousToken != nil {
 		return nil // finish the last rotation first; revokePreviousIfDue runs next
 	}
-	if err := r.checkQuota(ctx, scope, cred, "RotateToken"); err != nil {
-		rotations.WithLabelValues(scope.Name, "quota").Inc()
-		return err
+	held, err := r.checkQuota(ctx, scope, cred, "RotateToken")
+	if err == nil {
+		err = r.mint(ctx, p, scope, cred, v, zoneIDs, true, held)
 	}
-	return r.mint(ctx, p, scope, cred, v, zoneIDs, true)
+	if errors.Is(err, errQuota) {
+		rotations.WithLabelValues(scope.Name, "quota").Inc()
+	}
+	return err
+}
+
+func mintAction(rotating bool) string {
+	if rotating {
+		return "RotateToken"
+	}
+	return "MintToken"
 }
 
 // checkQuota refuses a mint that would take this cluster past the provider's
 // token quota, and warns from 80 % on. Rotation overlap doubles a namespace's
-// need for a while, so the count includes tokens waiting for revocation.
-func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action string) error {
+// need for a while, so the count includes tokens waiting for revocation. The
+// quota is --token-quota, or lower while the provider's own refusal is
+// remembered; either way a refusal costs no provider request. It returns the
+// count of tokens held.
+func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action string) (int, error) {
 	held, err := r.tokensHeld(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if held+1 > r.TokenQuota {
-		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
-			"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the RFC 2136 gateway needs none", held, r.TokenQuota)
-		return fmt.Errorf("%w: %s for %s/%s postponed: %d provider tokens held, quota %d", errQuota, action, cred.Spec.Namespace, scope.Name, held, r.TokenQuota)
+	providerTokensHeld.WithLabelValues(r.ClusterName).Set(float64(held))
+	limit := r.quota.limit(r.TokenQuota, r.now())
+	if held+1 > limit {
+		why := fmt.Sprintf("%d provider tokens held, quota %d", held, r.TokenQuota)
+		if limit < r.TokenQuota {
+			why = fmt.Sprintf("%d provider tokens held, and the provider refused the last mint at %d (--token-quota %d)", held, limit, r.TokenQuota)
+		}
+		return held, r.refuseForQuota(cred, scope, action, held, why)
 	}
 	if held+1 >= r.TokenQuota*8/10 {
 		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", action,
 			"this cluster holds %d of %d provider tokens", held+1, r.TokenQuota)
 	}
-	return nil
+	return held, nil
+}
+
+// refuseForQuota is the event and the error of a token refused for the
+// quota; the error becomes the QuotaExceeded condition.
+func (r *CredentialsReconciler) refuseForQuota(cred *v1alpha1.DNSCredential, scope *v1alpha1.DNSScope, action string, held int, why string) error {
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
+		"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the TSIG key and front-door logins need none and are delivered", held, r.quota.limit(r.TokenQuota, r.now()))
+	return fmt.Errorf("%w: %s for %s/%s postponed: %s", errQuota, action, cred.Spec.Namespace, scope.Name, why)
 }
 
 // revokePreviousIfDue revokes the rotated-out token once its overlap ends.
@@ -496,14 +557,16 @@ func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider,
 
 // tokensHeld counts the tokens this cluster's DNSCredentials hold: current,
 // previous and in-flight mints. Tenant Secrets are never counted: anyone
-// who writes Secrets could move the quota. It runs before every mint, over
-// every DNSCredential, so it reads the cache without deep copies. Workers
-// minting at the same moment each see the same count, so the quota can be
-// passed by up to MaxConcurrentReconciles-1 tokens; it is a guard well below
-// Cloudflare's own limit, not an exact one.
+// who writes Secrets could move the quota. It runs before every mint, so it
+// reads the cache, without deep copies, through HeldTokensIndex: only the
+// DNSCredentials that hold a token, at most about the quota, however many
+// tokenless ones there are. Workers minting at the same moment each see the
+// same count, so --token-quota can be passed by up to
+// MaxConcurrentReconciles-1 tokens; the provider's own refusal then stops
+// the mint and lands as QuotaExceeded like this guard's.
 func (r *CredentialsReconciler) tokensHeld(ctx context.Context) (int, error) {
 	var list v1alpha1.DNSCredentialList
-	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingFields{HeldTokensIndex: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	held := 0
