@@ -12,7 +12,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -77,10 +79,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
 				return ctrl.Result{}, err
 			}
-			held, err := r.checkQuota(ctx, scope, cred, "MintToken")
-			if err == nil {
-				err = r.mint(ctx, p, scope, cred, v, zoneIDs, false, held)
-			}
+			err := r.mint(ctx, p, scope, cred, v, zoneIDs, false)
 			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
 			}
@@ -282,8 +281,8 @@ func (r *CredentialsReconciler) forgetUndeliverable(ctx context.Context, p provi
 
 // mint creates a token for zoneIDs and records it. With rotating set, the
 // current token becomes the previous one, revoked after the overlap.
-// held is the count checkQuota saw, for a refusal by the provider's quota.
-func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool, held int) error {
+// The quota is checked first (reserveMint).
+func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool) error {
 	creds := &scope.Spec.Credentials
 	sched, err := rotation.Parse(creds.RotationSchedule())
 	if err != nil {
@@ -295,8 +294,8 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 
 	// Intent first: if the process dies after the provider minted the token
 	// and before the status holds it, the next reconcile revokes it by name.
-	cred.Status.Minting = name
-	if err := r.saveStatus(ctx, cred); err != nil {
+	held, err := r.reserveMint(ctx, scope, cred, mintAction(rotating), name)
+	if err != nil {
 		return err
 	}
 	expires := now.Add(creds.TokenLifetime())
@@ -390,10 +389,7 @@ func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider,
 	if cred.Status.PreviousToken != nil {
 		return nil // finish the last rotation first; revokePreviousIfDue runs next
 	}
-	held, err := r.checkQuota(ctx, scope, cred, "RotateToken")
-	if err == nil {
-		err = r.mint(ctx, p, scope, cred, v, zoneIDs, true, held)
-	}
+	err := r.mint(ctx, p, scope, cred, v, zoneIDs, true)
 	if errors.Is(err, errQuota) {
 		rotations.WithLabelValues(scope.Name, "quota").Inc()
 	}
@@ -432,6 +428,43 @@ func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.
 			"this cluster holds %d of %d provider tokens", held+1, r.TokenQuota)
 	}
 	return held, nil
+}
+
+// reserveMint checks the quota and records the intent to mint name, as one
+// step for all workers: the count it checks must include every mint another
+// worker reserved, so the intent is written and seen in the cache before
+// the next worker counts. That costs one status write's latency per mint,
+// while the provider paces token writes far slower. It returns the count of
+// tokens held before this mint.
+func (r *CredentialsReconciler) reserveMint(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action, name string) (int, error) {
+	r.quota.mint.Lock()
+	defer r.quota.mint.Unlock()
+	held, err := r.checkQuota(ctx, scope, cred, action)
+	if err != nil {
+		return held, err
+	}
+	cred.Status.Minting = name
+	if err := r.saveStatus(ctx, cred); err != nil {
+		return held, err
+	}
+	r.awaitCached(ctx, cred)
+	return held, nil
+}
+
+// awaitCached waits, briefly, until the cache holds cred as written. Past the
+// wait the count may miss this mint (a cache that far behind is rare), and
+// the provider's own quota is the backstop.
+func (r *CredentialsReconciler) awaitCached(ctx context.Context, cred *v1alpha1.DNSCredential) {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		var cached v1alpha1.DNSCredential
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(cred), &cached); err != nil {
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err) // deleted meanwhile: nothing to wait for
+		}
+		return cached.ResourceVersion == cred.ResourceVersion, nil
+	})
+	if err != nil {
+		log.FromContext(ctx).Info("the cache did not show the mint intent in time; the quota count may miss it", "error", err.Error())
+	}
 }
 
 // refuseForQuota is the event and the error of a token refused for the
@@ -560,10 +593,9 @@ func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider,
 // who writes Secrets could move the quota. It runs before every mint, so it
 // reads the cache, without deep copies, through HeldTokensIndex: only the
 // DNSCredentials that hold a token, at most about the quota, however many
-// tokenless ones there are. Workers minting at the same moment each see the
-// same count, so --token-quota can be passed by up to
-// MaxConcurrentReconciles-1 tokens; the provider's own refusal then stops
-// the mint and lands as QuotaExceeded like this guard's.
+// tokenless ones there are. Mints are counted exactly across workers
+// (reserveMint); tokens this cluster cannot see (another cluster on the
+// account) are the provider's to refuse, which lands as QuotaExceeded too.
 func (r *CredentialsReconciler) tokensHeld(ctx context.Context) (int, error) {
 	var list v1alpha1.DNSCredentialList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{HeldTokensIndex: "true"}, client.UnsafeDisableDeepCopy); err != nil {

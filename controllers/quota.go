@@ -45,6 +45,10 @@ func IndexHeldTokens(o client.Object) []string {
 // quota between reconciles: who waits for a token, and a ceiling the
 // provider enforced below --token-quota.
 type quotaState struct {
+	// mint serializes the quota check with the intent it admits
+	// (reserveMint).
+	mint sync.Mutex
+
 	mu sync.Mutex
 	// waiters are the requests refused a token for the quota, with when
 	// they were first refused: the oldest are woken first.
