@@ -37,7 +37,7 @@ const (
 	prompt = 60 * time.Second
 )
 
-var _ = Describe("Past the token quota", Ordered, func() {
+var _ = Describe("Past the token quota", Ordered, ContinueOnFailure, func() {
 	var names []string
 
 	BeforeAll(func() {
