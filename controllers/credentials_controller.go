@@ -309,7 +309,10 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A tenant Secret that is changed or deleted is put back; a vault
 		// Secret changes only by this controller's own hand. Labels only
 		// route the request: nothing in them is trusted.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests)).
+		// Metadata only: a tenant can put the operator's labels on any
+		// number of megabyte Secrets, and their data must never reach the
+		// cache. Reconciles read the Secrets they write from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
 		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		// A DNSCredential that gives up tokens makes room for the quota's
 		// waiters.
