@@ -101,7 +101,13 @@ func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DN
 		st.TSIG.PreviousValidUntil = nil
 		changed = true
 	}
-	if changed {
+	// A rotation is on record before the vault draws the new secret: the
+	// gateway pairs the vault's secrets with the status's generation and
+	// overlap, and must never see a new secret without them. A new key, a
+	// new rotation time or an overlap that ended need no such order (either
+	// half alone is repaired by the next pass), so finish writes them with
+	// the rest: one status write fewer for every new namespace.
+	if changed && rotateNow {
 		if err := r.saveStatus(ctx, cred); err != nil {
 			return err
 		}

@@ -120,7 +120,7 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "", "scale: the thousands-of-tenants runs (make bench-scale), each size on a fresh control plane; the result replaces its section of -out")
 	flag.StringVar(&o.scaleSizes, "scale-sizes", "1000,3000,10000", "namespaces of each scale run, smallest first (per-namespace costs compare the largest with the smallest)")
 	flag.IntVar(&o.scaleZones, "scale-zones", 5, "zones the scale runs spread their namespaces over")
-	flag.DurationVar(&o.scaleDrift, "scale-drift-interval", time.Minute, "the manager's --drift-interval in scale runs (short, so that the steady state shows its lists)")
+	flag.DurationVar(&o.scaleDrift, "scale-drift-interval", 10*time.Minute, "the manager's --drift-interval in scale runs (cmd/manager's default)")
 	flag.DurationVar(&o.scaleQuiet, "scale-quiet", 2*time.Minute, "steady-state period of each scale run")
 	flag.IntVar(&o.dns01Tenants, "dns01-tenants", 1000, "tenants running one DNS-01 flow each, all at once, in each scale run")
 	flag.IntVar(&o.decoySecrets, "decoy-secrets", 1000, "Secrets carrying the operator's labels that one tenant creates in the smallest scale run (0 skips it)")
