@@ -52,6 +52,10 @@ type Options struct {
 	// ClusterName names this cluster in provider token names and record
 	// ownership comments, so several clusters can share one provider account.
 	ClusterName string
+	// InstanceID tells this installation from another that uses the same
+	// ClusterName on one provider account (the zones' cluster markers);
+	// empty derives it from the kube-system namespace's UID and Namespace.
+	InstanceID string
 
 	MetricsAddr          string
 	ProbeAddr            string
@@ -356,9 +360,13 @@ func cmpOr[T int | float64](v, d T) T {
 
 func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
 	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: configureProvider(o)}
+	// One view of which zones are this installation's, for every writer
+	// and collector of records under the cluster name. Its clock is the
+	// wall clock: it paces provider calls, not rotation.
+	marks := &controllers.ZoneMarks{ClusterName: o.ClusterName, Instance: o.InstanceID, Reader: mgr.GetAPIReader(), Namespace: o.Namespace}
 	scopes := &controllers.ScopeReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-scope"),
-		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff, Marks: marks,
 	}
 	if err := scopes.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSScope controller: %w", err)
@@ -366,6 +374,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	claims := &controllers.ClaimReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
 		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Marks: marks,
 	}
 	if err := claims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)
@@ -384,7 +393,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	}
 	if err := mgr.Add(&controllers.TokenSweeper{
 		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
-		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now,
+		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now, Marks: marks,
 	}); err != nil {
 		return err
 	}
@@ -395,6 +404,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 		Live:     &controllers.ClusterLive{Client: mgr.GetClient(), Policies: policies, ClusterName: o.ClusterName},
 		Deleter:  claims,
 		Interval: o.RecordGCInterval, Grace: o.RecordGCGrace,
+		Marks:    marks,
 	})
 }
 
