@@ -404,7 +404,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 		Live:     &controllers.ClusterLive{Client: mgr.GetClient(), Policies: policies, ClusterName: o.ClusterName},
 		Deleter:  claims,
 		Interval: o.RecordGCInterval, Grace: o.RecordGCGrace,
-		Marks:    marks,
+		Marks: marks,
 	})
 }
 
