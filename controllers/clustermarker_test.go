@@ -128,3 +128,115 @@ func TestASecondInstallationOfOneClusterNameTouchesNothingOfTheFirst(t *testing.
 		})
 	}
 }
+
+// countingProvider counts record lists and can refuse writes.
+type countingProvider struct {
+	provider.Provider
+	lists       int
+	refuseWrite bool
+}
+
+func (c *countingProvider) Records(ctx context.Context, zoneID string, f provider.RecordFilter) ([]provider.Record, error) {
+	c.lists++
+	return c.Provider.Records(ctx, zoneID, f)
+}
+
+func (c *countingProvider) ApplyChanges(ctx context.Context, zoneID string, ch provider.Changes) (provider.ApplyResult, error) {
+	if c.refuseWrite {
+		return provider.ApplyResult{}, &provider.Error{Op: "records.batch", Kind: provider.KindForbidden, Message: "update-policy refuses the name"}
+	}
+	return c.Provider.ApplyChanges(ctx, zoneID, ch)
+}
+
+func TestZoneMarks(t *testing.T) {
+	ctx := context.Background()
+	type env struct {
+		p     *countingProvider
+		zone  provider.Zone
+		marks *ZoneMarks
+		now   *time.Time
+	}
+	setup := func(t *testing.T) env {
+		s := memory.New(memory.Config{Zones: []string{"example.com"}})
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		e := env{p: &countingProvider{Provider: s.Master()}, zone: provider.Zone{ID: s.ZoneID("example.com"), Name: "example.com"}, now: &now}
+		e.marks = &ZoneMarks{ClusterName: gcCluster, Instance: "mine", Interval: 10 * time.Minute, Now: func() time.Time { return *e.now }}
+		return e
+	}
+	cases := map[string]func(t *testing.T, e env){
+		"a zone without a conflict is looked at once per interval": func(t *testing.T, e env) {
+			for range 3 {
+				if err := e.marks.Check(ctx, e.p, "acct", e.zone); err != nil {
+					t.Fatal(err)
+				}
+			}
+			*e.now = e.now.Add(11 * time.Minute)
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); err != nil {
+				t.Fatal(err)
+			}
+			if e.p.lists != 2 {
+				t.Fatalf("%d lists, want 2", e.p.lists)
+			}
+		},
+		"a zone in conflict is the installation's a minute after the other marker is deleted": func(t *testing.T, e env) {
+			if err := provider.MarkZone(ctx, e.p, e.zone, gcCluster, "theirs"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); !errors.Is(err, provider.ErrClusterNameConflict) {
+				t.Fatalf("got %v, want the conflict", err)
+			}
+			theirs, err := e.p.Records(ctx, e.zone.ID, provider.RecordFilter{Name: provider.ClusterMarkerName(e.zone.Name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stale []provider.Record
+			for _, r := range theirs {
+				if strings.Contains(r.Content, "theirs") {
+					stale = append(stale, r)
+				}
+			}
+			if _, err := e.p.ApplyChanges(ctx, e.zone.ID, provider.Changes{Delete: stale}); err != nil || len(stale) != 1 {
+				t.Fatalf("deleting the other marker (%d): %v", len(stale), err)
+			}
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); !errors.Is(err, provider.ErrClusterNameConflict) {
+				t.Fatalf("within the minute: got %v, want the remembered conflict", err)
+			}
+			*e.now = e.now.Add(conflictRecheck)
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); err != nil {
+				t.Fatalf("a minute later: %v", err)
+			}
+		},
+		"a marker the credential may not write leaves the zone usable": func(t *testing.T, e env) {
+			e.p.refuseWrite = true
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); err != nil {
+				t.Fatalf("got %v, want nil", err)
+			}
+		},
+		"another cluster name's marker is no conflict": func(t *testing.T, e env) {
+			if err := provider.MarkZone(ctx, e.p, e.zone, "other-cluster", "theirs"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.marks.Check(ctx, e.p, "acct", e.zone); err != nil {
+				t.Fatalf("got %v", err)
+			}
+		},
+	}
+	for name, run := range cases {
+		t.Run(name, func(t *testing.T) { run(t, setup(t)) })
+	}
+}
+
+func TestInstanceIDTellsInstallationsApart(t *testing.T) {
+	a := InstanceID("uid-1", "scopedns-system")
+	for what, other := range map[string]string{
+		"another cluster":   InstanceID("uid-2", "scopedns-system"),
+		"another namespace": InstanceID("uid-1", "scopedns-b"),
+	} {
+		if other == a {
+			t.Errorf("%s has the same instance ID %s", what, a)
+		}
+	}
+	if InstanceID("uid-1", "scopedns-system") != a {
+		t.Errorf("the instance ID is not stable")
+	}
+}
