@@ -108,6 +108,13 @@ bench: ## Measure convergence, provider requests, steady state, restart, memory,
 BENCH_TENANTS ?= 200
 BENCH_SECONDS ?= 30
 
+# SCALE_FLAGS is passed to hack/bench -mode scale, e.g. SCALE_FLAGS='-scale-sizes 1000,3000'.
+SCALE_FLAGS ?=
+.PHONY: bench-scale
+bench-scale: ## Thousands of tenants: 1,000, 3,000 and 10,000 namespaces with tokenless credentials, each on a fresh control plane with cmd/manager as its own process: convergence, provider and API load, memory, webhook latency, DNS-01 at once, steady state, restart, pprof; writes its section of docs/benchmarks.md (about 25 minutes).
+	@assets=$$(hack/controlplane.sh) && \
+	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench -mode scale $(SCALE_FLAGS)
+
 .PHONY: bench-frontdoors
 bench-frontdoors: ## BENCH_TENANTS tenants' DNS-01 flows through the RFC 2136 gateway and the zone writer at Cloudflare's rate, beside BIND 9 on the same updates: updates/s, provider requests per update, p50/p99, 429s.
 	SCOPEDNS_BENCH_FRONTDOORS=1 SCOPEDNS_BENCH_TENANTS=$(BENCH_TENANTS) SCOPEDNS_BENCH_SECONDS=$(BENCH_SECONDS) \

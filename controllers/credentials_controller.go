@@ -116,6 +116,9 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if cred != nil {
+		ctx = withSavedStatus(ctx, cred)
+	}
 	if cred == nil {
 		legacy, err := r.legacySecret(ctx, ns, scope)
 		if err != nil || legacy == nil && len(zoneIDs) == 0 {
@@ -128,6 +131,7 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		if cred, err = r.createCredential(ctx, scopeName, ns); err != nil {
 			return ctrl.Result{}, err
 		}
+		ctx = withSavedStatus(ctx, cred)
 		if legacy != nil {
 			if err := r.migrate(ctx, scope, cred, legacy); err != nil {
 				return ctrl.Result{}, r.finish(ctx, cred, err)

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,8 +48,6 @@ type GatewayKeysReconciler struct {
 	// with the TSIG secrets live (see tsigSecrets).
 	Namespace string
 	Now       func() time.Time
-
-	logins loginSets
 }
 
 // keySet is what one namespace holds under one scope.
@@ -83,7 +80,18 @@ func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.Keys.Delete(TSIGKeyName(ns, scopeName))
 		}
 	}
-	r.logins.put(FrontDoorStores{Accounts: r.Accounts, Users: r.Users, Tokens: r.Tokens}, req.NamespacedName, set)
+	// Each store swaps this namespace's logins alone: a reconcile costs
+	// what one namespace holds, however many others there are.
+	owner := req.String()
+	if r.Accounts != nil {
+		r.Accounts.Set(owner, set.accounts)
+	}
+	if r.Users != nil {
+		r.Users.Set(owner, optional(set.user))
+	}
+	if r.Tokens != nil {
+		r.Tokens.Set(owner, optional(set.token))
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -233,60 +241,6 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 		out = append(out, string(prev))
 	}
 	return out, nil
-}
-
-// loginSets holds every namespace's front-door logins, so that each
-// reconcile of one namespace can swap the stores' whole sets (the stores
-// replace at once; a front door never sees half an update).
-type loginSets struct {
-	mu       sync.Mutex
-	accounts map[client.ObjectKey][]acmedns.Account
-	users    map[client.ObjectKey][]dyndns.User
-	tokens   map[client.ObjectKey][]cfapi.Token
-}
-
-// put records one namespace's logins (none: removed) and hands the stores
-// the new whole sets. A nil store is off and gets nothing.
-func (l *loginSets) put(st FrontDoorStores, req client.ObjectKey, set keySet) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st.Accounts != nil {
-		if all, changed := putLogins(&l.accounts, req, set.accounts); changed {
-			st.Accounts.Replace(all)
-		}
-	}
-	if st.Users != nil {
-		if all, changed := putLogins(&l.users, req, optional(set.user)); changed {
-			st.Users.Replace(all)
-		}
-	}
-	if st.Tokens != nil {
-		if all, changed := putLogins(&l.tokens, req, optional(set.token)); changed {
-			st.Tokens.Replace(all)
-		}
-	}
-}
-
-// putLogins sets one namespace's logins of one kind in m and returns every
-// namespace's, or changed false when there were none before and are none
-// now.
-func putLogins[T any](m *map[client.ObjectKey][]T, req client.ObjectKey, vs []T) (all []T, changed bool) {
-	if *m == nil {
-		*m = map[client.ObjectKey][]T{}
-	}
-	_, had := (*m)[req]
-	if len(vs) > 0 {
-		(*m)[req] = vs
-	} else {
-		delete(*m, req)
-	}
-	if !had && len(vs) == 0 {
-		return nil, false
-	}
-	for _, v := range *m {
-		all = append(all, v...)
-	}
-	return all, true
 }
 
 func optional[T any](v *T) []T {

@@ -44,6 +44,8 @@ type secretState struct {
 	previousID string
 	minting    bool
 	changedAt  time.Time // when tokenID last changed
+	// credReadyAt is when the DNSCredential was first seen Ready.
+	credReadyAt time.Time
 }
 
 func startTracker(ctx context.Context, b *bench) (*tracker, error) {
@@ -157,6 +159,9 @@ func (t *tracker) credential(o any) {
 	if st.tokenID != old {
 		st.changedAt = time.Now()
 	}
+	if st.credReadyAt.IsZero() && meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionReady) {
+		st.credReadyAt = time.Now()
+	}
 	t.secrets[ns] = st
 }
 
@@ -198,6 +203,27 @@ func (t *tracker) withToken(prefix string, oldIDs map[string]string) (n int, las
 		}
 	}
 	return n, last
+}
+
+// credsReady counts namespaces with the prefix whose DNSCredential has been
+// Ready, and returns when the last of them became so.
+func (t *tracker) credsReady(prefix string) (n int, last time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for ns, st := range t.secrets {
+		if strings.HasPrefix(ns, prefix) && !st.credReadyAt.IsZero() {
+			n++
+			last = maxTime(last, st.credReadyAt)
+		}
+	}
+	return n, last
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // withoutPrevious counts namespaces with the prefix whose previous token is revoked.

@@ -57,10 +57,15 @@ type Options struct {
 	// empty derives it from the kube-system namespace's UID and Namespace.
 	InstanceID string
 
-	MetricsAddr          string
-	ProbeAddr            string
-	LeaderElection       bool
-	LeaderElectionID     string
+	MetricsAddr      string
+	ProbeAddr        string
+	LeaderElection   bool
+	LeaderElectionID string
+	// PprofAddr serves net/http/pprof there (controller-runtime's pprof
+	// server); empty or "0" turns it off. For profiling at scale
+	// (hack/bench -mode scale), never exposed by the chart.
+	PprofAddr string
+
 	WebhookHost          string
 	WebhookPort          int
 	WebhookCertDir       string
@@ -196,6 +201,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        orDefault(o.PprofAddr, "0"),
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        orDefault(o.LeaderElectionID, "scopedns.io"),
 		LeaderElectionNamespace: o.Namespace,
