@@ -45,7 +45,10 @@ var _ = Describe("Two scopes with one credentials Secret name", func() {
 		second := newScope(uniq("second"), selecting(map[string]string{label: "true"}),
 			withRules("example.net", rule(webTypes, 3600, "_acme-challenge.*.{namespace}.example.net")))
 		second.Spec.Credentials.SecretName = shared
+		warnings.take()
 		createScope(second)
+		Expect(warnings.take()).To(ContainElement(ContainSubstring("DNSScope %s also writes its credentials to Secret %q", first.Name, shared)),
+			"admission warns about the other scope")
 		waitReady(second, v1alpha1.ConditionReady)
 		Expect(k8s.Create(ctx, newClaim(ns, "acme-net", second.Name, rec("_acme-challenge.web."+ns+".example.net", v1alpha1.RecordTypeTXT)))).To(Succeed())
 
