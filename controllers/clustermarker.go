@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/provider"
 )
 
@@ -154,3 +155,38 @@ var clusterNameConflicts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"zone"})
 
 func init() { metrics.Registry.MustRegister(clusterNameConflicts) }
+
+// Guard wraps a scope's provider for the front doors' zone writer, whose
+// tenants' records carry this cluster's gateway markers: a write in a zone
+// that is not this installation's fails (the writer answers Failed) with
+// words that name no other installation. Reads go through: a key sees only
+// its own names either way.
+func (m *ZoneMarks) Guard(p provider.Provider, scope *v1alpha1.DNSScope) provider.Provider {
+	if m == nil {
+		return p
+	}
+	zones := make(map[string]string, len(scope.Status.Zones))
+	for _, z := range scope.Status.Zones {
+		zones[z.ID] = z.Name
+	}
+	return &markedProvider{Provider: p, marks: m, account: providerAccount(scope), zones: zones}
+}
+
+type markedProvider struct {
+	provider.Provider
+	marks   *ZoneMarks
+	account string
+	zones   map[string]string // ID -> name
+}
+
+func (g *markedProvider) ApplyChanges(ctx context.Context, zoneID string, c provider.Changes) (provider.ApplyResult, error) {
+	name := g.zones[zoneID]
+	if err := g.marks.Check(ctx, g.Provider, g.account, provider.Zone{ID: zoneID, Name: name}); err != nil {
+		if errors.Is(err, provider.ErrClusterNameConflict) {
+			return provider.ApplyResult{}, fmt.Errorf("%w: zone %s: another installation of this operator uses its cluster name on the provider account; nothing is written there until the platform admins resolve it",
+				provider.ErrClusterNameConflict, name)
+		}
+		return provider.ApplyResult{}, err
+	}
+	return g.Provider.ApplyChanges(ctx, zoneID, c)
+}

@@ -240,3 +240,34 @@ func TestInstanceIDTellsInstallationsApart(t *testing.T) {
 		t.Errorf("the instance ID is not stable")
 	}
 }
+
+func TestGuardRefusesTheFrontDoorsWritesInAZoneOfAnotherInstallation(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New(memory.Config{Zones: []string{"example.com", "example.net"}})
+	p := s.Master()
+	clash := provider.Zone{ID: s.ZoneID("example.com"), Name: "example.com"}
+	if err := provider.MarkZone(ctx, p, clash, gcCluster, "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	scope := readyScope("prod", v1alpha1.ZoneStatus{Name: "example.com", ID: clash.ID}, v1alpha1.ZoneStatus{Name: "example.net", ID: s.ZoneID("example.net")})
+	guarded := (&ZoneMarks{ClusterName: gcCluster, Instance: "mine"}).Guard(p, scope)
+	write := func(zone, name string) error {
+		_, err := guarded.ApplyChanges(ctx, s.ZoneID(zone), provider.Changes{Create: []provider.Record{
+			rr("", name, "TXT", "token", 60, gatewayA),
+		}})
+		return err
+	}
+	err := write("example.com", "_acme-challenge.team-a.example.com")
+	if !errors.Is(err, provider.ErrClusterNameConflict) || strings.Contains(err.Error(), "elsewhere") {
+		t.Fatalf("a write in the marked zone: %v; want the conflict, in words that name no installation", err)
+	}
+	if recs, _ := p.Records(ctx, clash.ID, provider.RecordFilter{Owner: gatewayA}); len(recs) != 0 {
+		t.Fatalf("the refused write landed: %v", recs)
+	}
+	if err := write("example.net", "_acme-challenge.team-a.example.net"); err != nil {
+		t.Fatalf("a write in the scope's other zone: %v", err)
+	}
+	if (*ZoneMarks)(nil).Guard(p, scope) != p {
+		t.Fatalf("a nil ZoneMarks wraps the provider")
+	}
+}

@@ -394,7 +394,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)
 	}
-	if err := addGateways(mgr, o, providers, policies); err != nil {
+	if err := addGateways(mgr, o, providers, policies, marks); err != nil {
 		return err
 	}
 	if err := mgr.Add(&controllers.TokenSweeper{
@@ -418,7 +418,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 // current by one gateway keys controller and every write going through one
 // zone writer: the RFC 2136 gateway (--gateway-address) and the HTTP front
 // doors (--http-gateway-addr).
-func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
+func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache, marks *controllers.ZoneMarks) error {
 	rfc2136, web := gatewayEnabled(o), httpGatewayEnabled(o)
 	if !rfc2136 && !web {
 		return nil
@@ -435,7 +435,7 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 	if err := keysCtl.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)
 	}
-	zw, err := newZoneWriter(mgr, o, providers)
+	zw, err := newZoneWriter(mgr, o, providers, marks)
 	if err != nil {
 		return err
 	}
@@ -472,7 +472,9 @@ func addGateway(mgr manager.Manager, o Options, keys *gateway.KeyStore, zw *zone
 // one batch per zone for all of them, and the gateway's share of each master
 // token's budget (budget.Split, as configureProvider splits it) divided
 // between their tenants.
-func newZoneWriter(mgr manager.Manager, o Options, providers controllers.ProviderSource) (*zonewriter.Writer, error) {
+// Writes in a zone another installation of the cluster name marked fail
+// (marks.Guard): the front doors' records carry the same gateway markers.
+func newZoneWriter(mgr manager.Manager, o Options, providers controllers.ProviderSource, marks *controllers.ZoneMarks) (*zonewriter.Writer, error) {
 	reader := mgr.GetClient()
 	share := budget.Split(cloudflare.DefaultRateLimit, cmpOr(o.GatewayBudgetShare, DefaultGatewayBudgetShare), cmpOr(o.GatewayReplicas, DefaultGatewayReplicas))
 	zw, err := zonewriter.New(zonewriter.Options{
@@ -481,7 +483,11 @@ func newZoneWriter(mgr manager.Manager, o Options, providers controllers.Provide
 			if err := reader.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
 				return nil, err
 			}
-			return providers.For(ctx, &scope)
+			p, err := providers.For(ctx, &scope)
+			if err != nil {
+				return nil, err
+			}
+			return marks.Guard(p, &scope), nil
 		}),
 		RequestBudget: share.Gateway,
 		BudgetWindow:  cloudflare.DefaultRateWindow,
