@@ -51,7 +51,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy
 
 .PHONY: test
 test: manifests generate ## Run every test on a real API server and etcd built from source (the README's test command).
-	hack/setup.sh || echo "warning: nsupdate/dig/named/knotd/ddclient/inadyn missing; the tests that drive them will skip (and fail under CI=true)" >&2
+	hack/setup.sh || echo "warning: nsupdate/dig/knsupdate/named/knotd/ddclient/inadyn missing; the tests that drive them will skip (and fail under CI=true)" >&2
 	assets=$$(hack/controlplane.sh); \
 	hack/tools/helm/helm.sh >/dev/null; \
 	hack/build-manager.sh $(LOCALBIN)/manager; \

@@ -81,10 +81,14 @@ type CredentialsReconciler struct {
 	Namespace string
 	// ClusterName goes into every token name, for the sweep.
 	ClusterName string
-	// TokenQuota is the provider's token limit for the account; rotations
-	// that would cross it are refused (Cloudflare: 500 per account).
+	// TokenQuota is the provider's token limit for the account; mints and
+	// rotations that would cross it are refused (Cloudflare: 500 per account).
 	TokenQuota int
-	Now        func() time.Time
+	// QuotaRetryInterval is how often a DNSCredential refused a token for
+	// the quota looks again when no release wakes it sooner
+	// (DefaultQuotaRetryInterval).
+	QuotaRetryInterval time.Duration
+	Now                func() time.Time
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
 	// Policies compiles scopes for the verdict that decides the token's
@@ -99,11 +103,26 @@ type CredentialsReconciler struct {
 	// with both.
 	HTTPGatewayServed bool
 	HTTPGatewayURL    string
+
+	quota quotaState
 }
 
 // Reconcile brings one namespace's credentials under one scope up to date.
 func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return requeueOnRateLimit(ctx)(r.reconcile(ctx, req))
+	res, err := r.reconcile(ctx, req)
+	if errors.Is(err, errQuota) {
+		// Waiting for quota is not a failure to back off from: the
+		// condition and the event say so, a released token wakes the oldest
+		// waiters (quotaEvents), and the interval is the fallback.
+		r.quota.wait(req, r.now())
+		wait := r.quotaRetryInterval()
+		if res.RequeueAfter > 0 && res.RequeueAfter < wait {
+			wait = res.RequeueAfter
+		}
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	r.quota.done(req)
+	return requeueOnRateLimit(ctx)(res, err)
 }
 
 func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -148,6 +167,14 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.finish(ctx, cred, r.retire(ctx, scope, cred))
 	}
 	res, err := r.ensure(ctx, scope, cred, zoneIDs)
+	if errors.Is(err, errQuota) {
+		// Everything but the token was delivered; the status says why the
+		// token is not, and Reconcile schedules the next look.
+		if serr := r.record(ctx, cred, err); serr != nil {
+			return ctrl.Result{}, serr // the refusal is found again on the retry
+		}
+		return res, err
+	}
 	if errors.Is(err, errSecretNotOwned) || errors.Is(err, errSecretNameConflict) {
 		// Nothing to retry until someone removes that Secret or the scope
 		// that holds its name: the condition and the event say so, the
@@ -276,6 +303,7 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.TokenQuota == 0 {
 		r.TokenQuota = 500
 	}
+	providerTokenQuota.WithLabelValues(r.ClusterName).Set(float64(r.TokenQuota))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("credentials").
 		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -285,8 +313,14 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A tenant Secret that is changed or deleted is put back; a vault
 		// Secret changes only by this controller's own hand. Labels only
 		// route the request: nothing in them is trusted.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests)).
+		// Metadata only: a tenant can put the operator's labels on any
+		// number of megabyte Secrets, and their data must never reach the
+		// cache. Reconciles read the Secrets they write from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
 		Watches(&v1alpha1.DNSCredential{}, credentialEvents(r.Client)).
+		// A DNSCredential that gives up tokens makes room for the quota's
+		// waiters.
+		Watches(&v1alpha1.DNSCredential{}, r.quotaEvents()).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).

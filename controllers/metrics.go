@@ -25,6 +25,14 @@ var (
 		Name: "scopedns_tokens_held",
 		Help: "Provider tokens this cluster holds, by scope (current and overlapping previous).",
 	}, []string{"scope"})
+	providerTokensHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_provider_tokens_held",
+		Help: "Provider tokens this cluster's DNSCredentials hold (current, previous in their overlap, mints in flight): the count the token quota is checked against.",
+	}, []string{"cluster"})
+	providerTokenQuota = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_provider_token_quota",
+		Help: "The provider token quota this cluster mints under (--token-quota).",
+	}, []string{"cluster"})
 	rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_credential_rotations_total",
 		Help: "Credential rotations by scope and result.",
@@ -70,7 +78,7 @@ var (
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
-		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned)
+		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned, providerTokensHeld, providerTokenQuota)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.
@@ -84,10 +92,20 @@ var gatewayRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "RFC 2136 gateway requests by response code (NOERROR, REFUSED, NOTAUTH, ...).",
 }, []string{"rcode"})
 
-func init() { metrics.Registry.MustRegister(gatewayRequests) }
+var gatewayReplays = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "scopedns_gateway_replays_refused_total",
+	Help: "Signed RFC 2136 gateway requests refused because their MAC was seen before inside its time window, by scope of the key.",
+}, []string{"scope"})
+
+func init() { metrics.Registry.MustRegister(gatewayRequests, gatewayReplays) }
 
 // ObserveGateway is the gateway's Observer: one count per request by rcode.
 func ObserveGateway(rcode string) { gatewayRequests.WithLabelValues(rcode).Inc() }
+
+// ObserveGatewayReplay is the gateway's ReplayObserver: one count per
+// replayed request, by the scope of its key (a name the cluster admin
+// chose, so the label's values stay few).
+func ObserveGatewayReplay(scope string) { gatewayReplays.WithLabelValues(scope).Inc() }
 
 // ObserveFrontDoorSplit and ObserveFrontDoorRefused are the front doors'
 // zone writer's batch hooks: its batches are counted with the claims'.

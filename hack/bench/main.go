@@ -64,11 +64,12 @@ type options struct {
 	floodNamespaces, floodRate  int
 	floodWarmup                 time.Duration
 	// scale mode (-mode scale)
-	mode                   string
-	scaleSizes, profileDir string
-	scaleZones             int
-	scaleDrift, scaleQuiet time.Duration
-	dns01Tenants           int
+	mode                     string
+	scaleSizes, profileDir   string
+	scaleZones               int
+	scaleDrift, scaleQuiet   time.Duration
+	dns01Tenants             int
+	decoySecrets, decoyBytes int
 }
 
 type bench struct {
@@ -122,6 +123,8 @@ func main() {
 	flag.DurationVar(&o.scaleDrift, "scale-drift-interval", time.Minute, "the manager's --drift-interval in scale runs (short, so that the steady state shows its lists)")
 	flag.DurationVar(&o.scaleQuiet, "scale-quiet", 2*time.Minute, "steady-state period of each scale run")
 	flag.IntVar(&o.dns01Tenants, "dns01-tenants", 1000, "tenants running one DNS-01 flow each, all at once, in each scale run")
+	flag.IntVar(&o.decoySecrets, "decoy-secrets", 1000, "Secrets carrying the operator's labels that one tenant creates in the smallest scale run (0 skips it)")
+	flag.IntVar(&o.decoyBytes, "decoy-secret-bytes", 1_000_000, "data size of each decoy Secret")
 	flag.StringVar(&o.profileDir, "profile-dir", os.TempDir(), "where the largest scale run's CPU and heap profiles are written")
 	flag.Parse()
 	if o.mode != "" && o.mode != "scale" {

@@ -71,6 +71,7 @@ type scaleResult struct {
 	restartedRSS uint64
 	reconciles   map[string]string
 	byResource   map[string]int // API server writes during convergence, by verb and resource
+	decoy        decoyResult
 }
 
 type scaleSteady struct {
@@ -170,7 +171,7 @@ func (b *bench) runScale(ctx context.Context, sizes []int) ([]scaleResult, error
 		var r scaleResult
 		err := b.withControlPlane(ctx, func(ctx context.Context) error {
 			var err error
-			r, err = b.scaleOnce(ctx, bin, dir, n, profile)
+			r, err = b.scaleOnce(ctx, bin, dir, n, profile, i == 0)
 			return err
 		})
 		if err != nil && r.incomplete == "" {
@@ -184,7 +185,7 @@ func (b *bench) runScale(ctx context.Context, sizes []int) ([]scaleResult, error
 	return out, nil
 }
 
-func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile bool) (scaleResult, error) {
+func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, decoys bool) (scaleResult, error) {
 	zones := scaleZones(b.opts.scaleZones)
 	res := scaleResult{n: n, zones: len(zones)}
 	p, err := newSimZones(zones, b.tokenQuota)
@@ -261,11 +262,11 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile b
 		}()
 	}
 	var progress string
-	err = waitFor(ctx, "every claim Ready and every DNSCredential Ready", b.opts.timeout, func() (bool, string) {
+	err = waitFor(ctx, "every claim Ready and every namespace's credentials delivered", b.opts.timeout, func() (bool, string) {
 		ready, _, lc := b.tracker.claimsReady(scalePrefix)
 		creds, lt := b.tracker.credsReady(scalePrefix)
 		res.claimsAt, res.credsAt = lc.Sub(start), lt.Sub(start)
-		progress = fmt.Sprintf("%d/%d claims Ready, %d/%d DNSCredentials Ready, %d provider requests", ready, n, creds, n, p.meter.requestsSince(mk))
+		progress = fmt.Sprintf("%d/%d claims Ready, %d/%d namespaces with a Ready DNSCredential and every tokenless credential in their Secret, %d provider requests", ready, n, creds, n, p.meter.requestsSince(mk))
 		return ready == n && creds == n, progress
 	})
 	if err != nil {
@@ -376,6 +377,79 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile b
 	res.restart.requests, res.restart.tooMany, _ = p.meter.since(mk1, 5*time.Minute)
 	res.restartedRSS, _ = pm.rss()
 	logf("  restart settled in %s: %d provider requests (%s), API writes %s", dur(res.restart.settle), res.restart.requests, opsString(res.restart.ops), mapString(res.restart.writes))
+
+	// 7. Decoys (smallest size only): a tenant copies the operator's labels
+	//    onto many large Secrets in its namespace.
+	if decoys && b.opts.decoySecrets > 0 {
+		stopTracker() // the bench's own tracker would download them whole
+		if res.decoy, err = b.scaleDecoys(ctx, pm); err != nil {
+			return res, fmt.Errorf("decoy Secrets: %w", err)
+		}
+	}
+	return res, nil
+}
+
+type decoyResult struct {
+	count, bytes          int
+	create                time.Duration
+	rssBefore, rssAfter   uint64
+	heapBefore, heapAfter uint64
+}
+
+// scaleDecoys creates decoySecrets Secrets of decoyBytes each in the first
+// tenant namespace, labelled as the operator's own credentials Secret is, and
+// measures the manager's RSS before and once it has handled their events.
+func (b *bench) scaleDecoys(ctx context.Context, pm *procManager) (decoyResult, error) {
+	res := decoyResult{count: b.opts.decoySecrets, bytes: b.opts.decoyBytes}
+	s0 := mustScrape(pm)
+	res.rssBefore, _ = pm.rss()
+	res.heapBefore = uint64(s0.sum("go_memstats_heap_inuse_bytes"))
+	creds0 := s0.sum("controller_runtime_reconcile_total", `controller="credentials"`)
+	ns := nsName(scalePrefix, 0)
+	blob := make([]byte, b.opts.decoyBytes)
+	for i := range blob {
+		blob[i] = byte('a' + i%26)
+	}
+	old := b.opts.workers
+	b.opts.workers = 4 // megabyte bodies: do not swamp etcd
+	start := time.Now()
+	err := b.parallel(ctx, res.count, func(i int) error {
+		return b.k8s.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("decoy-%d", i), Labels: map[string]string{
+				controllers.LabelManagedBy: controllers.ManagedBy, controllers.LabelScope: scaleScope,
+			}},
+			Data: map[string][]byte{"blob": blob},
+		})
+	})
+	b.opts.workers = old
+	res.create = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	// Each decoy routes a request for (namespace, scope) to the credentials
+	// controller; once it has run and the queues are empty, every event has
+	// been through the cache.
+	var quietSince time.Time
+	err = waitFor(ctx, "the manager to handle the decoys' events", b.opts.timeout, func() (bool, string) {
+		s, err := pm.scrape()
+		if err != nil {
+			return false, err.Error()
+		}
+		ran := s.sum("controller_runtime_reconcile_total", `controller="credentials"`) > creds0
+		busy := s.sum("workqueue_depth") + s.sum("controller_runtime_active_workers")
+		if !ran || busy > 0 {
+			quietSince = time.Time{}
+		} else if quietSince.IsZero() {
+			quietSince = time.Now()
+		}
+		return ran && busy == 0 && time.Since(quietSince) > 5*time.Second, fmt.Sprintf("reconciled since: %v, %.0f queued or running", ran, busy)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.rssAfter, _ = pm.rss()
+	res.heapAfter = uint64(mustScrape(pm).sum("go_memstats_heap_inuse_bytes"))
+	logf("  %d decoy Secrets of %d bytes created in %s: manager RSS %s -> %s, heap %s -> %s", res.count, res.bytes, dur(res.create), mib(res.rssBefore), mib(res.rssAfter), mib(res.heapBefore), mib(res.heapAfter))
 	return res, nil
 }
 
@@ -452,6 +526,14 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 	total := int(float64(b.opts.webhookRate) * b.opts.webhookDuration.Seconds())
 	interval := time.Second / time.Duration(b.opts.webhookRate)
 	lats := make([]time.Duration, total)
+	hist := func() (under1ms, under10ms, n float64) {
+		s := mustScrape(pm)
+		path := `webhook="` + claimWebhookPath + `"`
+		return s.sum("controller_runtime_webhook_latency_seconds_bucket", path, `le="0.001"`),
+			s.sum("controller_runtime_webhook_latency_seconds_bucket", path, `le="0.01"`),
+			s.sum("controller_runtime_webhook_latency_seconds_count", path)
+	}
+	a1, a10, an := hist()
 	var mu sync.Mutex
 	sem := make(chan struct{}, 512)
 	var wg sync.WaitGroup
@@ -481,6 +563,11 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 	res.sent = total
 	res.achievedRate = float64(total) / time.Since(start).Seconds()
 	res.p50, res.p99, res.max = percentiles(lats)
+	b1, b10, bn := hist()
+	if res.metricN = int(bn - an); res.metricN > 0 {
+		res.metricUnder1ms, res.metricUnder10ms = (b1-a1)/(bn-an), (b10-a10)/(bn-an)
+	}
+	logf("  webhook server's own latency: %d requests, %.2f%% under 1 ms, %.2f%% under 10 ms", res.metricN, 100*res.metricUnder1ms, 100*res.metricUnder10ms)
 	logf("  webhook end to end: %d at %.0f/s, p50 %s, p99 %s, %d errors", total, res.achievedRate, res.p50, res.p99, res.errors)
 
 	// The handler alone, on a cache like the manager's (same indexes).

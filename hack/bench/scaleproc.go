@@ -116,6 +116,7 @@ func (b *bench) startProcManager(ctx context.Context, o procOptions) (*procManag
 	pm := &procManager{cmd: cmd, done: make(chan error, 1), metrics: "http://" + metricsAddr + "/metrics",
 		pprof: "http://" + pprofAddr + "/debug/pprof", log: lf}
 	go func() { pm.done <- cmd.Wait() }()
+	logf("  manager process %d: metrics %s, pprof %s", cmd.Process.Pid, pm.metrics, pm.pprof)
 	err = waitFor(ctx, "the manager process's probes", 2*time.Minute, func() (bool, string) {
 		select {
 		case err := <-pm.done:
