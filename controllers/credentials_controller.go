@@ -89,7 +89,11 @@ type CredentialsReconciler struct {
 	// (DefaultQuotaRetryInterval).
 	QuotaRetryInterval time.Duration
 	Now                func() time.Time
-	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
+	// MaxConcurrentReconciles bounds parallel reconciles (default 16). A
+	// reconcile mostly waits on the API server (reads of the vault and the
+	// tenant Secret, a status write), so more workers than cores is what
+	// lets 10,000 namespaces converge; the quota check is serialized apart
+	// (quotaState.mint), so it stays exact however many run.
 	MaxConcurrentReconciles int
 	// Policies compiles scopes for the verdict that decides the token's
 	// zones; nil compiles without a cache.
@@ -298,7 +302,7 @@ func (r *CredentialsReconciler) legacySecret(ctx context.Context, ns string, sco
 // (namespace, scope) requests.
 func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
-		r.MaxConcurrentReconciles = 4
+		r.MaxConcurrentReconciles = 16
 	}
 	if r.TokenQuota == 0 {
 		r.TokenQuota = 500
