@@ -10,11 +10,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -177,10 +179,12 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return res, err
 	}
-	if errors.Is(err, errSecretNotOwned) {
-		// Nothing to retry until someone removes that Secret: the condition
-		// and the event say so, and a slow requeue looks again.
-		if serr := r.finish(ctx, cred, err); !errors.Is(serr, errSecretNotOwned) {
+	if errors.Is(err, errSecretNotOwned) || errors.Is(err, errSecretNameConflict) {
+		// Nothing to retry until someone removes that Secret or the scope
+		// that holds its name: the condition and the event say so, the
+		// Secret and DNSCredential watches requeue when either goes, and a
+		// slow requeue looks again.
+		if serr := r.finish(ctx, cred, err); !errors.Is(serr, errSecretNotOwned) && !errors.Is(serr, errSecretNameConflict) {
 			return ctrl.Result{}, serr
 		}
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
@@ -317,7 +321,7 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// number of megabyte Secrets, and their data must never reach the
 		// cache. Reconciles read the Secrets they write from the API server.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
-		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
+		Watches(&v1alpha1.DNSCredential{}, credentialEvents(r.Client)).
 		// A DNSCredential that gives up tokens makes room for the quota's
 		// waiters.
 		Watches(&v1alpha1.DNSCredential{}, r.quotaEvents()).
@@ -382,8 +386,11 @@ func (r *CredentialsReconciler) scopesInNamespace(ctx context.Context, o client.
 func isOurs(o client.Object) bool { return o.GetLabels()[LabelManagedBy] == ManagedBy }
 
 // secretRequests routes a tenant Secret by its labels, and a vault Secret
-// (in the operator's namespace) by the DNSCredential it belongs to.
-func (r *CredentialsReconciler) secretRequests(_ context.Context, o client.Object) []reconcile.Request {
+// (in the operator's namespace) by the DNSCredential it belongs to. A
+// tenant Secret also wakes every other credential of its namespace: one
+// waiting for that name (SecretNameConflict, SecretNotOwned) takes it over
+// as soon as it is deleted.
+func (r *CredentialsReconciler) secretRequests(ctx context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
 	if !isOurs(o) || l[LabelScope] == "" {
 		return nil
@@ -391,12 +398,60 @@ func (r *CredentialsReconciler) secretRequests(_ context.Context, o client.Objec
 	if o.GetNamespace() == r.Namespace && l[LabelVault] != "" {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[LabelNamespace], Name: l[LabelScope]}}}
 	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: l[LabelScope]}}}
+	own := reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: l[LabelScope]}}
+	return append(credentialsInNamespace(ctx, r.Client, o.GetNamespace(), l[LabelScope]), own)
 }
 
+// credentialRequest routes a DNSCredential to its (namespace, scope) request.
 func credentialRequest(_ context.Context, o client.Object) []reconcile.Request {
 	c := o.(*v1alpha1.DNSCredential)
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Spec.Namespace, Name: c.Spec.ScopeName}}}
+}
+
+// credentialEvents routes a DNSCredential to its own request and, when it
+// appears or goes, to the other credentials of its namespace: the one
+// waiting for its Secret name takes over within one reconcile. Status
+// writes wake only the credential itself.
+func credentialEvents(c client.Reader) handler.EventHandler {
+	own := func(o client.Object) reconcile.Request { return credentialRequest(context.Background(), o)[0] }
+	withSiblings := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		dc := o.(*v1alpha1.DNSCredential)
+		q.Add(own(o))
+		for _, req := range credentialsInNamespace(ctx, c, dc.Spec.Namespace, dc.Spec.ScopeName) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			withSiblings(ctx, e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(own(e.ObjectNew))
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			withSiblings(ctx, e.Object, q)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(own(e.Object))
+		},
+	}
+}
+
+// credentialsInNamespace is a request for every DNSCredential of the
+// namespace but the one of scope except, from the cache.
+func credentialsInNamespace(ctx context.Context, c client.Reader, ns, except string) []reconcile.Request {
+	var creds v1alpha1.DNSCredentialList
+	if err := c.List(ctx, &creds, client.MatchingLabels{LabelNamespace: ns}); err != nil {
+		log.FromContext(ctx).Error(err, "listing DNSCredentials of a namespace")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, dc := range creds.Items {
+		if dc.Spec.Namespace == ns && dc.Spec.ScopeName != except {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: dc.Spec.ScopeName}})
+		}
+	}
+	return out
 }
 
 // credentialsOfScope lists the DNSCredentials issued under a scope, from

@@ -330,3 +330,100 @@ func (r *CredentialsReconciler) deleteTenantSecret(ctx context.Context, cred *v1
 	}
 	return nil
 }
+
+// secretNameHolder returns the DNSCredential that holds the tenant Secret
+// name cred's scope would write, when that is another scope's credential for
+// the same namespace; nil when cred holds it. Two scopes may name the same
+// Secret (spec.credentials.secretName, or a default that one scope's name
+// spells for another), and they must never overwrite each other.
+func (r *CredentialsReconciler) secretNameHolder(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) (*v1alpha1.DNSCredential, error) {
+	name := CredentialsSecretName(scope)
+	var list v1alpha1.DNSCredentialList
+	if err := r.Client.List(ctx, &list, client.MatchingLabels{LabelNamespace: cred.Spec.Namespace}); err != nil {
+		return nil, fmt.Errorf("listing the DNSCredentials of namespace %s: %w", cred.Spec.Namespace, err)
+	}
+	contenders := []*v1alpha1.DNSCredential{cred}
+	for i := range list.Items {
+		other := &list.Items[i]
+		// The label only narrows the list; the spec decides.
+		if other.Spec.Namespace != cred.Spec.Namespace || other.Spec.ScopeName == cred.Spec.ScopeName || !other.DeletionTimestamp.IsZero() {
+			continue
+		}
+		wants, err := r.wantsSecretName(ctx, other, name)
+		if err != nil {
+			return nil, err
+		}
+		if wants {
+			contenders = append(contenders, other)
+		}
+	}
+	if w := secretNameWinner(contenders); w.Name != cred.Name {
+		return w, nil
+	}
+	return nil, nil
+}
+
+// wantsSecretName reports whether another DNSCredential holds the Secret
+// name (its status says it wrote it) or would write it (its scope names it).
+func (r *CredentialsReconciler) wantsSecretName(ctx context.Context, other *v1alpha1.DNSCredential, name string) (bool, error) {
+	if other.Status.SecretName == name {
+		return true, nil
+	}
+	var s v1alpha1.DNSScope
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: other.Spec.ScopeName}, &s); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return s.DeletionTimestamp.IsZero() && CredentialsSecretName(&s) == name, nil
+}
+
+// secretNameWinner is the one rule that decides which of the DNSCredentials
+// that want one Secret name in one namespace gets it: the oldest, ties (the
+// API server's timestamps have one-second steps) by name. Both are kept by
+// the API server, so the answer is the same on every replica and after every
+// restart, and it changes only when the holder goes away: a scope created
+// later can never take the Secret of one that already serves the namespace.
+func secretNameWinner(creds []*v1alpha1.DNSCredential) *v1alpha1.DNSCredential {
+	w := creds[0]
+	for _, c := range creds[1:] {
+		switch a, b := c.CreationTimestamp, w.CreationTimestamp; {
+		case a.Time.Before(b.Time), a.Time.Equal(b.Time) && c.Name < w.Name:
+			w = c
+		}
+	}
+	return w
+}
+
+// yieldSecretName is what a credential that lost its Secret name does: it
+// reports the holder (condition through errSecretNameConflict, Warning
+// event) and gives up what it may have got before it knew of the holder (a
+// race between two first reconciles): its tenant Secret, so the holder can
+// write its own, and its provider tokens, which nothing could deliver. Its
+// TSIG key stays in the status and its gateway grant is the scope's, so it
+// widens nothing.
+func (r *CredentialsReconciler) yieldSecretName(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, holder *v1alpha1.DNSCredential) error {
+	ns, name := cred.Spec.Namespace, CredentialsSecretName(scope)
+	r.Recorder.Eventf(cred, holder, corev1.EventTypeWarning, v1alpha1.ReasonSecretNameConflict, "WriteCredentials",
+		"Secret %s/%s is the credentials Secret of DNSScope %s too, whose DNSCredential %s came first; no credentials are written for DNSScope %s until one of them sets another spec.credentials.secretName",
+		ns, name, holder.Spec.ScopeName, holder.Name, scope.Name)
+	st := &cred.Status
+	if st.SecretName != "" {
+		if err := r.deleteTenantSecret(ctx, cred); err != nil {
+			return err
+		}
+		st.SecretName, st.SecretUID, st.SecretCreation = "", "", ""
+		if err := r.saveStatus(ctx, cred); err != nil {
+			return err
+		}
+	}
+	if st.Token != nil || st.PreviousToken != nil {
+		p, err := r.Providers.For(ctx, scope)
+		if err != nil {
+			return err
+		}
+		if err := r.dropToken(ctx, p, scope, cred); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: Secret %s/%s is written for DNSScope %s (DNSCredential %s, the older); set another spec.credentials.secretName on DNSScope %s or %s",
+		errSecretNameConflict, ns, name, holder.Spec.ScopeName, holder.Name, scope.Name, holder.Spec.ScopeName)
+}

@@ -29,7 +29,10 @@ var (
 	errQuota          = errors.New("provider token quota reached")
 	errRevocation     = errors.New("revocation pending")
 	errSecretNotOwned = errors.New("a Secret of that name was not created by scopedns")
-	errScopeGone      = errors.New("the DNSScope is gone")
+	// errSecretNameConflict: another scope's credentials for the namespace
+	// hold the Secret name (secretNameWinner).
+	errSecretNameConflict = errors.New("another DNSScope's credentials hold that Secret name")
+	errScopeGone          = errors.New("the DNSScope is gone")
 )
 
 // ensure makes the DNSCredential hold a working token for exactly zoneIDs,
@@ -41,7 +44,13 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
 	}
 	// Nothing is minted for a Secret name someone else holds: the values
-	// could never be delivered.
+	// could never be delivered. Another scope's credential first, so the
+	// loser says who holds the name rather than that someone does.
+	if holder, err := r.secretNameHolder(ctx, scope, cred); err != nil {
+		return ctrl.Result{}, err
+	} else if holder != nil {
+		return ctrl.Result{}, r.yieldSecretName(ctx, scope, cred, holder)
+	}
 	if err := r.checkTenantSecret(ctx, scope, cred); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -234,6 +243,8 @@ func setCredentialConditions(cred *v1alpha1.DNSCredential, err error, now time.T
 	switch {
 	case errors.Is(err, errSecretNotOwned):
 		reason, ok, msg = v1alpha1.ReasonSecretNotOwned, false, err.Error()
+	case errors.Is(err, errSecretNameConflict):
+		reason, ok, msg = v1alpha1.ReasonSecretNameConflict, false, err.Error()
 	case errors.Is(err, errTokenNotOwned):
 		reason, ok, msg = v1alpha1.ReasonTokenNotOwned, false, err.Error()
 	case errors.Is(err, errScopeGone):

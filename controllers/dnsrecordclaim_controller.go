@@ -54,6 +54,11 @@ type ClaimReconciler struct {
 	Now      func() time.Time
 	// MaxConcurrentReconciles bounds parallel reconciles (default 100).
 	MaxConcurrentReconciles int
+	// Marks says which zones are this installation's: in a zone another
+	// installation of the cluster name marked, records with this cluster's
+	// owner markers may be that installation's, so nothing is written,
+	// adopted or removed there.
+	Marks *ZoneMarks
 
 	// BatchWindow is how long the first claim with changes for a zone waits
 	// for others to join its batch (default 250ms: a quarter second of

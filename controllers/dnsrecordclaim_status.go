@@ -62,8 +62,5 @@ func firstProblem(evals []recordEval) (string, string) {
 
 // CredentialsSecretName is the name of the per-namespace credentials Secret of a scope.
 func CredentialsSecretName(scope *v1alpha1.DNSScope) string {
-	if scope.Spec.Credentials.SecretName != "" {
-		return scope.Spec.Credentials.SecretName
-	}
-	return scope.Name + "-dns-credentials"
+	return scope.CredentialsSecretName()
 }

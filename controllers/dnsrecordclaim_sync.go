@@ -53,6 +53,13 @@ func (r *ClaimReconciler) reconcile(ctx context.Context, claim *v1alpha1.DNSReco
 	}
 
 	written, err := r.syncRecords(ctx, scope, claim, evals)
+	if errors.Is(err, provider.ErrClusterNameConflict) {
+		// Nothing to retry until the admins settle it; ZoneMarks looks
+		// again once a minute.
+		r.setStatus(claim, evals, scope, v1alpha1.ReasonClusterNameConflict, err.Error())
+		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, v1alpha1.ReasonClusterNameConflict, "WriteRecords", "%v", err)
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
+	}
 	if err != nil {
 		r.setStatus(claim, evals, scope, v1alpha1.ReasonProviderError, err.Error())
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, v1alpha1.ReasonProviderError, "WriteRecords", "%v", err)
@@ -164,6 +171,11 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 	notOwned := map[grant.Key]string{}
 	failed := map[string]error{} // zone ID -> why writing there failed
 	for _, zoneID := range sortedZoneIDs(desired) {
+		if err := r.checkZone(ctx, p, scope, zoneID); err != nil {
+			errs = append(errs, err)
+			failed[zoneID] = err
+			continue
+		}
 		n, blocked, err := r.syncZone(ctx, p, zoneID, owner, desired[zoneID], names[zoneID])
 		total += n
 		for k, v := range blocked {
@@ -214,6 +226,32 @@ func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zon
 	return plan.Changes.Len(), plan.NotOwned, nil
 }
 
+// checkZone refuses a zone that is not this installation's (ZoneMarks).
+// The claim's words name no other installation: those are for the admins,
+// on the DNSScope.
+func (r *ClaimReconciler) checkZone(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, zoneID string) error {
+	name := zoneNameOf(scope, zoneID)
+	err := r.Marks.Check(ctx, p, providerAccount(scope), provider.Zone{ID: zoneID, Name: name})
+	if errors.Is(err, provider.ErrClusterNameConflict) {
+		return fmt.Errorf("%w: zone %s: another installation of this operator uses its cluster name on the provider account, "+
+			"so records there are neither written nor removed until the platform admins resolve it (DNSScope %s, condition %s)",
+			provider.ErrClusterNameConflict, name, scope.Name, v1alpha1.ConditionClusterNameConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("checking the cluster marker of zone %s: %w", name, err)
+	}
+	return nil
+}
+
+func zoneNameOf(scope *v1alpha1.DNSScope, zoneID string) string {
+	for _, z := range scope.Status.Zones {
+		if z.ID == zoneID {
+			return z.Name
+		}
+	}
+	return ""
+}
+
 // planZone plans one claim's changes against the zone's snapshot, listing
 // the zone first when the snapshot is too old.
 func (r *ClaimReconciler) planZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (zonePlan, error) {
@@ -249,6 +287,9 @@ func (r *ClaimReconciler) removeOwnedRecords(ctx context.Context, scope *v1alpha
 	for _, z := range scope.Status.Zones {
 		if z.ID == "" {
 			continue
+		}
+		if err := r.checkZone(ctx, p, scope, z.ID); err != nil {
+			return err
 		}
 		n, _, err := r.syncZone(ctx, p, z.ID, owner, nil, nil)
 		if err != nil {

@@ -50,6 +50,10 @@ type ScopeReconciler struct {
 	// VerifyInterval is how often a healthy scope re-verifies its credential.
 	VerifyInterval time.Duration
 	Now            func() time.Time
+	// Marks checks, on each verification, that every zone is this
+	// installation's, and the scope reports the zones that are not
+	// (ClusterNameConflict).
+	Marks *ZoneMarks
 
 	// verified remembers, per scope, what was last verified and when, so
 	// the claim-count updates a busy scope gets do not each cost provider calls.
@@ -178,8 +182,43 @@ func (r *ScopeReconciler) reconcile(ctx context.Context, scope *v1alpha1.DNSScop
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionProviderReady, true, v1alpha1.ReasonReconciled, fmt.Sprintf("credential verified; %d zones resolved", len(zones)))
 	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonReconciled, "")
 	scope.Status.ObservedGeneration = gen
+	// A zone in conflict fails alone (the claim controller and the
+	// collectors skip it): the scope stays Ready for its other zones.
+	if conflict, err := r.reportMarks(ctx, scope, p, zones); err != nil || conflict {
+		return ctrl.Result{RequeueAfter: conflictRecheck}, err
+	}
 	r.verified.Store(scope.UID, verification{fingerprint: fp, at: r.now()})
 	return ctrl.Result{RequeueAfter: r.VerifyInterval}, nil
+}
+
+// reportMarks sets ClusterNameConflict from ZoneMarks over the scope's
+// zones, with a Warning event while a zone is in conflict, and says whether
+// one is.
+func (r *ScopeReconciler) reportMarks(ctx context.Context, scope *v1alpha1.DNSScope, p provider.Provider, zones []provider.Zone) (bool, error) {
+	if r.Marks == nil {
+		return false, nil
+	}
+	var conflicts []string
+	for _, z := range zones {
+		err := r.Marks.Check(ctx, p, providerAccount(scope), z)
+		var c *provider.ClusterNameConflictError
+		switch {
+		case errors.As(err, &c):
+			conflicts = append(conflicts, c.Error())
+		case err != nil:
+			return false, fmt.Errorf("checking the cluster marker of zone %s: %w", z.Name, err)
+		}
+	}
+	gen := scope.Generation
+	if len(conflicts) == 0 {
+		setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionClusterNameConflict, false, v1alpha1.ReasonClusterMarked,
+			fmt.Sprintf("every zone holds this installation's marker and no other installation's of cluster name %q", r.Marks.ClusterName))
+		return false, nil
+	}
+	msg := strings.Join(conflicts, "; ")
+	setCondition(&scope.Status.Conditions, gen, v1alpha1.ConditionClusterNameConflict, true, v1alpha1.ReasonClusterNameConflict, msg)
+	r.Recorder.Eventf(scope, nil, corev1.EventTypeWarning, v1alpha1.ReasonClusterNameConflict, "Verify", "%s", msg)
+	return true, nil
 }
 
 // zoneChecker is a provider that can tell, without changing anything,

@@ -44,6 +44,10 @@ type RecordGC struct {
 	// Now is the GC's clock (wall clock when nil). The grace guards against
 	// cache lag, which is wall time whatever clock rotation runs on.
 	Now func() time.Time
+	// Marks says which zones are this installation's: nothing is collected
+	// in a zone another installation of the cluster name marked, since its
+	// records carry the same owner markers.
+	Marks *ZoneMarks
 
 	// seen is when each orphan was first seen, by zone and record; a pass
 	// keeps only what it found orphaned again.
@@ -128,6 +132,11 @@ func (g *RecordGC) collectZone(ctx context.Context, z gcZone, live LiveOwners, n
 	p, scope, err := g.providerFor(ctx, z)
 	if err != nil {
 		return 0, 0, err
+	}
+	if err := g.Marks.Check(ctx, p, z.account, provider.Zone{ID: z.zoneID, Name: z.zoneName}); err != nil {
+		// Its orphans are forgotten (seen is not carried over): after the
+		// conflict ends, the grace starts again.
+		return 0, 0, fmt.Errorf("not collecting: %w", err)
 	}
 	recs, err := p.Records(ctx, z.zoneID, provider.RecordFilter{OwnerPrefix: provider.OwnerPrefix(g.ClusterName)})
 	if err != nil {
@@ -226,8 +235,10 @@ const gatewayClaimPart = "-rfc2136"
 // gcZone is one zone to collect in, through the provider of any of the
 // scopes that name it.
 type gcZone struct {
-	scopes []*v1alpha1.DNSScope
-	zoneID string
+	scopes   []*v1alpha1.DNSScope
+	account  string
+	zoneID   string
+	zoneName string
 }
 
 // providerFor is the first of the zone's scopes' providers that can be built:
@@ -267,7 +278,7 @@ func gcZones(scopes []v1alpha1.DNSScope) []gcZone {
 				continue
 			}
 			index[k] = len(out)
-			out = append(out, gcZone{scopes: []*v1alpha1.DNSScope{s}, zoneID: z.ID})
+			out = append(out, gcZone{scopes: []*v1alpha1.DNSScope{s}, account: account, zoneID: z.ID, zoneName: z.Name})
 		}
 	}
 	return out

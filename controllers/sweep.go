@@ -25,6 +25,11 @@ type TokenSweeper struct {
 	Interval time.Duration
 	MinAge   time.Duration
 	Now      func() time.Time
+	// Marks says which zones are this installation's. An account where
+	// another installation of the cluster name marked a zone is not swept:
+	// that installation's tokens carry the same name prefix, and no
+	// DNSCredential here references them.
+	Marks *ZoneMarks
 }
 
 // Start sweeps until ctx ends; it implements manager.Runnable.
@@ -79,6 +84,10 @@ func (s *TokenSweeper) Sweep(ctx context.Context) (int, error) {
 		}
 		if !provider.MintsTokens(p) {
 			continue // nothing to sweep where no token was ever minted
+		}
+		if err := s.checkAccount(ctx, p, account, scopes.Items); err != nil {
+			log.FromContext(ctx).Error(err, "not sweeping the tokens of this account", "scope", scope.Name)
+			continue
 		}
 		tokens, err := p.Tokens(ctx, provider.TokenNamePrefix(s.ClusterName))
 		if err != nil {
@@ -136,4 +145,24 @@ func (s *TokenSweeper) referenced(ctx context.Context, now time.Time) (map[strin
 		revocationsPending.WithLabelValues(sc).Set(n)
 	}
 	return refs, nil
+}
+
+// checkAccount checks every zone of the account's Ready scopes (ZoneMarks
+// remembers the answers, so this costs provider calls once per interval).
+func (s *TokenSweeper) checkAccount(ctx context.Context, p provider.Provider, account string, scopes []v1alpha1.DNSScope) error {
+	for i := range scopes {
+		sc := &scopes[i]
+		if providerAccount(sc) != account || !isReady(sc) {
+			continue
+		}
+		for _, z := range sc.Status.Zones {
+			if z.ID == "" {
+				continue
+			}
+			if err := s.Marks.Check(ctx, p, account, provider.Zone{ID: z.ID, Name: z.Name}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

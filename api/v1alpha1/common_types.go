@@ -32,6 +32,20 @@ const (
 	// Cloudflare tokens are zone-wide, so each of those namespaces' tokens can
 	// write the others' records. The message names the zones and namespaces.
 	ConditionSharedZoneTokens = "SharedZoneTokens"
+	// ConditionClusterNameConflict is true on a DNSScope when one of its
+	// zones holds the marker (TXT _scopedns-owner.<zone>) of another
+	// installation that uses this --cluster-name on the provider account:
+	// both would take each other's records and tokens for their own, so
+	// nothing is written, adopted or collected in that zone (its claims say
+	// ClusterNameConflict) and the account's tokens are not swept. The
+	// other zones go on.
+	ConditionClusterNameConflict = "ClusterNameConflict"
+	// ReasonClusterNameConflict is ClusterNameConflict's true reason, and
+	// the Ready reason of a claim with records in such a zone.
+	ReasonClusterNameConflict = "ClusterNameConflict"
+	// ReasonClusterMarked is ClusterNameConflict's false reason: every zone
+	// holds this installation's marker and no other of its cluster name.
+	ReasonClusterMarked = "Marked"
 
 	ReasonReconciled          = "Reconciled"
 	ReasonProgressing         = "Progressing"

@@ -31,6 +31,12 @@ const (
 	// tenant namespace and the operator did not create it; it is neither
 	// adopted nor overwritten.
 	ReasonSecretNotOwned = "SecretNotOwned"
+	// ReasonSecretNameConflict: another DNSScope's credentials for the same
+	// namespace would be written to the same Secret name, and that scope's
+	// DNSCredential came first (older, ties by name); the message names it.
+	// This credential mints nothing and writes no Secret until the name is
+	// free, so the two never overwrite each other.
+	ReasonSecretNameConflict = "SecretNameConflict"
 	// ReasonTokenNotOwned: a token ID the operator was about to revoke or
 	// re-scope names, at the provider, a token of another cluster, scope or
 	// namespace (or none it minted); it is left alone.

@@ -350,6 +350,16 @@ const (
 	DefaultExpireAfter      = 768 * time.Hour
 )
 
+// CredentialsSecretName is the name of the credentials Secret the scope
+// writes in each namespace: spec.credentials.secretName, or
+// "<scope>-dns-credentials".
+func (s *DNSScope) CredentialsSecretName() string {
+	if s.Spec.Credentials.SecretName != "" {
+		return s.Spec.Credentials.SecretName
+	}
+	return s.Name + "-dns-credentials"
+}
+
 // ProviderTokenEnabled reports whether namespaces get a provider token.
 func (c *CredentialsSpec) ProviderTokenEnabled() bool {
 	return c.ProviderToken == nil || c.ProviderToken.Enabled

@@ -19,6 +19,7 @@ func main() {
 	var o app.Options
 	flag.StringVar(&o.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "The operator's namespace, the only place master credentials are read from (default $POD_NAMESPACE).")
 	flag.StringVar(&o.ClusterName, "cluster-name", "", "Name of this cluster in provider token names and record ownership comments (at most 32 characters).")
+	flag.StringVar(&o.InstanceID, "instance-id", "", "ID of this installation in the zones' cluster markers (TXT _scopedns-owner.<zone>), which tell it from another installation with the same --cluster-name on one provider account; default derived from the kube-system namespace's UID and --namespace.")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address net/http/pprof binds to, for profiling; empty or 0 disables it (never expose it outside the pod).")

@@ -54,6 +54,10 @@ type Options struct {
 	// ClusterName names this cluster in provider token names and record
 	// ownership comments, so several clusters can share one provider account.
 	ClusterName string
+	// InstanceID tells this installation from another that uses the same
+	// ClusterName on one provider account (the zones' cluster markers);
+	// empty derives it from the kube-system namespace's UID and Namespace.
+	InstanceID string
 
 	MetricsAddr      string
 	ProbeAddr        string
@@ -391,9 +395,13 @@ func cmpOr[T int | float64](v, d T) T {
 
 func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
 	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: configureProvider(o)}
+	// One view of which zones are this installation's, for every writer
+	// and collector of records under the cluster name. Its clock is the
+	// wall clock: it paces provider calls, not rotation.
+	marks := &controllers.ZoneMarks{ClusterName: o.ClusterName, Instance: o.InstanceID, Reader: mgr.GetAPIReader(), Namespace: o.Namespace}
 	scopes := &controllers.ScopeReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-scope"),
-		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Namespace: o.Namespace, Now: o.Now, MaxBackoff: o.MaxBackoff, Marks: marks,
 	}
 	if err := scopes.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSScope controller: %w", err)
@@ -401,6 +409,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	claims := &controllers.ClaimReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
 		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Marks: marks,
 	}
 	if err := claims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)
@@ -414,12 +423,12 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	if err := creds.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the credentials controller: %w", err)
 	}
-	if err := addGateways(mgr, o, providers, policies); err != nil {
+	if err := addGateways(mgr, o, providers, policies, marks); err != nil {
 		return err
 	}
 	if err := mgr.Add(&controllers.TokenSweeper{
 		Client: mgr.GetClient(), Providers: providers, ClusterName: o.ClusterName,
-		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now,
+		Interval: o.SweepInterval, MinAge: o.SweepMinAge, Now: o.Now, Marks: marks,
 	}); err != nil {
 		return err
 	}
@@ -430,6 +439,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 		Live:     &controllers.ClusterLive{Client: mgr.GetClient(), Policies: policies, ClusterName: o.ClusterName},
 		Deleter:  claims,
 		Interval: o.RecordGCInterval, Grace: o.RecordGCGrace,
+		Marks: marks,
 	})
 }
 
@@ -437,7 +447,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 // current by one gateway keys controller and every write going through one
 // zone writer: the RFC 2136 gateway (--gateway-address) and the HTTP front
 // doors (--http-gateway-addr).
-func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache) error {
+func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderSource, policies *policy.Cache, marks *controllers.ZoneMarks) error {
 	rfc2136, web := gatewayEnabled(o), httpGatewayEnabled(o)
 	if !rfc2136 && !web {
 		return nil
@@ -454,7 +464,7 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 	if err := keysCtl.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the gateway keys controller: %w", err)
 	}
-	zw, err := newZoneWriter(mgr, o, providers)
+	zw, err := newZoneWriter(mgr, o, providers, marks)
 	if err != nil {
 		return err
 	}
@@ -492,7 +502,9 @@ func addGateway(mgr manager.Manager, o Options, keys *gateway.KeyStore, zw *zone
 // one batch per zone for all of them, and the gateway's share of each master
 // token's budget (budget.Split, as configureProvider splits it) divided
 // between their tenants.
-func newZoneWriter(mgr manager.Manager, o Options, providers controllers.ProviderSource) (*zonewriter.Writer, error) {
+// Writes in a zone another installation of the cluster name marked fail
+// (marks.Guard): the front doors' records carry the same gateway markers.
+func newZoneWriter(mgr manager.Manager, o Options, providers controllers.ProviderSource, marks *controllers.ZoneMarks) (*zonewriter.Writer, error) {
 	reader := mgr.GetClient()
 	share := budget.Split(cloudflare.DefaultRateLimit, cmpOr(o.GatewayBudgetShare, DefaultGatewayBudgetShare), cmpOr(o.GatewayReplicas, DefaultGatewayReplicas))
 	zw, err := zonewriter.New(zonewriter.Options{
@@ -501,7 +513,11 @@ func newZoneWriter(mgr manager.Manager, o Options, providers controllers.Provide
 			if err := reader.Get(ctx, client.ObjectKey{Name: scopeName}, &scope); err != nil {
 				return nil, err
 			}
-			return providers.For(ctx, &scope)
+			p, err := providers.For(ctx, &scope)
+			if err != nil {
+				return nil, err
+			}
+			return marks.Guard(p, &scope), nil
 		}),
 		RequestBudget: share.Gateway,
 		BudgetWindow:  cloudflare.DefaultRateWindow,

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -25,6 +26,9 @@ import (
 type ScopeValidator struct {
 	// Now is the clock used to measure cron gaps; time.Now when nil.
 	Now func() time.Time
+	// Reader lists the other scopes, for warnings that compare them
+	// (secretNameWarnings); nil skips those.
+	Reader client.Reader
 }
 
 var _ admission.Validator[*v1alpha1.DNSScope] = &ScopeValidator{}
@@ -32,18 +36,18 @@ var _ admission.Validator[*v1alpha1.DNSScope] = &ScopeValidator{}
 // SetupScopeWebhook registers the scope webhook with the manager.
 func SetupScopeWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSScope{}).
-		WithValidator(&ScopeValidator{}).
+		WithValidator(&ScopeValidator{Reader: mgr.GetClient()}).
 		Complete()
 }
 
 // ValidateCreate checks a new scope.
-func (v *ScopeValidator) ValidateCreate(_ context.Context, scope *v1alpha1.DNSScope) (admission.Warnings, error) {
-	return v.validate(scope)
+func (v *ScopeValidator) ValidateCreate(ctx context.Context, scope *v1alpha1.DNSScope) (admission.Warnings, error) {
+	return v.withSecretNameWarnings(ctx, scope)(v.validate(scope))
 }
 
 // ValidateUpdate checks a changed scope.
-func (v *ScopeValidator) ValidateUpdate(_ context.Context, _, scope *v1alpha1.DNSScope) (admission.Warnings, error) {
-	return v.validate(scope)
+func (v *ScopeValidator) ValidateUpdate(ctx context.Context, _, scope *v1alpha1.DNSScope) (admission.Warnings, error) {
+	return v.withSecretNameWarnings(ctx, scope)(v.validate(scope))
 }
 
 // ValidateDelete allows every deletion; the controllers revoke what it granted.

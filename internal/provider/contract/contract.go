@@ -83,6 +83,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"minting past the token quota is refused as quota exceeded", mints, testQuota},
 		{"no error or log line carries a token value", mints, testNoSecretInErrors},
 		{"a provider that mints no tokens answers every token method as not supported", plain, testNoTokens},
+		{"two installations with one cluster name each find the other's zone marker", plain, testClusterMarker},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -938,4 +939,48 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+func testClusterMarker(t *testing.T, e *env) {
+	zone := e.zoneA
+	comment := provider.ClusterMarkerComment(e.Cluster)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		recs, err := e.Provider.Records(ctx, zone.ID, provider.RecordFilter{Owner: comment})
+		if err == nil && len(recs) > 0 {
+			_, err = e.Provider.ApplyChanges(ctx, zone.ID, provider.Changes{Delete: recs})
+		}
+		if err != nil {
+			t.Logf("cleanup: deleting the cluster markers in %s: %v", zone.Name, err)
+		}
+	})
+	for range 2 { // the second pass finds its own marker and writes nothing
+		if err := provider.MarkZone(e.ctx, e.Provider, zone, e.Cluster, "first"); err != nil {
+			t.Fatalf("marking an unmarked zone: %v", err)
+		}
+	}
+	err := provider.MarkZone(e.ctx, e.Provider, zone, e.Cluster, "second")
+	var conflict *provider.ClusterNameConflictError
+	if !errors.As(err, &conflict) || !errors.Is(err, provider.ErrClusterNameConflict) || !slices.Equal(conflict.Others, []string{"first"}) {
+		t.Fatalf("a second installation of cluster %s: got %v, want a conflict with instance first", e.Cluster, err)
+	}
+	err = provider.MarkZone(e.ctx, e.Provider, zone, e.Cluster, "first")
+	if !errors.As(err, &conflict) || !slices.Equal(conflict.Others, []string{"second"}) {
+		t.Fatalf("the first installation after the second marked the zone: got %v, want a conflict with instance second", err)
+	}
+	if err := provider.MarkZone(e.ctx, e.Provider, zone, e.Cluster+"-other", "third"); err != nil {
+		t.Fatalf("another cluster name in the same zone: %v", err)
+	}
+	t.Cleanup(func() {
+		recs, _ := e.Provider.Records(context.Background(), zone.ID, provider.RecordFilter{Owner: provider.ClusterMarkerComment(e.Cluster + "-other")})
+		_, _ = e.Provider.ApplyChanges(context.Background(), zone.ID, provider.Changes{Delete: recs})
+	})
+	recs, err := e.Provider.Records(e.ctx, zone.ID, provider.RecordFilter{Name: provider.ClusterMarkerName(zone.Name), Type: "TXT", Owner: comment})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("markers of cluster %s: %v, %v; want one per installation", e.Cluster, recs, err)
+	}
+	if o, ok := recs[0].Owner(); ok {
+		t.Fatalf("a marker reads as the owner marker %+v; the record GC would collect it", o)
+	}
 }

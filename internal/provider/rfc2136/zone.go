@@ -82,13 +82,17 @@ func keyOf(rr dns.RR) rrsetKey {
 func (p *Provider) state(ctx context.Context, zone string, fresh bool) (*zoneState, error) {
 	p.mu.Lock()
 	z := p.zones[zone]
+	var known uint32 // read under the lock: a commit zeroes it (txn.commit)
+	if z != nil {
+		known = z.serial
+	}
 	p.mu.Unlock()
-	if z != nil && !fresh && z.serial != 0 {
+	if z != nil && !fresh && known != 0 {
 		serial, err := p.serial(ctx, zone)
 		if err != nil {
 			return nil, err
 		}
-		if serial == z.serial {
+		if serial == known {
 			return z, nil
 		}
 	}
