@@ -189,6 +189,9 @@ func (r *CredentialsReconciler) render(scope *v1alpha1.DNSScope, cred *v1alpha1.
 	if st.NextRotation != nil {
 		s.Annotations[AnnNextRotation] = formatTime(st.NextRotation.Time)
 	}
+	if st.SecretCreation != "" {
+		s.Annotations[AnnCreation] = st.SecretCreation
+	}
 	return s
 }
 
@@ -214,10 +217,7 @@ func putBack(s, want *corev1.Secret) bool {
 		s.Annotations = map[string]string{}
 	}
 	for k := range s.Annotations {
-		// The creation nonce stays: it is consulted only until the UID is
-		// on record, and taking it off would cost every new namespace one
-		// more Secret write.
-		if _, ok := want.Annotations[k]; strings.HasPrefix(k, "scopedns.io/") && k != AnnCreation && !ok {
+		if _, ok := want.Annotations[k]; strings.HasPrefix(k, "scopedns.io/") && !ok {
 			delete(s.Annotations, k)
 			changed = true
 		}
@@ -304,7 +304,10 @@ func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1
 		return fmt.Errorf("creating Secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	// finish records the UID; until then the nonce says the Secret is ours.
-	st.SecretUID, st.SecretCreation = want.UID, ""
+	// The nonce stays in the status and so on the Secret (render): once the
+	// UID is on record it proves nothing, and taking it off would cost every
+	// new namespace one more Secret write.
+	st.SecretUID = want.UID
 	return nil
 }
 

@@ -167,7 +167,7 @@ type DNSCredentialStatus struct {
 	// secretCreation is a one-time nonce written before the tenant Secret is
 	// created and put on it, so that a crash between the create and the
 	// recording of its UID does not leave the operator's own Secret looking
-	// foreign. Cleared once the UID is recorded.
+	// foreign. Kept (and on the Secret) after the UID is recorded, when only the UID counts.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	SecretCreation string `json:"secretCreation,omitempty"`
