@@ -37,7 +37,7 @@ func (f *fakeCluster) NamespaceLabels(_ context.Context, name string) (map[strin
 
 // verdictScope grants every namespace labelled tenant=true A, TXT and CNAME
 // under <namespace>.example.com and shared.example.com, NS at
-// deleg.example.com and A below it.
+// _deleg.example.com and A below it.
 func verdictScope() *v1alpha1.DNSScope {
 	web := []v1alpha1.RecordType{"A", "TXT", "CNAME"}
 	return &v1alpha1.DNSScope{
@@ -46,8 +46,8 @@ func verdictScope() *v1alpha1.DNSScope {
 			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}},
 			Zones: []v1alpha1.ZoneGrant{{Name: "example.com", Rules: []v1alpha1.GrantRule{
 				{Names: []string{"*.{namespace}.example.com", "shared.example.com"}, Types: web, MaxTTL: ptr.To[int32](3600)},
-				{Names: []string{"deleg.example.com"}, Types: []v1alpha1.RecordType{"NS", "TXT"}},
-				{Names: []string{"*.deleg.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+				{Names: []string{"_deleg.example.com"}, Types: []v1alpha1.RecordType{"NS", "TXT"}},
+				{Names: []string{"*._deleg.example.com"}, Types: []v1alpha1.RecordType{"A"}},
 			}}},
 		},
 	}
@@ -60,7 +60,7 @@ func val(name string, typ v1alpha1.RecordType, values ...string) v1alpha1.Record
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	older, younger := t0, t0.Add(time.Hour)
-	tenants := map[string]map[string]string{"a": {"tenant": "true"}, "b": {"tenant": "true"}, "c": {"tenant": "true"}, "out": {}}
+	tenants := map[string]map[string]string{"a": {"tenant": "true"}, "b": {"tenant": "true"}, "c": {"tenant": "true"}, "apps": {"tenant": "true"}, "out": {}}
 	deleting := func(c v1alpha1.DNSRecordClaim) v1alpha1.DNSRecordClaim {
 		c.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
 		return c
@@ -166,10 +166,10 @@ func TestDecide(t *testing.T) {
 		"should not count an older claim that itself lost the key to an even older one": {
 			// a holds TXT at deleg; b's NS at deleg lost to it; c's name
 			// below the NS is free of b.
-			claim: claim("c", "www", t0.Add(2*time.Hour), val("www.deleg.example.com", "A", "192.0.2.3")),
+			claim: claim("c", "www", t0.Add(2*time.Hour), val("www._deleg.example.com", "A", "192.0.2.3")),
 			others: []v1alpha1.DNSRecordClaim{
-				claim("a", "txt", older, val("deleg.example.com", "TXT", `"x"`)),
-				claim("b", "deleg", younger, val("deleg.example.com", "NS", "ns1.example.net")),
+				claim("a", "txt", older, val("_deleg.example.com", "TXT", `"x"`)),
+				claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
 			},
 			records: []string{""},
 		},
@@ -184,10 +184,23 @@ func TestDecide(t *testing.T) {
 			records: []string{""},
 		},
 		"should name an NS above a name another claim holds": {
-			claim:  claim("b", "deleg", younger, val("deleg.example.com", "NS", "ns1.example.net")),
-			others: []v1alpha1.DNSRecordClaim{claim("a", "www", older, val("www.deleg.example.com", "A", "192.0.2.1"))},
+			claim:  claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
+			others: []v1alpha1.DNSRecordClaim{claim("a", "www", older, val("www._deleg.example.com", "A", "192.0.2.1"))},
 			want:   v1alpha1.ReasonConflict, records: []string{v1alpha1.ReasonConflict},
-			msg: []string{`deleg.example.com NS would delegate away www.deleg.example.com A already claimed by namespace "a" (DNSRecordClaim "www"); an NS delegates`},
+			msg: []string{`_deleg.example.com NS would delegate away www._deleg.example.com A already claimed by namespace "a" (DNSRecordClaim "www"); an NS delegates`},
+		},
+		"should refuse a name another namespace's expansion also covers, naming the rule and not the namespace": {
+			claim: claim("apps", "web", younger, val("foo.apps.example.com", "A", "192.0.2.1")),
+			scope: func() *v1alpha1.DNSScope {
+				s := verdictScope()
+				s.Spec.Zones[0].Rules = []v1alpha1.GrantRule{
+					{Names: []string{"{namespace}.apps.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+					{Names: []string{"*.{namespace}.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+				}
+				return s
+			}(),
+			want: v1alpha1.ReasonOutsideGrant, records: []string{string(grant.ReasonOtherExpansion)},
+			msg: []string{`spec.records[0]: `, `rules[0].names[0] "{namespace}.apps.example.com" for another namespace`},
 		},
 		"at admission, should refuse a key another namespace holds whatever its age": {
 			claim: claim("a", "first", older, val("shared.example.com", "TXT")), contest: OtherNamespaces,
