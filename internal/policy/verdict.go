@@ -59,6 +59,12 @@ type Input struct {
 	Cluster Cluster
 	// Policies compiles scopes; nil compiles without a cache.
 	Policies *Cache
+	// ConcealHolders words a conflict with a claim of another namespace
+	// "already claimed by another namespace", without naming it, in the
+	// messages a tenant reads (admission, the claim's status). The
+	// conflicts themselves (RecordVerdict.Conflicts) still name the holder,
+	// for the operator's logs and kubectl scopedns can-i.
+	ConcealHolders bool
 }
 
 // Verdict is the decision for one claim and each of its records.
@@ -340,7 +346,7 @@ func noHeldConflicts(ctx context.Context, e *evaluation) (string, string, bool, 
 		}
 		msgs := make([]string, len(conflicts))
 		for j, c := range conflicts {
-			msgs[j] = ConflictMessage(c)
+			msgs[j] = ConflictMessage(c, e.ConcealHolders && c.Holder.Namespace != e.Claim.Namespace)
 		}
 		e.refuse(i, v1alpha1.ReasonConflict, strings.Join(msgs, "; "))
 		e.records[i].Conflicts = conflicts

@@ -297,3 +297,70 @@ func TestDecideReadsNoStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideConcealsHolders: with ConcealHolders a refusal tells the tenant
+// a name is taken, not by whom; the verdict's Conflicts still name the
+// holder for the operator's logs and can-i.
+func TestDecideConcealsHolders(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	older, younger := t0, t0.Add(time.Hour)
+	tenants := map[string]map[string]string{"holder-ns": {"tenant": "true"}, "b": {"tenant": "true"}}
+	cases := map[string]struct {
+		claim   v1alpha1.DNSRecordClaim
+		holder  v1alpha1.DNSRecordClaim
+		conceal bool
+		// named says whether the message names the holder's namespace.
+		named bool
+		msg   string
+	}{
+		"with the option off, a conflict names the holder's namespace and claim": {
+			claim:  claim("b", "web", younger, val("shared.example.com", "TXT")),
+			holder: claim("holder-ns", "first", older, val("shared.example.com", "TXT")),
+			named:  true, msg: `already claimed by namespace "holder-ns" (DNSRecordClaim "first")`,
+		},
+		"with the option on, a conflict at one name says another namespace": {
+			claim:   claim("b", "web", younger, val("shared.example.com", "TXT")),
+			holder:  claim("holder-ns", "first", older, val("shared.example.com", "TXT")),
+			conceal: true, msg: "shared.example.com TXT conflicts with shared.example.com TXT already claimed by another namespace; a name and type belong to one claim",
+		},
+		"with the option on, a name below another namespace's NS says another namespace": {
+			claim:   claim("b", "www", younger, val("www._deleg.example.com", "A", "192.0.2.1")),
+			holder:  claim("holder-ns", "deleg", older, val("_deleg.example.com", "NS", "ns1.example.net")),
+			conceal: true, msg: "www._deleg.example.com A lies below NS _deleg.example.com already claimed by another namespace; an NS delegates",
+		},
+		"with the option on, an NS above another namespace's name says another namespace": {
+			claim:   claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
+			holder:  claim("holder-ns", "www", older, val("www._deleg.example.com", "A", "192.0.2.1")),
+			conceal: true, msg: "_deleg.example.com NS would delegate away www._deleg.example.com A already claimed by another namespace",
+		},
+		"with the option on, a holder in the claim's own namespace is still named": {
+			claim:   claim("b", "second", younger, val("shared.example.com", "TXT")),
+			holder:  claim("b", "first", older, val("shared.example.com", "TXT")),
+			conceal: true, named: true, msg: `already claimed by namespace "b" (DNSRecordClaim "first")`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cluster := &fakeCluster{claims: []v1alpha1.DNSRecordClaim{tc.holder}, scopes: map[string]*v1alpha1.DNSScope{"prod": verdictScope()}, namespaces: tenants}
+			v, err := Decide(context.Background(), Input{Claim: &tc.claim, Scope: verdictScope(), NamespaceLabels: tenants["b"], Cluster: cluster, ConcealHolders: tc.conceal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Reason != v1alpha1.ReasonConflict {
+				t.Fatalf("reason %q (%s), want Conflict", v.Reason, v.Message)
+			}
+			rv := v.Records[0]
+			for _, m := range []string{v.Message, rv.Message} {
+				if !strings.Contains(m, tc.msg) {
+					t.Errorf("message %q does not contain %q", m, tc.msg)
+				}
+				if named := strings.Contains(m, `"`+tc.holder.Namespace+`"`) || strings.Contains(m, `"`+tc.holder.Name+`"`); named != tc.named {
+					t.Errorf("message %q names the holder: %v, want %v", m, named, tc.named)
+				}
+			}
+			if len(rv.Conflicts) != 1 || rv.Conflicts[0].Holder.Namespace != tc.holder.Namespace || rv.Conflicts[0].Holder.Name != tc.holder.Name {
+				t.Errorf("Conflicts = %+v, want the holder %s/%s", rv.Conflicts, tc.holder.Namespace, tc.holder.Name)
+			}
+		})
+	}
+}
