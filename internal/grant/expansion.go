@@ -13,6 +13,11 @@ const ReasonOtherExpansion Reason = "OtherNamespaceExpansion"
 // placeholder kept is enough for an admin to fix the scope, and a tenant
 // learns nothing about who else may exist.
 type Ambiguity struct {
+	// Scope is the other scope's name when the pattern is not of the
+	// claim's own scope (CoversForOther's caller sets it); Zone is then the
+	// pattern's zone index in that scope.
+	Scope      string
+	Zone       int
 	Rule, Name int    // the pattern's place in its zone: rules[Rule].names[Name]
 	Pattern    string // normalised, placeholder kept
 	// Via says how it covers the name: "" at the name itself, "NS" by a
@@ -29,39 +34,73 @@ func (a Ambiguity) detail() string {
 	case "below":
 		where = "for another namespace, at a name below this NS delegation"
 	}
-	return fmt.Sprintf("the name also belongs to the expansion of rules[%d].names[%d] %q %s; where two namespaces' expansions meet, neither may hold the name (the scope's templates overlap, see spec.strictTemplates)",
-		a.Rule, a.Name, a.Pattern, where)
+	field := fmt.Sprintf("rules[%d].names[%d] %q", a.Rule, a.Name, a.Pattern)
+	if a.Scope != "" {
+		field = fmt.Sprintf("spec.zones[%d].rules[%d].names[%d] %q of DNSScope %q", a.Zone, a.Rule, a.Name, a.Pattern, a.Scope)
+	}
+	return fmt.Sprintf("the name also belongs to the expansion of %s %s; where two namespaces' expansions meet, neither may hold the name (the scope's templates overlap, see spec.strictTemplates)",
+		field, where)
 }
 
-// otherExpansion looks, in zone z, for a pattern that covers the name rel
+// OtherExpansionDenial is the refusal of a record whose name a pattern of
+// another scope covers for another namespace (CoversForOther): the same
+// words as Check's, naming that scope.
+func OtherExpansionDenial(namespace string, m Match, typ string, a Ambiguity) *Denial {
+	return &Denial{Namespace: namespace, Name: m.Name, Type: typ, Zone: m.Zone, Reason: ReasonOtherExpansion, Detail: a.detail()}
+}
+
+// CoversForOther asks another scope's policy (c) whether it covers a name
+// that own, the claim's scope, granted to namespace (m, from own.Check),
+// for some other namespace: a name two namespaces' expansions meet at is
+// no one's, whichever scopes the patterns are in. Only the deepest zone of
+// c that holds the name is consulted, as Check would. It says nothing of
+// c's selector: "another namespace" is any valid namespace name.
+func (c *Compiled) CoversForOther(own *Compiled, namespace string, m Match, isNS bool) (Ambiguity, bool) {
+	zi, relName := c.zoneOf(m.Name)
+	if zi < 0 || m.ZoneIndex < 0 || m.ZoneIndex >= len(own.zones) {
+		return Ambiguity{}, false
+	}
+	var buf, ownBuf [16]string
+	_, ownRel := own.zoneOf(m.Name)
+	mine := own.zones[m.ZoneIndex].mineByTemplate(splitLabels(ownBuf[:0], ownRel), namespace)
+	a, ok := c.zones[zi].coversForOther(splitLabels(buf[:0], relName), namespace, isNS, mine)
+	a.Zone = zi
+	return a, ok
+}
+
+// mineByTemplate reports whether ns reaches rel through a pattern with
+// {namespace} in z.
+func (z *compiledZone) mineByTemplate(rel []string, ns string) bool {
+	for j := range z.rules {
+		for _, p := range z.rules[j].patterns {
+			if p.templated && p.match(rel, ns) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// coversForOther looks, in zone z, for a pattern that covers the name rel
 // (labels below the apex) for a namespace other than ns, any valid namespace
 // name whether it exists or not: it solves each template for the namespace
 // the name spells instead of listing namespaces. A pattern without
 // {namespace} covers a name for every namespace; a name that only such
 // patterns cover is shared on purpose (the older claim wins) and is not
-// ambiguous, but one that ns holds through a template and everyone through
-// a literal is. A rule that allows NS also covers the names below its
-// patterns (a delegation takes them), and a claimed NS covers the names
+// ambiguous, but one that ns holds through a template (mine) and everyone
+// through a literal is. A rule that allows NS also covers the names below
+// its patterns (a delegation takes them), and a claimed NS covers the names
 // below rel. Types are not compared: two namespaces at one name share it
 // whatever the types (a CNAME excludes every other type).
 //
-// Check has already granted rel to ns; it costs one pass over the zone's
-// patterns and allocates nothing on the way.
-func (z *compiledZone) otherExpansion(rel []string, ns string, isNS bool) (Ambiguity, bool) {
-	mineByTemplate := false
-	for j := range z.rules {
-		for _, p := range z.rules[j].patterns {
-			if p.templated && p.match(rel, ns) {
-				mineByTemplate = true
-			}
-		}
-	}
+// It costs one pass over the zone's patterns and allocates nothing.
+func (z *compiledZone) coversForOther(rel []string, ns string, isNS, mine bool) (Ambiguity, bool) {
 	// covers reports whether p covers a name for some namespace other than
 	// ns: any, for a pattern without a placeholder, when ns holds the name
 	// through a template.
 	covers := func(p *pattern, rel []string, below bool) bool {
 		if !p.templated {
-			return mineByTemplate && p.coversFor(rel, below, "")
+			return mine && p.coversFor(rel, below, "")
 		}
 		return p.coversFor(rel, below, ns)
 	}

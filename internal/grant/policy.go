@@ -284,9 +284,9 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 		}
 		// Last, as it is the rarest: a name another namespace's expansion
 		// also covers is no one's (issue 17, item 6).
-		if a, ok := z.otherExpansion(rel, namespace, bit == typeBit0("NS")); ok {
-			d := deny(name, z.name, ReasonOtherExpansion, a.detail(), nil)
-			return Match{}, d
+		mine := z.mineByTemplate(rel, namespace)
+		if a, ok := z.coversForOther(rel, namespace, bit == typeBit0("NS"), mine); ok {
+			return Match{}, deny(name, z.name, ReasonOtherExpansion, a.detail(), nil)
 		}
 		return Match{Zone: z.name, ZoneIndex: zi, RuleIndex: j, Name: name, Pattern: p.expand(namespace), MaxTTL: cr.maxTTL, Broad: p.broad}, nil
 	}

@@ -184,6 +184,15 @@ func (x Indexed) Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, er
 	return &s, nil
 }
 
+// Scopes lists every scope.
+func (x Indexed) Scopes(ctx context.Context) ([]v1alpha1.DNSScope, error) {
+	var list v1alpha1.DNSScopeList
+	if err := x.Reader.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing DNSScopes: %w", err)
+	}
+	return list.Items, nil
+}
+
 // NamespaceLabels reads a namespace's labels; false when it does not exist.
 func (x Indexed) NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error) {
 	var ns corev1.Namespace

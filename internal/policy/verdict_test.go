@@ -30,6 +30,14 @@ func (f *fakeCluster) Scope(_ context.Context, name string) (*v1alpha1.DNSScope,
 	return f.scopes[name], nil
 }
 
+func (f *fakeCluster) Scopes(context.Context) ([]v1alpha1.DNSScope, error) {
+	var out []v1alpha1.DNSScope
+	for _, s := range f.scopes {
+		out = append(out, *s)
+	}
+	return out, nil
+}
+
 func (f *fakeCluster) NamespaceLabels(_ context.Context, name string) (map[string]string, bool, error) {
 	l, ok := f.namespaces[name]
 	return l, ok, nil
