@@ -184,10 +184,11 @@ func (x Indexed) Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, er
 	return &s, nil
 }
 
-// Scopes lists every scope.
+// Scopes lists every scope. The verdict only reads them, so the cache
+// hands out its own objects rather than a copy of every scope per verdict.
 func (x Indexed) Scopes(ctx context.Context) ([]v1alpha1.DNSScope, error) {
 	var list v1alpha1.DNSScopeList
-	if err := x.Reader.List(ctx, &list); err != nil {
+	if err := x.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing DNSScopes: %w", err)
 	}
 	return list.Items, nil

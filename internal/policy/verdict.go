@@ -156,6 +156,9 @@ type evaluation struct {
 	compiled *grant.Compiled
 	records  []RecordVerdict
 	valid    map[types.NamespacedName]bool
+	// scopes are every scope, listed once per run and shared with the runs
+	// on other claims (validAlone).
+	scopes *[]v1alpha1.DNSScope
 }
 
 func newEvaluation(in Input) *evaluation {
@@ -280,10 +283,17 @@ func (e *evaluation) otherScopesExpansions(ctx context.Context) (bool, error) {
 	if e.Cluster == nil {
 		return false, nil
 	}
-	scopes, err := e.Cluster.Scopes(ctx)
-	if err != nil {
-		return false, err
+	if e.scopes == nil {
+		e.scopes = new([]v1alpha1.DNSScope)
 	}
+	if *e.scopes == nil {
+		all, err := e.Cluster.Scopes(ctx)
+		if err != nil {
+			return false, err
+		}
+		*e.scopes = append(make([]v1alpha1.DNSScope, 0, len(all)), all...)
+	}
+	scopes := *e.scopes
 	refused := false
 	for i := range scopes {
 		s := &scopes[i]
@@ -499,6 +509,10 @@ func (e *evaluation) validAlone(ctx context.Context, c *v1alpha1.DNSRecordClaim)
 		// Cluster is for the other scopes' templates: claimChain looks up
 		// no conflicts.
 		sub := newEvaluation(Input{Claim: c, Scope: scope, NamespaceLabels: lbls, Policies: e.Policies, Cluster: e.Cluster})
+		if e.scopes == nil {
+			e.scopes = new([]v1alpha1.DNSScope)
+		}
+		sub.scopes = e.scopes
 		_, _, failed, err := claimChain.run(ctx, sub)
 		if err != nil {
 			return false, err

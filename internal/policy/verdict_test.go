@@ -372,3 +372,85 @@ func TestDecideConcealsHolders(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideAcrossScopes: a name another scope's templates give to another
+// namespace is no one's either, whichever scope the claim is under.
+func TestDecideAcrossScopes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tenants := map[string]map[string]string{"apps": {"tenant": "true"}, "foo": {"tenant": "true"}}
+	scope := func(name string, rules ...v1alpha1.GrantRule) *v1alpha1.DNSScope {
+		return &v1alpha1.DNSScope{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1alpha1.DNSScopeSpec{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}},
+				Zones:             []v1alpha1.ZoneGrant{{Name: "example.com", Rules: rules}},
+			},
+		}
+	}
+	a := []v1alpha1.RecordType{"A"}
+	base := scope("base", v1alpha1.GrantRule{Names: []string{"{namespace}.apps.example.com"}, Types: a})
+	cases := map[string]struct {
+		other *v1alpha1.DNSScope
+		// under is the claim's scope: base unless it names other.
+		under string
+		ns    string
+		name  string
+		// want is a substring of the refusal; "" when accepted.
+		want string
+	}{
+		"a namespace named apps is refused another tenant's base name that its own scope grants it": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a}),
+			under: "wide", ns: "apps", name: "foo.apps.example.com",
+			want: `spec.zones[0].rules[0].names[0] "{namespace}.apps.example.com" of DNSScope "base" for another namespace`,
+		},
+		"the tenant whose base name it is is refused it too": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+			want: `of DNSScope "wide" for another namespace`,
+		},
+		"another scope's shared wildcard beside the tenant's template makes the name no one's": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.apps.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+			want: `"*.apps.example.com" of DNSScope "wide"`,
+		},
+		"another scope's templates that never meet this one's leave the name granted": {
+			other: scope("dev", v1alpha1.GrantRule{Names: []string{"{namespace}.dev.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+		},
+		"another scope being deleted grants nothing and is left out": {
+			other: func() *v1alpha1.DNSScope {
+				s := scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a})
+				s.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
+				return s
+			}(),
+			ns: "foo", name: "foo.apps.example.com",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mine := claim(tc.ns, "web", t0, val(tc.name, "A", "192.0.2.1"))
+			cluster := &fakeCluster{scopes: map[string]*v1alpha1.DNSScope{"base": base, tc.other.Name: tc.other}, namespaces: tenants}
+			own := base
+			if tc.under == tc.other.Name {
+				own = tc.other
+			}
+			mine.Spec.ScopeName = own.Name
+			v, err := Decide(context.Background(), Input{Claim: &mine, Scope: own, NamespaceLabels: tenants[tc.ns], Cluster: cluster})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if !v.Accepted {
+					t.Fatalf("refused: %s", v.Message)
+				}
+				return
+			}
+			if v.Accepted || v.Reason != v1alpha1.ReasonOutsideGrant || v.Records[0].Reason != string(grant.ReasonOtherExpansion) {
+				t.Fatalf("accepted=%v reason %q record reason %q (%s)", v.Accepted, v.Reason, v.Records[0].Reason, v.Message)
+			}
+			if !strings.Contains(v.Message, tc.want) {
+				t.Errorf("message %q does not contain %q", v.Message, tc.want)
+			}
+		})
+	}
+}
