@@ -51,7 +51,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from the Go module proxy
 
 .PHONY: test
 test: manifests generate ## Run every test on a real API server and etcd built from source (the README's test command).
-	hack/setup.sh || echo "warning: nsupdate/dig/named/knotd/ddclient/inadyn missing; the tests that drive them will skip (and fail under CI=true)" >&2
+	hack/setup.sh || echo "warning: nsupdate/dig/knsupdate/named/knotd/ddclient/inadyn missing; the tests that drive them will skip (and fail under CI=true)" >&2
 	assets=$$(hack/controlplane.sh); \
 	hack/tools/helm/helm.sh >/dev/null; \
 	hack/build-manager.sh $(LOCALBIN)/manager; \
@@ -107,6 +107,13 @@ bench: ## Measure convergence, provider requests, steady state, restart, memory,
 # BENCH_TENANTS and BENCH_SECONDS size bench-frontdoors.
 BENCH_TENANTS ?= 200
 BENCH_SECONDS ?= 30
+
+# SCALE_FLAGS is passed to hack/bench -mode scale, e.g. SCALE_FLAGS='-scale-sizes 1000,3000'.
+SCALE_FLAGS ?=
+.PHONY: bench-scale
+bench-scale: ## Thousands of tenants: 1,000, 3,000 and 10,000 namespaces with tokenless credentials, each on a fresh control plane with cmd/manager as its own process: convergence, provider and API load, memory, webhook latency, DNS-01 at once, steady state, restart, pprof; writes its section of docs/benchmarks.md (about 25 minutes).
+	@assets=$$(hack/controlplane.sh) && \
+	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench -mode scale $(SCALE_FLAGS)
 
 .PHONY: bench-frontdoors
 bench-frontdoors: ## BENCH_TENANTS tenants' DNS-01 flows through the RFC 2136 gateway and the zone writer at Cloudflare's rate, beside BIND 9 on the same updates: updates/s, provider requests per update, p50/p99, 429s.

@@ -114,6 +114,9 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if cred != nil {
+		ctx = withSavedStatus(ctx, cred)
+	}
 	if cred == nil {
 		legacy, err := r.legacySecret(ctx, ns, scope)
 		if err != nil || legacy == nil && len(zoneIDs) == 0 {
@@ -126,6 +129,7 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		if cred, err = r.createCredential(ctx, scopeName, ns); err != nil {
 			return ctrl.Result{}, err
 		}
+		ctx = withSavedStatus(ctx, cred)
 		if legacy != nil {
 			if err := r.migrate(ctx, scope, cred, legacy); err != nil {
 				return ctrl.Result{}, r.finish(ctx, cred, err)
@@ -277,7 +281,10 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A tenant Secret that is changed or deleted is put back; a vault
 		// Secret changes only by this controller's own hand. Labels only
 		// route the request: nothing in them is trusted.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests)).
+		// Metadata only: a tenant can put the operator's labels on any
+		// number of megabyte Secrets, and their data must never reach the
+		// cache. Reconciles read the Secrets they write from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
 		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).

@@ -44,9 +44,7 @@ func (r *CredentialsReconciler) frontDoorKeys(ctx context.Context, scope *v1alph
 	creds := &scope.Spec.Credentials
 	st := &cred.Status
 	if !creds.FrontDoorsEnabled() {
-		if meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionFrontDoorsReady) {
-			return nil, r.saveStatus(ctx, cred)
-		}
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionFrontDoorsReady)
 		return nil, nil
 	}
 	if missing := r.missingHTTPGateway(); missing != "" {
@@ -118,8 +116,8 @@ func enabledFrontDoors(c *v1alpha1.CredentialsSpec) string {
 	return strings.Join(on[:len(on)-1], ", ") + " and " + on[len(on)-1]
 }
 
-// setFrontDoorsReady sets the condition and writes the status when it
-// changed; a change to false is also a Warning event, once.
+// setFrontDoorsReady sets the condition (finish writes it with the rest of
+// the status); a change to false is also a Warning event, once.
 func (r *CredentialsReconciler) setFrontDoorsReady(ctx context.Context, cred *v1alpha1.DNSCredential, ok bool, reason, msg string) error {
 	st := &cred.Status
 	var before metav1.Condition // a copy: setCondition changes the slice's element in place
@@ -133,5 +131,5 @@ func (r *CredentialsReconciler) setFrontDoorsReady(ctx context.Context, cred *v1
 	if !ok && r.Recorder != nil && before.Reason != reason {
 		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, reason, "DeliverFrontDoorLogins", "%s", msg)
 	}
-	return r.saveStatus(ctx, cred)
+	return nil
 }

@@ -300,8 +300,9 @@ func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1
 	if err := r.Client.Create(ctx, want); err != nil {
 		return fmt.Errorf("creating Secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
+	// finish records the UID; until then the nonce says the Secret is ours.
 	st.SecretUID, st.SecretCreation = want.UID, ""
-	return r.saveStatus(ctx, cred)
+	return nil
 }
 
 // deleteTenantSecret deletes the tenant Secret the operator created, and

@@ -118,12 +118,15 @@ func TestGatewayKeySecrets(t *testing.T) {
 				Client:    fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(cred, vault, tenant).Build(),
 				Namespace: "scopedns-system", Now: func() time.Time { return now },
 			}
-			got, err := r.tsigSecrets(context.Background(), "team-a", "prod")
+			got, until, err := r.tsigSecrets(context.Background(), "team-a", "prod")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != tc.want || got[0] != "current" || len(got) == 2 && got[1] != "previous" {
 				t.Fatalf("tsigSecrets = %d secrets, want %d from the vault", len(got), tc.want)
+			}
+			if len(got) == 2 && !until.Equal(tc.previousValidUntil.Time) || len(got) == 1 && !until.IsZero() {
+				t.Fatalf("tsigSecrets: previous valid until %v with %d secrets, want the status's %v", until, len(got), tc.previousValidUntil)
 			}
 		})
 	}

@@ -110,13 +110,34 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 }
 
 // saveStatus writes the DNSCredential's status. The write carries the
-// resourceVersion read, so two writers never both win.
+// resourceVersion read, so two writers never both win. It is for what must
+// be on record before the step that follows (a token about to be minted, a
+// Secret about to be created); everything else is written once, by finish.
 func (r *CredentialsReconciler) saveStatus(ctx context.Context, cred *v1alpha1.DNSCredential) error {
 	summarize(&cred.Status)
 	if err := r.Client.Status().Update(ctx, cred); err != nil {
 		return fmt.Errorf("writing the status of DNSCredential %s: %w", cred.Name, err)
 	}
+	if saved, ok := ctx.Value(savedStatusKey{}).(*v1alpha1.DNSCredentialStatus); ok {
+		cred.Status.DeepCopyInto(saved)
+	}
 	return nil
+}
+
+// savedStatusKey holds, in a reconcile's context, the DNSCredential status
+// as last read from or written to the API server, so that finish writes
+// whatever the reconcile changed since, even when the conditions it sets
+// are the same as before.
+type savedStatusKey struct{}
+
+// withSavedStatus starts tracking cred's status as the API server holds it.
+func withSavedStatus(ctx context.Context, cred *v1alpha1.DNSCredential) context.Context {
+	saved := cred.Status.DeepCopy()
+	if prev, ok := ctx.Value(savedStatusKey{}).(*v1alpha1.DNSCredentialStatus); ok {
+		*prev = *saved
+		return ctx
+	}
+	return context.WithValue(ctx, savedStatusKey{}, saved)
 }
 
 // finish records the outcome in the conditions and writes the status once
@@ -125,7 +146,10 @@ func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCr
 	if cred == nil || !cred.DeletionTimestamp.IsZero() || cred.ResourceVersion == "" {
 		return err
 	}
-	before := cred.Status.DeepCopy()
+	before, ok := ctx.Value(savedStatusKey{}).(*v1alpha1.DNSCredentialStatus)
+	if !ok {
+		before = cred.Status.DeepCopy()
+	}
 	setCredentialConditions(cred, err, r.now())
 	if err == nil {
 		cred.Status.ObservedGeneration = cred.Generation

@@ -88,7 +88,14 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		// a cached claim without this one's status and patch the same
 		// status a second time (1.8 status patches per new claim at a
 		// thousand namespaces).
-		return ctrl.Result{}, r.Client.Update(ctx, &claim)
+		err := r.Client.Update(ctx, &claim)
+		if apierrors.IsConflict(err) {
+			// The cache is behind (another controller's write woke this
+			// reconcile first): the newer version's watch event is on its
+			// way and brings the claim back. Not an error to back off on.
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
 	}
 	before := claim.DeepCopy()
 	result, err := requeueOnRateLimit(ctx)(r.reconcile(ctx, &claim))

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,8 +48,6 @@ type GatewayKeysReconciler struct {
 	// with the TSIG secrets live (see tsigSecrets).
 	Namespace string
 	Now       func() time.Time
-
-	logins loginSets
 }
 
 // keySet is what one namespace holds under one scope.
@@ -83,8 +80,32 @@ func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.Keys.Delete(TSIGKeyName(ns, scopeName))
 		}
 	}
-	r.logins.put(FrontDoorStores{Accounts: r.Accounts, Users: r.Users, Tokens: r.Tokens}, req.NamespacedName, set)
+	// Each store swaps this namespace's logins alone: a reconcile costs
+	// what one namespace holds, however many others there are.
+	owner := req.String()
+	if r.Accounts != nil {
+		r.Accounts.Set(owner, set.accounts)
+	}
+	if r.Users != nil {
+		r.Users.Set(owner, optional(set.user))
+	}
+	if r.Tokens != nil {
+		r.Tokens.Set(owner, optional(set.token))
+	}
+	// The gateway stops accepting the previous secret at its expiry by
+	// itself; coming back then takes it out of memory and out of the
+	// front doors' logins derived from it.
+	if u := set.key.PreviousValidUntil; ok && len(set.key.Secrets) > 1 {
+		return ctrl.Result{RequeueAfter: max(u.Sub(r.now()), time.Second)}, nil
+	}
 	return ctrl.Result{}, nil
+}
+
+func (r *GatewayKeysReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // keys are the namespace's TSIG key and the front-door logins derived from
@@ -99,7 +120,7 @@ func (r *GatewayKeysReconciler) keys(ctx context.Context, ns, scopeName string) 
 	if !creds.RFC2136Enabled() {
 		return keySet{}, false, nil
 	}
-	secrets, err := r.tsigSecrets(ctx, ns, scopeName)
+	secrets, previousUntil, err := r.tsigSecrets(ctx, ns, scopeName)
 	if err != nil || len(secrets) == 0 {
 		return keySet{}, false, err
 	}
@@ -113,6 +134,8 @@ func (r *GatewayKeysReconciler) keys(ctx context.Context, ns, scopeName string) 
 		Secrets:   secrets,
 		Namespace: ns,
 		Scope:     scopeName,
+		// The gateway checks this itself at each request.
+		PreviousValidUntil: previousUntil,
 	}
 	key.Grants, key.Zones = grants(reserved)
 	set := keySet{key: key}
@@ -207,86 +230,31 @@ func keyReservations(ctx context.Context, cluster policy.Cluster, policies *poli
 
 // tsigSecrets are the key's secrets: from the vault in the operator's
 // namespace, never from the tenant's Secret (tenants write Secrets), and the
-// previous one only while the DNSCredential's status says it is valid.
-func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName string) ([]string, error) {
+// previous one only while the DNSCredential's status says it is valid. The
+// status's PreviousValidUntil (which tenants cannot write) comes back with
+// them: it alone says when the previous secret ends, however long the vault
+// keeps it.
+func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName string) ([]string, time.Time, error) {
 	var cred v1alpha1.DNSCredential
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &cred); err != nil {
-		return nil, client.IgnoreNotFound(err)
+		return nil, time.Time{}, client.IgnoreNotFound(err)
 	}
 	ts := cred.Status.TSIG
 	if ts == nil || !cred.DeletionTimestamp.IsZero() {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	var v corev1.Secret
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(&cred)}, &v); err != nil {
-		return nil, client.IgnoreNotFound(err)
+		return nil, time.Time{}, client.IgnoreNotFound(err)
 	}
 	if len(v.Data[KeyTSIGSecret]) == 0 {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	out := []string{string(v.Data[KeyTSIGSecret])}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
+	if prev := v.Data[KeyTSIGPrevious]; len(prev) > 0 && ts.PreviousValidUntil != nil && ts.PreviousValidUntil.After(r.now()) {
+		return append(out, string(prev)), ts.PreviousValidUntil.Time, nil
 	}
-	if prev := v.Data[KeyTSIGPrevious]; len(prev) > 0 && ts.PreviousValidUntil != nil && ts.PreviousValidUntil.After(now) {
-		out = append(out, string(prev))
-	}
-	return out, nil
-}
-
-// loginSets holds every namespace's front-door logins, so that each
-// reconcile of one namespace can swap the stores' whole sets (the stores
-// replace at once; a front door never sees half an update).
-type loginSets struct {
-	mu       sync.Mutex
-	accounts map[client.ObjectKey][]acmedns.Account
-	users    map[client.ObjectKey][]dyndns.User
-	tokens   map[client.ObjectKey][]cfapi.Token
-}
-
-// put records one namespace's logins (none: removed) and hands the stores
-// the new whole sets. A nil store is off and gets nothing.
-func (l *loginSets) put(st FrontDoorStores, req client.ObjectKey, set keySet) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st.Accounts != nil {
-		if all, changed := putLogins(&l.accounts, req, set.accounts); changed {
-			st.Accounts.Replace(all)
-		}
-	}
-	if st.Users != nil {
-		if all, changed := putLogins(&l.users, req, optional(set.user)); changed {
-			st.Users.Replace(all)
-		}
-	}
-	if st.Tokens != nil {
-		if all, changed := putLogins(&l.tokens, req, optional(set.token)); changed {
-			st.Tokens.Replace(all)
-		}
-	}
-}
-
-// putLogins sets one namespace's logins of one kind in m and returns every
-// namespace's, or changed false when there were none before and are none
-// now.
-func putLogins[T any](m *map[client.ObjectKey][]T, req client.ObjectKey, vs []T) (all []T, changed bool) {
-	if *m == nil {
-		*m = map[client.ObjectKey][]T{}
-	}
-	_, had := (*m)[req]
-	if len(vs) > 0 {
-		(*m)[req] = vs
-	} else {
-		delete(*m, req)
-	}
-	if !had && len(vs) == 0 {
-		return nil, false
-	}
-	for _, v := range *m {
-		all = append(all, v...)
-	}
-	return all, true
+	return out, time.Time{}, nil
 }
 
 func optional[T any](v *T) []T {
@@ -312,7 +280,7 @@ func (r *GatewayKeysReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gatewaykeys").
 		Watches(&v1alpha1.DNSRecordClaim{}, byClaim, builder.WithPredicates(claimZoneUpdates)).
-		Watches(&corev1.Secret{}, byVault).
+		Watches(&corev1.Secret{}, byVault, builder.OnlyMetadata). // labels route it; see the credentials controller
 		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), RateLimiter: rateLimiter(0)}).

@@ -1,10 +1,13 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,6 +23,7 @@ import (
 	"github.com/scopedns/scopedns/internal/frontcreds"
 	"github.com/scopedns/scopedns/internal/gateway"
 	"github.com/scopedns/scopedns/internal/policy"
+	"github.com/scopedns/scopedns/internal/provider/memory"
 	"github.com/scopedns/scopedns/internal/zonewriter"
 )
 
@@ -216,4 +220,126 @@ func TestGatewayKeysRunWithoutTheRFC2136Gateway(t *testing.T) {
 	if r.Accounts.Len() != 1 || r.Users.Len() != 1 {
 		t.Fatalf("%d accounts, %d users without the RFC 2136 gateway", r.Accounts.Len(), r.Users.Len())
 	}
+}
+
+// TestGatewayStopsThePreviousSecretAtTheStatusTime: the vault still holds
+// the rotated-out secret (the credentials controller has not dropped it),
+// and the key was last reconciled inside the overlap; the gateway itself
+// refuses that secret once its clock passes the DNSCredential status's
+// PreviousValidUntil, with no reconcile in between.
+func TestGatewayStopsThePreviousSecretAtTheStatusTime(t *testing.T) {
+	// Near the wall clock: miekg/dns checks the signing time against it
+	// too, whatever the gateway's clock says.
+	reconciledAt := time.Now().Truncate(time.Second)
+	validUntil := reconciledAt.Add(time.Minute)
+	current := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("c"), 32))
+	previous := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("p"), 32))
+	for name, tc := range map[string]struct {
+		secret  string
+		at      time.Time // the gateway's clock
+		refused bool
+	}{
+		"should accept the previous secret before the status's end of the overlap":   {previous, validUntil.Add(-time.Second), false},
+		"should refuse the previous secret after it though the vault still holds it": {previous, validUntil.Add(time.Minute), true},
+		"should refuse the previous secret at that very time":                        {previous, validUntil, true},
+		"should accept the current secret after it":                                  {current, validUntil.Add(time.Minute), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := frontDoorObjects(frontDoorScope(false, false))
+			for _, o := range objs {
+				switch o := o.(type) {
+				case *v1alpha1.DNSCredential:
+					o.Status.TSIG.Generation = 2
+					o.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: validUntil}
+				case *corev1.Secret:
+					o.Data = map[string][]byte{KeyTSIGSecret: []byte(current), KeyTSIGPrevious: []byte(previous)}
+				}
+			}
+			r := newFrontDoorReconciler(t, objs...)
+			r.Now = func() time.Time { return reconciledAt }
+			res, err := r.Reconcile(context.Background(), teamAProd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RequeueAfter != time.Minute {
+				t.Errorf("requeue after %v, want the minute left of the overlap", res.RequeueAfter)
+			}
+			addr := serveGateway(t, r.Keys, tc.at)
+			rcode, tsigErr := signedSOAQuery(t, addr, TSIGKeyName("team-a", "prod"), tc.secret, tc.at)
+			switch {
+			case tc.refused && (rcode != dns.RcodeNotAuth || tsigErr != dns.RcodeBadSig):
+				t.Fatalf("answered %s (TSIG %s), want NOTAUTH (BADSIG)", dns.RcodeToString[rcode], dns.RcodeToString[int(tsigErr)])
+			case !tc.refused && rcode != dns.RcodeSuccess:
+				t.Fatalf("answered %s (TSIG %s), want NOERROR", dns.RcodeToString[rcode], dns.RcodeToString[int(tsigErr)])
+			}
+		})
+	}
+}
+
+// serveGateway runs the RFC 2136 gateway on loopback over keys, with its
+// clock stopped at now.
+func serveGateway(t *testing.T, keys gateway.Keys, now time.Time) string {
+	t.Helper()
+	store := memory.New(memory.Config{Zones: []string{"example.com"}})
+	srv, err := gateway.New(gateway.Options{
+		Addr: "127.0.0.1:0", Keys: keys, ClusterName: frontCluster, RatePerKey: -1,
+		Writers: gateway.WritersFunc(func(context.Context, string) (gateway.Writer, error) { return store.Master(), nil }),
+		Now:     func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("gateway: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	return srv.Addr()
+}
+
+// signedSOAQuery asks the gateway for the zone's SOA, as nsupdate does
+// first, signed with secret at the time at, and returns the answer's rcode
+// and TSIG error.
+func signedSOAQuery(t *testing.T, addr, keyName, secret string, at time.Time) (int, uint16) {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("example.com.", dns.TypeSOA)
+	m.SetTsig(keyName, dns.HmacSHA256, 300, at.Unix())
+	buf, _, err := dns.TsigGenerate(m, secret, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, err := dns.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	_ = co.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := co.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := co.ReadMsgHeader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r dns.Msg
+	if err := r.Unpack(raw); err != nil {
+		t.Fatal(err)
+	}
+	var tsigErr uint16
+	if ts := r.IsTsig(); ts != nil {
+		tsigErr = ts.Error
+	}
+	return r.Rcode, tsigErr
 }

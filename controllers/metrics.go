@@ -84,10 +84,20 @@ var gatewayRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "RFC 2136 gateway requests by response code (NOERROR, REFUSED, NOTAUTH, ...).",
 }, []string{"rcode"})
 
-func init() { metrics.Registry.MustRegister(gatewayRequests) }
+var gatewayReplays = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "scopedns_gateway_replays_refused_total",
+	Help: "Signed RFC 2136 gateway requests refused because their MAC was seen before inside its time window, by scope of the key.",
+}, []string{"scope"})
+
+func init() { metrics.Registry.MustRegister(gatewayRequests, gatewayReplays) }
 
 // ObserveGateway is the gateway's Observer: one count per request by rcode.
 func ObserveGateway(rcode string) { gatewayRequests.WithLabelValues(rcode).Inc() }
+
+// ObserveGatewayReplay is the gateway's ReplayObserver: one count per
+// replayed request, by the scope of its key (a name the cluster admin
+// chose, so the label's values stay few).
+func ObserveGatewayReplay(scope string) { gatewayReplays.WithLabelValues(scope).Inc() }
 
 // ObserveFrontDoorSplit and ObserveFrontDoorRefused are the front doors'
 // zone writer's batch hooks: its batches are counted with the claims'.

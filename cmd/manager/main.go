@@ -20,6 +20,7 @@ func main() {
 	flag.StringVar(&o.ClusterName, "cluster-name", "", "Name of this cluster in provider token names and record ownership comments (at most 32 characters).")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address net/http/pprof binds to, for profiling; empty or 0 disables it (never expose it outside the pod).")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so only one replica runs controllers; every replica serves webhooks.")
 	flag.StringVar(&o.WebhookHost, "webhook-host", "", "Address the webhook server binds to (all interfaces when empty).")
 	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "Port of the webhook server.")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -292,15 +291,5 @@ func mapString(m map[string]int) string {
 // spliceFlood puts the flood section into the document at path, replacing
 // the one there or appending it.
 func spliceFlood(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	doc := string(old)
-	if i, j := strings.Index(doc, floodMarkBegin), strings.Index(doc, floodMarkEnd); i >= 0 && j > i {
-		doc = doc[:i] + strings.TrimSuffix(section, "\n") + doc[j+len(floodMarkEnd):]
-	} else {
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
+	return splice(path, floodMarkBegin, floodMarkEnd, section)
 }

@@ -63,6 +63,13 @@ type options struct {
 	phase                       string
 	floodNamespaces, floodRate  int
 	floodWarmup                 time.Duration
+	// scale mode (-mode scale)
+	mode                     string
+	scaleSizes, profileDir   string
+	scaleZones               int
+	scaleDrift, scaleQuiet   time.Duration
+	dns01Tenants             int
+	decoySecrets, decoyBytes int
 }
 
 type bench struct {
@@ -110,7 +117,20 @@ func main() {
 	flag.IntVar(&o.floodNamespaces, "flood-namespaces", 100, "namespaces converging in the gateway flood phase (0 skips it)")
 	flag.IntVar(&o.floodRate, "flood-rate", 200, "signed UPDATEs per second the flooding namespace sends")
 	flag.DurationVar(&o.floodWarmup, "flood-warmup", 20*time.Second, "how long the flooder floods before the others' claims are created (both runs wait as long)")
+	flag.StringVar(&o.mode, "mode", "", "scale: the thousands-of-tenants runs (make bench-scale), each size on a fresh control plane; the result replaces its section of -out")
+	flag.StringVar(&o.scaleSizes, "scale-sizes", "1000,3000,10000", "namespaces of each scale run, smallest first (per-namespace costs compare the largest with the smallest)")
+	flag.IntVar(&o.scaleZones, "scale-zones", 5, "zones the scale runs spread their namespaces over")
+	flag.DurationVar(&o.scaleDrift, "scale-drift-interval", time.Minute, "the manager's --drift-interval in scale runs (short, so that the steady state shows its lists)")
+	flag.DurationVar(&o.scaleQuiet, "scale-quiet", 2*time.Minute, "steady-state period of each scale run")
+	flag.IntVar(&o.dns01Tenants, "dns01-tenants", 1000, "tenants running one DNS-01 flow each, all at once, in each scale run")
+	flag.IntVar(&o.decoySecrets, "decoy-secrets", 1000, "Secrets carrying the operator's labels that one tenant creates in the smallest scale run (0 skips it)")
+	flag.IntVar(&o.decoyBytes, "decoy-secret-bytes", 1_000_000, "data size of each decoy Secret")
+	flag.StringVar(&o.profileDir, "profile-dir", os.TempDir(), "where the largest scale run's CPU and heap profiles are written")
 	flag.Parse()
+	if o.mode != "" && o.mode != "scale" {
+		fmt.Fprintf(os.Stderr, "bench: -mode %q: the only mode is scale\n", o.mode)
+		os.Exit(2)
+	}
 	if o.phase != "" && o.phase != "flood" {
 		fmt.Fprintf(os.Stderr, "bench: -phase %q: the only phase that runs alone is flood\n", o.phase)
 		os.Exit(2)
@@ -140,7 +160,20 @@ func main() {
 	b.tokenQuota = 2*(o.namespaces+o.limitedNamespaces) + 100
 	var doc string
 	write := func(path string) error { return os.WriteFile(path, []byte(doc), 0o644) }
-	if o.phase == "flood" {
+	switch {
+	case o.mode == "scale":
+		sizes, perr := parseSizes(o.scaleSizes)
+		if perr != nil {
+			fmt.Fprintln(os.Stderr, "bench:", perr)
+			os.Exit(2)
+		}
+		b.res.started, b.res.loadStart, b.res.machine = time.Now(), loadAvg(), machineInfo(o.assets)
+		var rs []scaleResult
+		rs, err = b.runScale(ctx, sizes)
+		b.res.runErr, b.res.loadEnd = err, loadAvg()
+		doc = b.renderScale(rs)
+		write = func(path string) error { return splice(path, scaleMarkBegin, scaleMarkEnd, doc) }
+	case o.phase == "flood":
 		err = b.runFlood(ctx)
 		b.res.runErr = err
 		doc = b.renderFlood()
@@ -148,7 +181,7 @@ func main() {
 			doc += fmt.Sprintf("\n> **The run did not finish:** %s.\n", err)
 		}
 		write = func(path string) error { return spliceFlood(path, doc) }
-	} else {
+	default:
 		err = b.run(ctx)
 		b.res.runErr = err
 		doc = b.render()

@@ -44,6 +44,20 @@ type secretState struct {
 	previousID string
 	minting    bool
 	changedAt  time.Time // when tokenID last changed
+	// credReadyAt is when the DNSCredential was first seen Ready;
+	// allTokenlessAt when the Secret first held the tokenless credentials
+	// of a DNS-01 namespace (TSIG key, acme-dns account, Cloudflare-API
+	// token; dyndns2 has a login only for reserved A/AAAA names).
+	credReadyAt, allTokenlessAt time.Time
+}
+
+func hasAll(data map[string][]byte, keys ...string) bool {
+	for _, k := range keys {
+		if len(data[k]) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func startTracker(ctx context.Context, b *bench) (*tracker, error) {
@@ -132,6 +146,9 @@ func (t *tracker) secret(o any) {
 	defer t.mu.Unlock()
 	st := t.secrets[s.Namespace]
 	st.token = string(s.Data[controllers.KeyAPIToken])
+	if st.allTokenlessAt.IsZero() && hasAll(s.Data, controllers.KeyTSIGSecret, controllers.KeyACMEDNS, controllers.KeyCloudflareAPIToken) {
+		st.allTokenlessAt = time.Now()
+	}
 	t.secrets[s.Namespace] = st
 }
 
@@ -156,6 +173,9 @@ func (t *tracker) credential(o any) {
 	}
 	if st.tokenID != old {
 		st.changedAt = time.Now()
+	}
+	if st.credReadyAt.IsZero() && meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionReady) {
+		st.credReadyAt = time.Now()
 	}
 	t.secrets[ns] = st
 }
@@ -198,6 +218,28 @@ func (t *tracker) withToken(prefix string, oldIDs map[string]string) (n int, las
 		}
 	}
 	return n, last
+}
+
+// credsReady counts namespaces with the prefix whose DNSCredential has been
+// Ready and whose Secret holds every tokenless credential, and returns when
+// the last of them got there.
+func (t *tracker) credsReady(prefix string) (n int, last time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for ns, st := range t.secrets {
+		if strings.HasPrefix(ns, prefix) && !st.credReadyAt.IsZero() && !st.allTokenlessAt.IsZero() {
+			n++
+			last = maxTime(last, maxTime(st.credReadyAt, st.allTokenlessAt))
+		}
+	}
+	return n, last
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // withoutPrevious counts namespaces with the prefix whose previous token is revoked.

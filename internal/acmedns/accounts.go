@@ -44,9 +44,12 @@ func (s *AccountStore) Account(username string) (Account, bool) { return s.s.Get
 
 // Replace swaps the whole set at once. The store keeps the accounts as given:
 // the caller must not change their maps or slices afterwards.
-func (s *AccountStore) Replace(accounts []Account) {
-	s.s.Replace(accounts, func(x Account) string { return x.Username })
-}
+func (s *AccountStore) Replace(accounts []Account) { s.s.Replace(accounts, accountName) }
+
+// Set replaces the accounts of one owner (a namespace under a scope) only.
+func (s *AccountStore) Set(owner string, accounts []Account) { s.s.Set(owner, accounts, accountName) }
+
+func accountName(x Account) string { return x.Username }
 
 // Len is the number of accounts held.
 func (s *AccountStore) Len() int { return s.s.Len() }

@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -53,10 +55,15 @@ type Options struct {
 	// ownership comments, so several clusters can share one provider account.
 	ClusterName string
 
-	MetricsAddr          string
-	ProbeAddr            string
-	LeaderElection       bool
-	LeaderElectionID     string
+	MetricsAddr      string
+	ProbeAddr        string
+	LeaderElection   bool
+	LeaderElectionID string
+	// PprofAddr serves net/http/pprof there (controller-runtime's pprof
+	// server); empty or "0" turns it off. For profiling at scale
+	// (hack/bench -mode scale), never exposed by the chart.
+	PprofAddr string
+
 	WebhookHost          string
 	WebhookPort          int
 	WebhookCertDir       string
@@ -199,6 +206,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        orDefault(o.PprofAddr, "0"),
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        orDefault(o.LeaderElectionID, "scopedns.io"),
 		LeaderElectionNamespace: o.Namespace,
@@ -283,11 +291,14 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 }
 
 // SecretTransform is what the cache keeps of a Secret. Tenants can put the
-// operator's label on any number of Secrets of up to a megabyte each, and
-// every replica would cache them whole. Outside the operator's namespace the
-// cache keeps only the metadata the watches map by (name, labels), without
-// values or annotations: a tenant's Secret is always read from the API
-// server when it is reconciled, never from the cache.
+// operator's label on any number of Secrets, each up to a megabyte of data
+// and 256 KiB of annotations, and every replica would cache them. The
+// controllers watch Secrets as metadata only (builder.OnlyMetadata), so the
+// API server sends no data; outside the operator's namespace the cache
+// keeps, of that, only what the watches route by: the name, the
+// resourceVersion and the operator's own labels. A tenant's Secret is always
+// read from the API server when it is reconciled, never from the cache. A
+// full Secret that reaches the cache anyway loses its data the same way.
 func SecretTransform(operatorNamespace string) toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(obj any) (any, error) {
@@ -295,10 +306,30 @@ func SecretTransform(operatorNamespace string) toolscache.TransformFunc {
 		if err != nil {
 			return obj, err
 		}
-		if s, ok := obj.(*corev1.Secret); ok && s.Namespace != operatorNamespace {
-			s.Data, s.StringData, s.Annotations = nil, nil, nil
+		switch s := obj.(type) {
+		case *corev1.Secret:
+			if s.Namespace != operatorNamespace {
+				s.Data, s.StringData = nil, nil
+				trimTenantMetadata(&s.ObjectMeta)
+			}
+		case *metav1.PartialObjectMetadata:
+			if s.Namespace != operatorNamespace {
+				trimTenantMetadata(&s.ObjectMeta)
+			}
 		}
 		return obj, nil
+	}
+}
+
+// trimTenantMetadata drops a tenant Secret's annotations and every label
+// but the operator's: the routing needs nothing else, and the rest is the
+// tenant's to grow.
+func trimTenantMetadata(m *metav1.ObjectMeta) {
+	m.Annotations = nil
+	for k := range m.Labels {
+		if k != controllers.LabelManagedBy && !strings.HasPrefix(k, "scopedns.io/") {
+			delete(m.Labels, k)
+		}
 	}
 }
 
@@ -446,12 +477,13 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 // through the zone writer, on the gateway's share of the provider budget.
 func addGateway(mgr manager.Manager, o Options, keys *gateway.KeyStore, zw *zonewriter.Writer) error {
 	srv, err := gateway.New(gateway.Options{
-		Addr:        o.GatewayAddr,
-		Keys:        keys,
-		ClusterName: o.ClusterName,
-		ZoneWriter:  zw,
-		Logger:      slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
-		Observer:    controllers.ObserveGateway,
+		Addr:           o.GatewayAddr,
+		Keys:           keys,
+		ClusterName:    o.ClusterName,
+		ZoneWriter:     zw,
+		Logger:         slog.New(logr.ToSlogHandler(ctrl.Log.WithName("gateway"))),
+		Observer:       controllers.ObserveGateway,
+		ReplayObserver: controllers.ObserveGatewayReplay,
 		// TSIG time checks run on the wall clock, whatever clock rotation uses.
 	})
 	if err != nil {

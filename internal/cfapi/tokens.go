@@ -63,7 +63,13 @@ func (s *TokenStore) Token(value string) (*Token, bool) {
 
 // Replace swaps the whole set at once. The store keeps the tokens as given:
 // the caller must not change their maps or slices afterwards.
-func (s *TokenStore) Replace(tokens []Token) {
+func (s *TokenStore) Replace(tokens []Token) { s.s.Replace(entries(tokens), entryDigest) }
+
+// Set replaces the tokens of one owner (a namespace under a scope) only.
+func (s *TokenStore) Set(owner string, tokens []Token) { s.s.Set(owner, entries(tokens), entryDigest) }
+
+// entries are the accepted values of tokens, one entry each.
+func entries(tokens []Token) []entry {
 	var all []entry
 	for i := range tokens {
 		t := &tokens[i]
@@ -71,8 +77,10 @@ func (s *TokenStore) Replace(tokens []Token) {
 			all = append(all, entry{digest: digest(v), token: t})
 		}
 	}
-	s.s.Replace(all, func(e entry) string { return e.digest })
+	return all
 }
+
+func entryDigest(e entry) string { return e.digest }
 
 // Len is the number of accepted values held.
 func (s *TokenStore) Len() int { return s.s.Len() }

@@ -44,9 +44,12 @@ func (s *UserStore) User(username string) (User, bool) { return s.s.Get(username
 
 // Replace swaps the whole set at once. The store keeps the users as given:
 // the caller must not change their maps or slices afterwards.
-func (s *UserStore) Replace(users []User) {
-	s.s.Replace(users, func(x User) string { return x.Username })
-}
+func (s *UserStore) Replace(users []User) { s.s.Replace(users, userName) }
+
+// Set replaces the users of one owner (a namespace under a scope) only.
+func (s *UserStore) Set(owner string, users []User) { s.s.Set(owner, users, userName) }
+
+func userName(x User) string { return x.Username }
 
 // Len is the number of users held.
 func (s *UserStore) Len() int { return s.s.Len() }

@@ -21,10 +21,21 @@
 //     section gets FORMERR. An unknown key, or an algorithm other than the
 //     key's (HMAC-SHA256 or HMAC-SHA512; MD5 and SHA-1 are never accepted),
 //     gets NOTAUTH with TSIG error BADKEY; a MAC that none of the key's
-//     secrets produces gets NOTAUTH/BADSIG; a valid MAC outside the time
-//     window (the request's fudge, at most 300 s) gets NOTAUTH/BADTIME,
-//     signed, with the server's time in Other Data. BADKEY and BADSIG
-//     answers carry an unsigned TSIG RR (MAC size 0), as RFC 8945 §5.3.2 says.
+//     secrets produces gets NOTAUTH/BADSIG (the previous secret counts only
+//     before [Key.PreviousValidUntil] by [Options.Now]); a valid MAC outside
+//     the time window (the request's fudge, at most 300 s) gets
+//     NOTAUTH/BADTIME, signed, with the server's time in Other Data. BADKEY
+//     and BADSIG answers carry an unsigned TSIG RR (MAC size 0), as RFC 8945
+//     §5.3.2 says.
+//   - Replays (RFC 8945 §5.2.3 lets a server keep the MACs it saw): a
+//     signed request whose MAC this server verified before, inside its time
+//     window, gets NOTAUTH/BADTIME, signed, and changes nothing; over UDP,
+//     a replay of a request still being answered (a client's
+//     retransmission) gets no answer, so the client takes the original's.
+//     Each key holds at most [Options.ReplayMACsPerKey] MACs until their
+//     windows close; a key at that bound gets REFUSED, signed, and other
+//     keys are not affected. The check covers UPDATE, SOA queries and AXFR,
+//     and runs before the rate limit, so replays do not spend a key's rate.
 //   - An unsigned UPDATE or QUERY gets REFUSED: RFC 8945 reserves NOTAUTH for
 //     TSIG failures, and RFC 2136 §3.3 says a requestor without permission
 //     gets REFUSED (BIND answers the same).
@@ -106,9 +117,9 @@
 // "rfc2136 unauthenticated updates not logged" with the count held back;
 // lines of a key refused for its rate or its namespace's provider budget are
 // sampled the same way by key name ("rfc2136 over-limit updates not
-// logged"). Every
-// request gets one
-// call of [Options.Observer] with the response code's name ("NOERROR",
-// "REFUSED", "NOTAUTH", ...). Secrets never reach a log line, an error or a
-// response.
+// logged"), and so are those of replays, at warning level ("rfc2136
+// replayed requests not logged"). Every request gets one call of
+// [Options.Observer] with the response code's name ("NOERROR", "REFUSED",
+// "NOTAUTH", ...), and every replay one of [Options.ReplayObserver] with the
+// key's scope. Secrets never reach a log line, an error or a response.
 package gateway

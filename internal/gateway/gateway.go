@@ -31,6 +31,13 @@ type Key struct {
 	// overlap]; a MAC made with any one of them verifies, and the response is
 	// signed with the one that verified the request.
 	Secrets []string
+	// PreviousValidUntil is when the secrets after the first (the
+	// rotated-out one) stop verifying, by the gateway's clock at the time of
+	// each request, whoever still holds them; zero: they never verify. The
+	// controllers set it from the DNSCredential status (which tenants
+	// cannot write), so the overlap ends on time even before the key is
+	// next reconciled, and whatever the vault Secret still holds.
+	PreviousValidUntil time.Time
 	// Namespace and Scope say whose key it is; Scope selects the provider
 	// (Writers.Provider) and Namespace the owner marker of written records.
 	Namespace, Scope string
@@ -112,8 +119,8 @@ type Options struct {
 	// UnauthenticatedLogPerSource per source address (default 5) and
 	// UnauthenticatedLogMax in all (default 100) per
 	// UnauthenticatedLogInterval (default 1m), then one summary line. Lines
-	// of a key refused for its rate or its namespace's provider budget are
-	// sampled the same way, by key name.
+	// of a key refused for its rate or its namespace's provider budget, and
+	// lines of replayed requests, are sampled the same way, by key name.
 	Logger                      *slog.Logger
 	UnauthenticatedLogPerSource int
 	UnauthenticatedLogMax       int
@@ -122,6 +129,16 @@ type Options struct {
 	// name ("NOERROR", "REFUSED", "NOTAUTH", ...), for metrics. It must be
 	// cheap and safe for concurrent use.
 	Observer func(result string)
+	// ReplayObserver, when set, is called with the key's scope for each
+	// signed request refused as a replay (its MAC was seen inside its time
+	// window), for metrics. It must be cheap and safe for concurrent use.
+	ReplayObserver func(scope string)
+	// ReplayMACsPerKey is how many MACs of signed requests each key's
+	// replay cache holds, each until its request's time window closes
+	// (default 8192: ten requests a second, the default rate, over the
+	// longest window of 600 s is 6,000). A key holding that many refuses
+	// further requests with REFUSED until some windows close.
+	ReplayMACsPerKey int
 	// Now is the clock for TSIG time checks, rate limits and SOA serials;
 	// default time.Now.
 	Now func() time.Time
@@ -140,6 +157,7 @@ const (
 	tcpIdleTimeout     = 8 * time.Second
 	maxTCPQueries      = 128
 	verifiedCacheLimit = 4096
+	defaultReplayMACs  = 8192
 )
 
 // Server is the RFC 2136 gateway. It implements the controller-runtime
@@ -148,11 +166,13 @@ type Server struct {
 	o        Options
 	tsig     *tsigVerifier
 	verified verifiedCache
+	replays  *replayCache
 	limits   *limiters
 	sampler  *auditsample.Sampler // unauthenticated, by source address
 	// overLimit samples lines of keys refused for their rate or budget,
-	// by key name.
+	// by key name; replayed samples those of replayed requests, by key name.
 	overLimit *auditsample.Sampler
+	replayed  *auditsample.Sampler
 
 	baseCtx atomic.Pointer[context.Context]
 
@@ -224,6 +244,9 @@ func New(o Options) (*Server, error) {
 	if o.UnauthenticatedLogInterval <= 0 {
 		o.UnauthenticatedLogInterval = auditsample.DefaultInterval
 	}
+	if o.ReplayMACsPerKey <= 0 {
+		o.ReplayMACsPerKey = defaultReplayMACs
+	}
 	if o.ZoneWriter == nil {
 		zw, err := zonewriter.New(zonewriter.Options{Providers: o.Writers, MinTTL: o.MinTTL})
 		if err != nil {
@@ -235,6 +258,8 @@ func New(o Options) (*Server, error) {
 		o:         o,
 		sampler:   auditsample.New(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
 		overLimit: auditsample.New(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		replayed:  auditsample.New(o.UnauthenticatedLogPerSource, o.UnauthenticatedLogMax, o.UnauthenticatedLogInterval),
+		replays:   newReplayCache(o.ReplayMACsPerKey),
 		limits:    newLimiters(o.RatePerKey, o.BurstPerKey),
 		ready:     make(chan struct{}),
 	}
@@ -353,6 +378,7 @@ serve:
 		case <-tick.C:
 			s.logSummary(msgUnauthenticatedSummary, s.sampler.Flush(s.o.Now()))
 			s.logSummary(msgOverLimitSummary, s.overLimit.Flush(s.o.Now()))
+			s.logSummary(msgReplayedSummary, s.replayed.Flush(s.o.Now()))
 		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)

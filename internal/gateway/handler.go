@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/hex"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -65,14 +67,20 @@ type request struct {
 
 	key Key
 	// overLimit: refused for the key's message rate or its namespace's
-	// provider budget; such lines are sampled per key.
+	// provider budget (or its replay cache is full); replayed: refused as a
+	// replay. Such lines are sampled per key.
 	overLimit bool
-	zone      string
-	names     []string
-	types     []string
-	reason    string
-	answer    []dns.RR // QUERY answers
-	ns        []dns.RR // QUERY authority
+	replayed  bool
+	fresh     []byte // the MAC this request put in the replay cache
+	// silent: a replay over UDP of a request still being answered, which
+	// gets no answer of its own.
+	silent bool
+	zone   string
+	names  []string
+	types  []string
+	reason string
+	answer []dns.RR // QUERY answers
+	ns     []dns.RR // QUERY authority
 	// axfr: the request asks for a zone transfer; transfer holds the
 	// records to send once it is allowed.
 	axfr     bool
@@ -99,6 +107,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	q.axfr = r.Opcode == dns.OpcodeQuery && len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeAXFR
 	rcode := s.serve(q)
 	s.observe(rcode)
+	if q.fresh != nil {
+		// Answered from here on: a retransmission that arrives now gets
+		// the refusal, not silence (its client may not have the answer).
+		s.replays.done(q.keyName, q.fresh)
+	}
 	if q.axfr && rcode == dns.RcodeSuccess {
 		// The transfer is sent before its audit line, which says whether
 		// it all went out.
@@ -109,7 +122,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if r.Opcode == dns.OpcodeUpdate || q.axfr {
 		s.audit(q, rcode)
 	}
-	s.respond(q, rcode)
+	if !q.silent {
+		s.respond(q, rcode)
+	}
 }
 
 func (s *Server) serve(q *request) int {
@@ -159,8 +174,61 @@ func (s *Server) authenticate(q *request) int {
 		q.reason = "TSIG BADTIME"
 		return dns.RcodeNotAuth
 	}
+	if rc := s.checkReplay(q, now+window); rc != dns.RcodeSuccess {
+		return rc
+	}
 	if !s.limits.allow(q.keyName, s.o.Now()) {
 		q.reason = "rate limit exceeded"
+		q.overLimit = true
+		return dns.RcodeRefused
+	}
+	return dns.RcodeSuccess
+}
+
+// checkReplay refuses a request whose MAC this server verified before
+// inside its time window, which ends at the second until; it runs before the
+// rate limit, so that replays of a tenant's captured requests do not spend
+// its rate. Every signed request the gateway acts on passes here: UPDATE,
+// the SOA query and AXFR.
+//
+// A replay is answered NOTAUTH with TSIG error BADTIME, signed with the
+// key: RFC 8945 §5.2.3 answers BADTIME for the replay check it describes
+// (a Time Signed earlier than the last seen from the key), and a replay is
+// the same failure, a request that is no longer fresh; its signature is
+// good, so BADSIG (unsigned, "the MAC is wrong") would both misstate the
+// cause and give the client an answer it cannot authenticate.
+//
+// A client's retransmission of the identical datagram is a replay too:
+// nsupdate resends its UPDATE unchanged after 3 s without an answer, while
+// a slow provider may still be writing it. Such a replay over UDP of a
+// request still being answered gets no answer, so that the client takes the
+// original's answer rather than a refusal of its own retransmission; one
+// after the original was answered gets the refusal. nsupdate and knsupdate
+// sign every new attempt (a new send, the switch to TCP) afresh.
+func (s *Server) checkReplay(q *request, until int64) int {
+	mac, err := hex.DecodeString(q.tsig.MAC)
+	if err != nil {
+		q.tsigErr = dns.RcodeBadSig
+		q.reason = "TSIG not verified"
+		return dns.RcodeNotAuth
+	}
+	switch verdict := s.replays.check(q.keyName, mac, until, s.o.Now().Unix()); verdict {
+	case replayFresh:
+		q.fresh = mac
+	case replayInFlight, replaySeen:
+		q.silent = verdict == replayInFlight && isUDP(q.w)
+		q.tsigErr = dns.RcodeBadTime
+		q.reason = "TSIG replay: this MAC was seen inside its time window"
+		if q.silent {
+			q.reason = "TSIG replay of a request still being answered: not answered over UDP"
+		}
+		q.replayed = true
+		if s.o.ReplayObserver != nil {
+			s.o.ReplayObserver(q.key.Scope)
+		}
+		return dns.RcodeNotAuth
+	case replayFull:
+		q.reason = "replay cache full: too many signed requests inside their time windows"
 		q.overLimit = true
 		return dns.RcodeRefused
 	}
@@ -282,6 +350,14 @@ func (s *Server) audit(q *request, rcode int) {
 		if !ok {
 			return
 		}
+	case q.replayed:
+		// Whoever captured one request can send it as fast as the network
+		// allows.
+		ok, sum := s.replayed.Allow(q.keyName, s.o.Now())
+		s.logSummary(msgReplayedSummary, sum)
+		if !ok {
+			return
+		}
 	}
 	// A refused signature still names a key; when that key is known, say
 	// whose it is, so a misconfigured Issuer (HMAC-MD5, a stale secret) is
@@ -323,7 +399,7 @@ func (s *Server) audit(q *request, rcode int) {
 		level = slog.LevelError
 	case q.v == nil && (q.tsig == nil || q.tsigErr == dns.RcodeBadKey) && !known:
 		level = slog.LevelDebug
-	case q.v == nil:
+	case q.v == nil, q.replayed:
 		level = slog.LevelWarn
 	}
 	msg := "rfc2136 update"
@@ -338,10 +414,22 @@ func (s *Server) audit(q *request, rcode int) {
 const (
 	msgUnauthenticatedSummary = "rfc2136 unauthenticated updates not logged"
 	msgOverLimitSummary       = "rfc2136 over-limit updates not logged"
+	msgReplayedSummary        = "rfc2136 replayed requests not logged"
 )
 
 func (s *Server) logSummary(msg string, sum *auditsample.Summary) {
 	auditsample.Log(s.ctx(), s.o.Logger, msg, sum)
+}
+
+// isUDP says whether w answers over UDP.
+func isUDP(w dns.ResponseWriter) (udp bool) {
+	defer func() {
+		if recover() != nil { // as in remoteAddr
+			udp = false
+		}
+	}()
+	_, udp = w.RemoteAddr().(*net.UDPAddr)
+	return udp
 }
 
 func remoteAddr(w dns.ResponseWriter) (a string) {

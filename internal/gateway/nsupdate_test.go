@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/testdns"
 )
 
 // TestNsupdate drives the gateway with BIND's nsupdate, a client this project
@@ -149,5 +150,64 @@ func TestNsupdate(t *testing.T) {
 	// Nothing the refused steps sent reached the provider.
 	if calls := f.store.Calls()[provider.OpRecordsBatch]; calls != 4 {
 		t.Errorf("%d provider writes, want 4 (one per successful update)", calls)
+	}
+}
+
+// TestKnsupdate drives the gateway with Knot's knsupdate, over UDP and TCP:
+// each send of a session is signed afresh, so none is taken for a replay of
+// the one before.
+func TestKnsupdate(t *testing.T) {
+	knsupdate := testdns.Binary(t, "knsupdate", "knot-dnsutils")
+	f := newFixture(t, nil)
+	host, port, err := net.SplitHostPort(f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := OwnerComment(testCluster, "team-a")
+	session := func(values ...string) string {
+		s := "server " + host + " " + port + "\nzone example.com.\n"
+		for _, v := range values {
+			s += "update add " + acmeName + ". 120 TXT \"" + v + "\"\nsend\n"
+		}
+		return s + "quit\n"
+	}
+	for _, step := range []struct {
+		name    string
+		args    []string
+		script  string
+		records []string
+	}{
+		{
+			name:    "knsupdate over UDP sends two updates in one session",
+			args:    []string{"-y", "hmac-sha256:team-a.prod.scopedns:" + secretA},
+			script:  session("k1", "k2"),
+			records: []string{acmeName + " TXT k1 " + owner, acmeName + " TXT k2 " + owner},
+		},
+		{
+			name:    "knsupdate over TCP with the previous secret sends two more",
+			args:    []string{"-v", "-y", "hmac-sha256:team-a.prod.scopedns:" + secretAPrev},
+			script:  session("k3", "k4"),
+			records: []string{acmeName + " TXT k1 " + owner, acmeName + " TXT k2 " + owner, acmeName + " TXT k3 " + owner, acmeName + " TXT k4 " + owner},
+		},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, knsupdate, append(step.args, "-t", "5", "-r", "0")...)
+			cmd.Stdin = strings.NewReader(step.script)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil || strings.Contains(out.String(), "error") {
+				t.Fatalf("knsupdate: %v\n%s\naudit:\n%s", err, out.String(), f.logs.String())
+			}
+			var got []string
+			for _, r := range f.records() {
+				got = append(got, strings.Join([]string{r.Name, r.Type, r.Content, r.Comment}, " "))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, step.records) {
+				t.Errorf("records %q, want %q", got, step.records)
+			}
+		})
 	}
 }

@@ -303,6 +303,11 @@ func TestTransferWritesOneAuditLine(t *testing.T) {
 	if _, err := transferOf(t, f.addr, asTeamA, axfr(testZone)); err != nil {
 		t.Fatal(err)
 	}
+	// The line is written once the last message went out, which the
+	// client may read first.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(f.logs.String(), `"msg":"rfc2136 transfer"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var lines []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
 		var m map[string]any

@@ -17,7 +17,8 @@ import (
 
 // tsigVerifier is the server's dynamic dns.TsigProvider: it looks the key up
 // on every request, so keys added, rotated or revoked by the controllers take
-// effect at once. A MAC made with any of the key's secrets verifies; the key
+// effect at once. A MAC made with any of the key's secrets verifies (the
+// previous one only until the key's PreviousValidUntil); the key
 // and the secret that verified are remembered (verifiedCache) so that the
 // handler acts on the same key snapshot and signs its response with the same
 // secret.
@@ -51,13 +52,24 @@ func (v *tsigVerifier) Verify(msg []byte, t *dns.TSIG) error {
 	if alg == dns.HmacSHA512 {
 		newHash = sha512.New
 	}
-	for _, secret := range key.Secrets {
+	now := v.s.o.Now()
+	for _, secret := range usableSecrets(key, now) {
 		if ok := macMatches(newHash, secret, msg, mac); ok {
-			v.s.verified.put(name, t.MAC, key, secret, v.s.o.Now())
+			v.s.verified.put(name, t.MAC, key, secret, now)
 			return nil
 		}
 	}
 	return dns.ErrSig
+}
+
+// usableSecrets are the key's secrets that verify at now: the current one,
+// and the previous ones only before the key's PreviousValidUntil. A MAC of
+// an expired previous secret is then BADSIG, like any other wrong secret.
+func usableSecrets(k Key, now time.Time) []string {
+	if len(k.Secrets) > 1 && !now.Before(k.PreviousValidUntil) {
+		return k.Secrets[:1]
+	}
+	return k.Secrets
 }
 
 func macMatches(newHash func() hash.Hash, secret string, msg, mac []byte) bool {

@@ -20,7 +20,11 @@ import (
 	"github.com/scopedns/scopedns/internal/policy"
 )
 
-// +kubebuilder:webhook:path=/validate-scopedns-io-v1alpha1-dnsrecordclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=scopedns.io,resources=dnsrecordclaims,verbs=create;update,versions=v1alpha1,name=vdnsrecordclaim.scopedns.io,admissionReviewVersions=v1,timeoutSeconds=5
+// The matchConditions patch keeps the API server from calling the webhook on
+// updates ValidateUpdate would pass anyway (the spec unchanged, or the claim
+// on its way out): the controller's finalizer update on every new claim, and
+// tenants' label and annotation edits, cost no round trip.
+// +kubebuilder:webhook:path=/validate-scopedns-io-v1alpha1-dnsrecordclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=scopedns.io,resources=dnsrecordclaims,verbs=create;update,versions=v1alpha1,name=vdnsrecordclaim.scopedns.io,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"spec-changed","expression":"request.operation != 'UPDATE' || !has(object.metadata.deletionTimestamp) && object.spec != oldObject.spec"}]}`
 
 // ClaimValidator answers with the one verdict (policy.Decide): it refuses
 // claims whose records lie outside their scope's grant for the claim's

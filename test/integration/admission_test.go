@@ -8,7 +8,9 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 )
@@ -162,6 +164,22 @@ var _ = Describe("Admission", func() {
 			Expect(k8s.Create(ctx, c)).To(Succeed())
 		})
 
+		// The API server asks the webhook only about claims whose spec
+		// changes: the controller's finalizer updates, labels and
+		// annotations never leave the API server (matchConditions), which
+		// at 10,000 claims is 10,000 webhook calls saved while converging.
+		It("is not asked about an update that leaves the spec alone, and is asked about one that changes it", func() {
+			ns := uniq("team")
+			tenantNamespace(ns, map[string]string{label: "true"})
+			c := newClaim(ns, "web", scope.Name, rec("web."+ns+".apps.example.com", v1alpha1.RecordTypeA, "203.0.113.10"))
+			Expect(k8s.Create(ctx, c)).To(Succeed())
+			before := webhookRequests(claimWebhookPath)
+			Expect(k8s.Patch(ctx, c, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"web"}}}`)))).To(Succeed())
+			Expect(webhookRequests(claimWebhookPath)).To(Equal(before), "a label-only update reached the webhook")
+			Expect(k8s.Patch(ctx, c, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"records":[{"name":"web.`+ns+`.apps.example.com","type":"A","ttl":300,"values":["203.0.113.11"]}]}}`)))).To(Succeed())
+			Expect(webhookRequests(claimWebhookPath)).To(BeNumerically(">", before), "a spec change did not reach the webhook")
+		})
+
 		It("refuses a name outside every rule and says which record, which rules and why", func() {
 			ns := uniq("team")
 			tenantNamespace(ns, map[string]string{label: "true"})
@@ -242,3 +260,26 @@ var _ = Describe("Admission", func() {
 		})
 	})
 })
+
+const claimWebhookPath = "/validate-scopedns-io-v1alpha1-dnsrecordclaim"
+
+// webhookRequests is how many admission requests the manager in this
+// process has served on path.
+func webhookRequests(path string) float64 {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_webhook_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "webhook" && l.GetValue() == path {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
