@@ -79,11 +79,19 @@ type CredentialsReconciler struct {
 	Namespace string
 	// ClusterName goes into every token name, for the sweep.
 	ClusterName string
-	// TokenQuota is the provider's token limit for the account; rotations
-	// that would cross it are refused (Cloudflare: 500 per account).
+	// TokenQuota is the provider's token limit for the account; mints and
+	// rotations that would cross it are refused (Cloudflare: 500 per account).
 	TokenQuota int
-	Now        func() time.Time
-	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
+	// QuotaRetryInterval is how often a DNSCredential refused a token for
+	// the quota looks again when no release wakes it sooner
+	// (DefaultQuotaRetryInterval).
+	QuotaRetryInterval time.Duration
+	Now                func() time.Time
+	// MaxConcurrentReconciles bounds parallel reconciles (default 16). A
+	// reconcile mostly waits on the API server (reads of the vault and the
+	// tenant Secret, a status write), so more workers than cores is what
+	// lets 10,000 namespaces converge; the quota check is serialized apart
+	// (quotaState.mint), so it stays exact however many run.
 	MaxConcurrentReconciles int
 	// Policies compiles scopes for the verdict that decides the token's
 	// zones; nil compiles without a cache.
@@ -97,11 +105,26 @@ type CredentialsReconciler struct {
 	// with both.
 	HTTPGatewayServed bool
 	HTTPGatewayURL    string
+
+	quota quotaState
 }
 
 // Reconcile brings one namespace's credentials under one scope up to date.
 func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return requeueOnRateLimit(ctx)(r.reconcile(ctx, req))
+	res, err := r.reconcile(ctx, req)
+	if errors.Is(err, errQuota) {
+		// Waiting for quota is not a failure to back off from: the
+		// condition and the event say so, a released token wakes the oldest
+		// waiters (quotaEvents), and the interval is the fallback.
+		r.quota.wait(req, r.now())
+		wait := r.quotaRetryInterval()
+		if res.RequeueAfter > 0 && res.RequeueAfter < wait {
+			wait = res.RequeueAfter
+		}
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	r.quota.done(req)
+	return requeueOnRateLimit(ctx)(res, err)
 }
 
 func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -146,6 +169,14 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.finish(ctx, cred, r.retire(ctx, scope, cred))
 	}
 	res, err := r.ensure(ctx, scope, cred, zoneIDs)
+	if errors.Is(err, errQuota) {
+		// Everything but the token was delivered; the status says why the
+		// token is not, and Reconcile schedules the next look.
+		if serr := r.record(ctx, cred, err); serr != nil {
+			return ctrl.Result{}, serr // the refusal is found again on the retry
+		}
+		return res, err
+	}
 	if errors.Is(err, errSecretNotOwned) {
 		// Nothing to retry until someone removes that Secret: the condition
 		// and the event say so, and a slow requeue looks again.
@@ -267,11 +298,12 @@ func (r *CredentialsReconciler) legacySecret(ctx context.Context, ns string, sco
 // (namespace, scope) requests.
 func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
-		r.MaxConcurrentReconciles = 4
+		r.MaxConcurrentReconciles = 16
 	}
 	if r.TokenQuota == 0 {
 		r.TokenQuota = 500
 	}
+	providerTokenQuota.WithLabelValues(r.ClusterName).Set(float64(r.TokenQuota))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("credentials").
 		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -286,6 +318,9 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// cache. Reconciles read the Secrets they write from the API server.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
 		Watches(&v1alpha1.DNSCredential{}, handler.EnqueueRequestsFromMapFunc(credentialRequest)).
+		// A DNSCredential that gives up tokens makes room for the quota's
+		// waiters.
+		Watches(&v1alpha1.DNSCredential{}, r.quotaEvents()).
 		Watches(&v1alpha1.DNSScope{}, handler.EnqueueRequestsFromMapFunc(namespacesOfScope(r.Client)), builder.WithPredicates(scopeUpdates)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scopesInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles, RateLimiter: rateLimiter(r.MaxBackoff)}).

@@ -214,7 +214,10 @@ func putBack(s, want *corev1.Secret) bool {
 		s.Annotations = map[string]string{}
 	}
 	for k := range s.Annotations {
-		if _, ok := want.Annotations[k]; strings.HasPrefix(k, "scopedns.io/") && !ok {
+		// The creation nonce stays: it is consulted only until the UID is
+		// on record, and taking it off would cost every new namespace one
+		// more Secret write.
+		if _, ok := want.Annotations[k]; strings.HasPrefix(k, "scopedns.io/") && k != AnnCreation && !ok {
 			delete(s.Annotations, k)
 			changed = true
 		}

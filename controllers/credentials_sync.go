@@ -12,7 +12,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -67,16 +69,18 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	// tokens; admission refuses providerToken on the others (RFC 2136), and
 	// this holds for an object that got past it.
 	tokens := creds.ProviderTokenEnabled() && provider.MintsTokens(p)
+	// A token refused for the quota holds back nothing else: the TSIG key
+	// and the front-door logins are delivered, and the refusal is returned
+	// at the end for the conditions.
+	var quotaErr error
 	if tokens {
 		switch {
 		case st.Token == nil || len(v.Data[tokenKey(st.Token.ID)]) == 0:
 			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
 				return ctrl.Result{}, err
 			}
-			if err := r.checkQuota(ctx, scope, cred, "MintToken"); err != nil {
-				return ctrl.Result{}, err
-			}
-			if err := r.mint(ctx, p, scope, cred, v, zoneIDs, false); err != nil {
+			err := r.mint(ctx, p, scope, cred, v, zoneIDs, false)
+			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
 			}
 		case !slices.Equal(st.Token.ZoneIDs, zoneIDs):
@@ -84,7 +88,8 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 				return ctrl.Result{}, err
 			}
 		case due:
-			if err := r.rotate(ctx, p, scope, cred, v, zoneIDs); err != nil {
+			err := r.rotate(ctx, p, scope, cred, v, zoneIDs)
+			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
 			}
 		}
@@ -106,7 +111,15 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if st.Token != nil && st.Token.ExpiresAt != nil {
 		credentialExpiry.WithLabelValues(scope.Name, cred.Spec.Namespace).Set(float64(st.Token.ExpiresAt.Unix()))
 	}
-	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, nil
+	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, quotaErr
+}
+
+// quotaOnly returns err if it is a quota refusal, else nil.
+func quotaOnly(err error) error {
+	if errors.Is(err, errQuota) {
+		return err
+	}
+	return nil
 }
 
 // saveStatus writes the DNSCredential's status. The write carries the
@@ -143,8 +156,17 @@ func withSavedStatus(ctx context.Context, cred *v1alpha1.DNSCredential) context.
 // finish records the outcome in the conditions and writes the status once
 // more. err is returned (joined with a failed write) so the retry still happens.
 func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCredential, err error) error {
+	if serr := r.record(ctx, cred, err); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// record sets the conditions for err and writes the status if they
+// changed; it returns only a failed write.
+func (r *CredentialsReconciler) record(ctx context.Context, cred *v1alpha1.DNSCredential, err error) error {
 	if cred == nil || !cred.DeletionTimestamp.IsZero() || cred.ResourceVersion == "" {
-		return err
+		return nil
 	}
 	before, ok := ctx.Value(savedStatusKey{}).(*v1alpha1.DNSCredentialStatus)
 	if !ok {
@@ -155,12 +177,12 @@ func (r *CredentialsReconciler) finish(ctx context.Context, cred *v1alpha1.DNSCr
 		cred.Status.ObservedGeneration = cred.Generation
 	}
 	if equalStatus(before, &cred.Status) {
-		return err
+		return nil
 	}
 	if serr := r.saveStatus(ctx, cred); serr != nil && !errors.Is(serr, errDeleted) {
-		return errors.Join(err, client.IgnoreNotFound(serr))
+		return client.IgnoreNotFound(serr)
 	}
-	return err
+	return nil
 }
 
 var errDeleted = errors.New("deleted")
@@ -283,6 +305,7 @@ func (r *CredentialsReconciler) forgetUndeliverable(ctx context.Context, p provi
 
 // mint creates a token for zoneIDs and records it. With rotating set, the
 // current token becomes the previous one, revoked after the overlap.
+// The quota is checked first (reserveMint).
 func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, zoneIDs []string, rotating bool) error {
 	creds := &scope.Spec.Credentials
 	sched, err := rotation.Parse(creds.RotationSchedule())
@@ -295,21 +318,33 @@ func (r *CredentialsReconciler) mint(ctx context.Context, p provider.Provider, s
 
 	// Intent first: if the process dies after the provider minted the token
 	// and before the status holds it, the next reconcile revokes it by name.
-	cred.Status.Minting = name
-	if err := r.saveStatus(ctx, cred); err != nil {
+	held, err := r.reserveMint(ctx, scope, cred, mintAction(rotating), name)
+	if err != nil {
 		return err
 	}
 	expires := now.Add(creds.TokenLifetime())
 	minted, err := p.MintToken(ctx, provider.TokenSpec{Name: name, ZoneIDs: zoneIDs, AllowedCIDRs: creds.AllowedCIDRs, ExpiresOn: expires})
 	if err != nil {
-		if _, limited := provider.IsRateLimited(err); limited {
+		_, limited := provider.IsRateLimited(err)
+		quota := provider.IsQuotaExceeded(err)
+		if quota {
+			// Remembered before the intent is dropped below, whose event
+			// wakes waiters: they are refused here, not by the provider.
+			r.quota.providerRefused(held, now.Add(r.quotaRetryInterval()))
+		}
+		if limited || quota {
 			// A rate-limited mint never reached the provider (throttled here,
-			// or a 429, which Cloudflare answers before acting): drop the
-			// intent, or the next reconcile lists every token to look for it.
+			// or a 429, which Cloudflare answers before acting), and one
+			// refused for the quota created nothing: drop the intent, or the
+			// next reconcile lists every token to look for it.
 			cred.Status.Minting = ""
 			if uerr := r.saveStatus(ctx, cred); uerr != nil {
 				err = errors.Join(err, uerr)
 			}
+		}
+		if quota {
+			return r.refuseForQuota(cred, scope, mintAction(rotating), held,
+				fmt.Sprintf("the provider refused it for its own token quota, with %d provider tokens held by this cluster (--token-quota %d is above the provider's): %v", held, r.TokenQuota, err))
 		}
 		return fmt.Errorf("minting a token for namespace %s: %w", ns, err)
 	}
@@ -378,31 +413,90 @@ func (r *CredentialsReconciler) rotate(ctx context.Context, p provider.Provider,
 	if cred.Status.PreviousToken != nil {
 		return nil // finish the last rotation first; revokePreviousIfDue runs next
 	}
-	if err := r.checkQuota(ctx, scope, cred, "RotateToken"); err != nil {
+	err := r.mint(ctx, p, scope, cred, v, zoneIDs, true)
+	if errors.Is(err, errQuota) {
 		rotations.WithLabelValues(scope.Name, "quota").Inc()
-		return err
 	}
-	return r.mint(ctx, p, scope, cred, v, zoneIDs, true)
+	return err
+}
+
+func mintAction(rotating bool) string {
+	if rotating {
+		return "RotateToken"
+	}
+	return "MintToken"
 }
 
 // checkQuota refuses a mint that would take this cluster past the provider's
 // token quota, and warns from 80 % on. Rotation overlap doubles a namespace's
-// need for a while, so the count includes tokens waiting for revocation.
-func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action string) error {
+// need for a while, so the count includes tokens waiting for revocation. The
+// quota is --token-quota, or lower while the provider's own refusal is
+// remembered; either way a refusal costs no provider request. It returns the
+// count of tokens held.
+func (r *CredentialsReconciler) checkQuota(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action string) (int, error) {
 	held, err := r.tokensHeld(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if held+1 > r.TokenQuota {
-		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
-			"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the RFC 2136 gateway needs none", held, r.TokenQuota)
-		return fmt.Errorf("%w: %s for %s/%s postponed: %d provider tokens held, quota %d", errQuota, action, cred.Spec.Namespace, scope.Name, held, r.TokenQuota)
+	providerTokensHeld.WithLabelValues(r.ClusterName).Set(float64(held))
+	limit := r.quota.limit(r.TokenQuota, r.now())
+	if held+1 > limit {
+		why := fmt.Sprintf("%d provider tokens held, quota %d", held, r.TokenQuota)
+		if limit < r.TokenQuota {
+			why = fmt.Sprintf("%d provider tokens held, and the provider refused the last mint at %d (--token-quota %d)", held, limit, r.TokenQuota)
+		}
+		return held, r.refuseForQuota(cred, scope, action, held, why)
 	}
 	if held+1 >= r.TokenQuota*8/10 {
 		r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, "QuotaNearlyExhausted", action,
 			"this cluster holds %d of %d provider tokens", held+1, r.TokenQuota)
 	}
-	return nil
+	return held, nil
+}
+
+// reserveMint checks the quota and records the intent to mint name, as one
+// step for all workers: the count it checks must include every mint another
+// worker reserved, so the intent is written and seen in the cache before
+// the next worker counts. That costs one status write's latency per mint,
+// while the provider paces token writes far slower. It returns the count of
+// tokens held before this mint.
+func (r *CredentialsReconciler) reserveMint(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, action, name string) (int, error) {
+	r.quota.mint.Lock()
+	defer r.quota.mint.Unlock()
+	held, err := r.checkQuota(ctx, scope, cred, action)
+	if err != nil {
+		return held, err
+	}
+	cred.Status.Minting = name
+	if err := r.saveStatus(ctx, cred); err != nil {
+		return held, err
+	}
+	r.awaitCached(ctx, cred)
+	return held, nil
+}
+
+// awaitCached waits, briefly, until the cache holds cred as written. Past the
+// wait the count may miss this mint (a cache that far behind is rare), and
+// the provider's own quota is the backstop.
+func (r *CredentialsReconciler) awaitCached(ctx context.Context, cred *v1alpha1.DNSCredential) {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		var cached v1alpha1.DNSCredential
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(cred), &cached); err != nil {
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err) // deleted meanwhile: nothing to wait for
+		}
+		return cached.ResourceVersion == cred.ResourceVersion, nil
+	})
+	if err != nil {
+		log.FromContext(ctx).Info("the cache did not show the mint intent in time; the quota count may miss it", "error", err.Error())
+	}
+}
+
+// refuseForQuota is the event and the error of a token refused for the
+// quota; the error becomes the QuotaExceeded condition.
+func (r *CredentialsReconciler) refuseForQuota(cred *v1alpha1.DNSCredential, scope *v1alpha1.DNSScope, action string, held int, why string) error {
+	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonQuotaExceeded, action,
+		"no token minted: this cluster holds %d provider tokens and the quota is %d (--token-quota); the TSIG key and front-door logins need none and are delivered", held, r.quota.limit(r.TokenQuota, r.now()))
+	return fmt.Errorf("%w: %s for %s/%s postponed: %s", errQuota, action, cred.Spec.Namespace, scope.Name, why)
 }
 
 // revokePreviousIfDue revokes the rotated-out token once its overlap ends.
@@ -520,14 +614,15 @@ func (r *CredentialsReconciler) revoke(ctx context.Context, p provider.Provider,
 
 // tokensHeld counts the tokens this cluster's DNSCredentials hold: current,
 // previous and in-flight mints. Tenant Secrets are never counted: anyone
-// who writes Secrets could move the quota. It runs before every mint, over
-// every DNSCredential, so it reads the cache without deep copies. Workers
-// minting at the same moment each see the same count, so the quota can be
-// passed by up to MaxConcurrentReconciles-1 tokens; it is a guard well below
-// Cloudflare's own limit, not an exact one.
+// who writes Secrets could move the quota. It runs before every mint, so it
+// reads the cache, without deep copies, through HeldTokensIndex: only the
+// DNSCredentials that hold a token, at most about the quota, however many
+// tokenless ones there are. Mints are counted exactly across workers
+// (reserveMint); tokens this cluster cannot see (another cluster on the
+// account) are the provider's to refuse, which lands as QuotaExceeded too.
 func (r *CredentialsReconciler) tokensHeld(ctx context.Context) (int, error) {
 	var list v1alpha1.DNSCredentialList
-	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingFields{HeldTokensIndex: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	held := 0

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/grant"
@@ -27,7 +28,7 @@ func (r *ScopeReconciler) setSharedZoneTokens(ctx context.Context, scope *v1alph
 		return nil // the invalid scope is reported by Ready
 	}
 	var namespaces corev1.NamespaceList
-	if err := r.Client.List(ctx, &namespaces); err != nil {
+	if err := r.Client.List(ctx, &namespaces, client.UnsafeDisableDeepCopy); err != nil { // read only
 		return fmt.Errorf("listing namespaces: %w", err)
 	}
 	var selected []string

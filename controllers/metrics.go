@@ -25,6 +25,14 @@ var (
 		Name: "scopedns_tokens_held",
 		Help: "Provider tokens this cluster holds, by scope (current and overlapping previous).",
 	}, []string{"scope"})
+	providerTokensHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_provider_tokens_held",
+		Help: "Provider tokens this cluster's DNSCredentials hold (current, previous in their overlap, mints in flight): the count the token quota is checked against.",
+	}, []string{"cluster"})
+	providerTokenQuota = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scopedns_provider_token_quota",
+		Help: "The provider token quota this cluster mints under (--token-quota).",
+	}, []string{"cluster"})
 	rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_credential_rotations_total",
 		Help: "Credential rotations by scope and result.",
@@ -70,7 +78,7 @@ var (
 func init() {
 	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
-		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned)
+		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned, providerTokensHeld, providerTokenQuota)
 }
 
 // observeProvider is the provider.Observer that feeds the metrics above.

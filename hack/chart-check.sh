@@ -6,7 +6,7 @@
 #
 # Renders, with CRDs, into OUTDIR (default: a new temp dir; or $CHART_RENDER_DIR):
 #   default.yaml  default values plus clusterName
-#   full.yaml     charts/scopedns/ci/full-values.yaml: cert-manager, ServiceMonitor,
+#   full.yaml     charts/scopedns/ci/full-values.yaml: cert-manager, ServiceMonitor, PrometheusRule,
 #                 NetworkPolicy, 3 replicas, LoadBalancer gateway
 #   renamed.yaml  default values as release "dns", whose full name is not the
 #                 chart's: names derived from it (RBAC resourceNames, manager
@@ -55,5 +55,6 @@ refuse "clusterName is required"
 refuse "at most 32 fit" --set clusterName=a-cluster-name-of-thirty-three-ch
 refuse "the webhook needs serving certificates" --set clusterName=x --set webhook.selfSigned=false
 refuse "serviceAccount.name is required" --set clusterName=x --set serviceAccount.create=false
+refuse "prometheusRule.tokenQuotaThreshold: 80, must be above 0 and at most 1" --set clusterName=x --set prometheusRule.enabled=true --set prometheusRule.tokenQuotaThreshold=80
 
 printf '%s\n' "${OUT}"

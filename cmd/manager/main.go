@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/app"
 )
 
@@ -32,7 +33,8 @@ func main() {
 	flag.BoolVar(&o.DisableWebhooks, "disable-webhooks", false, "Run without admission webhooks (the controllers still refuse claims outside their grant).")
 	flag.DurationVar(&o.GracefulShutdownTime, "graceful-shutdown-timeout", 30*time.Second, "How long to wait for running reconciles on shutdown.")
 	flag.DurationVar(&o.DriftInterval, "drift-interval", 10*time.Minute, "How often each zone's records are listed to find and repair drift.")
-	flag.IntVar(&o.TokenQuota, "token-quota", 500, "The provider account's API token limit; rotations that would cross it are postponed.")
+	flag.IntVar(&o.TokenQuota, "token-quota", 500, "The provider account's API token limit; mints and rotations that would cross it are postponed (DNSCredential condition QuotaExceeded).")
+	flag.DurationVar(&o.QuotaRetryInterval, "quota-retry-interval", controllers.DefaultQuotaRetryInterval, "How often a DNSCredential refused a token for the quota looks again when no token released by this cluster wakes it sooner.")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", 10*time.Minute, "How often tokens of this cluster that no Secret references are revoked.")
 	flag.DurationVar(&o.SweepMinAge, "sweep-min-age", 5*time.Minute, "Tokens younger than this are never swept (a Secret write may be in flight).")
 	flag.DurationVar(&o.RecordGCInterval, "record-gc-interval", 10*time.Minute, "How often the record garbage collector lists each Ready scope's zones for records of this cluster that no live claim or granted gateway key owns.")

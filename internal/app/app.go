@@ -92,6 +92,10 @@ type Options struct {
 	DriftInterval time.Duration
 	// TokenQuota is the provider account's token limit.
 	TokenQuota int
+	// QuotaRetryInterval is how often a DNSCredential refused a token for
+	// the quota looks again when no released token wakes it sooner
+	// (default controllers.DefaultQuotaRetryInterval).
+	QuotaRetryInterval time.Duration
 	// SweepInterval and SweepMinAge pace the sweep of unreferenced tokens.
 	SweepInterval time.Duration
 	SweepMinAge   time.Duration
@@ -411,7 +415,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	}
 	creds := &controllers.CredentialsReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-credentials"),
-		Namespace: o.Namespace, ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, Now: o.Now, MaxBackoff: o.MaxBackoff,
+		Namespace: o.Namespace, ClusterName: o.ClusterName, TokenQuota: o.TokenQuota, QuotaRetryInterval: o.QuotaRetryInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
 		Nameserver: orDefault(o.GatewayNameserver, o.GatewayAddr), Policies: policies,
 		HTTPGatewayServed: httpGatewayEnabled(o), HTTPGatewayURL: o.HTTPGatewayURL,
 	}
@@ -529,6 +533,9 @@ func addIndexes(mgr manager.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName); err != nil {
 		return fmt.Errorf("indexing claims by scope: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.DNSCredential{}, controllers.HeldTokensIndex, controllers.IndexHeldTokens); err != nil {
+		return fmt.Errorf("indexing DNSCredentials holding provider tokens: %w", err)
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func TestManifests(t *testing.T) {
 			name: "chart/default", objs: load(t, filepath.Join(rendered, "default.yaml")), wired: true,
 			clusterName: "ci-default", replicas: 2,
 			kinds:       []string{"CustomResourceDefinition", "PodDisruptionBudget", "Secret"},
-			absentKinds: []string{"ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"},
+			absentKinds: []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer"},
 		},
 		{
 			// Release "dns": its full name, dns-scopedns, is not the chart's.
@@ -129,7 +129,7 @@ func TestManifests(t *testing.T) {
 			name: "chart/full", objs: load(t, filepath.Join(rendered, "full.yaml")), wired: true,
 			clusterName: "ci-full", replicas: 3, certManager: true,
 			httpGatewayURL: "https://scopedns-http-gateway.scopedns-system.svc:443",
-			kinds:          []string{"CustomResourceDefinition", "PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"},
+			kinds:          []string{"CustomResourceDefinition", "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer"},
 			absentKinds:    []string{"Secret"},
 		},
 		{
@@ -144,7 +144,8 @@ func TestManifests(t *testing.T) {
 
 	env := &envtest.Environment{
 		// The scopedns CRDs, and the real CRDs of cert-manager's Certificate
-		// and Issuer and of the Prometheus Operator's ServiceMonitor (see
+		// and Issuer and of the Prometheus Operator's ServiceMonitor and
+		// PrometheusRule (see
 		// testdata/crds/README.md), so those objects are validated too.
 		CRDDirectoryPaths:     []string{rel("config", "crd", "bases"), filepath.Join("testdata", "crds")},
 		ErrorIfCRDPathMissing: true,
