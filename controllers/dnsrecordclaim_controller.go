@@ -43,6 +43,10 @@ type ClaimReconciler struct {
 	Policies   *policy.Cache
 	// ClusterName goes into the owner marker of every record written.
 	ClusterName string
+	// ConcealHolders words a conflict with another namespace's claim in the
+	// claim's status without naming it (--conceal-conflict-holders); the
+	// holder goes to the operator's log.
+	ConcealHolders bool
 	// DriftInterval is how old a zone snapshot may get before it is listed
 	// again, and how often a Ready claim is re-checked against it.
 	DriftInterval time.Duration

@@ -107,9 +107,13 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 	verdict, err := policy.Decide(ctx, policy.Input{
 		Claim: claim, Scope: scope, NamespaceLabels: ns.Labels,
 		Contest: policy.OlderWins, Cluster: policy.Indexed{Reader: r.Client}, Policies: r.Policies,
+		ConcealHolders: r.ConcealHolders,
 	})
 	if err != nil {
 		return nil, nil, "", "", err
+	}
+	if r.ConcealHolders {
+		policy.LogConcealedHolders(log.FromContext(ctx), claim, verdict)
 	}
 	evals := make([]recordEval, len(claim.Spec.Records))
 	for i, rv := range verdict.Records {

@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&o.HTTPGatewayAddr, "http-gateway-addr", "", "Address (TCP) of the HTTP front doors: acme-dns (/update, /health) and dyndns2 (/nic/update); empty turns them off.")
 	flag.StringVar(&o.HTTPGatewayURL, "http-gateway-url", "", "URL tenants reach the HTTP front doors at (the Service or an Ingress, e.g. https://dns-gateway.example.net), written to acmedns.json as server_url; required for scopes that enable acmeDNS or dynDNS to get logins.")
 	flag.StringVar(&o.HTTPGatewayCertDir, "http-gateway-cert-dir", "", "Directory with tls.crt and tls.key (e.g. a cert-manager Certificate's Secret, mounted; reloaded when they change) for the HTTP front doors; empty serves plain HTTP, for use behind TLS termination inside the cluster.")
+	flag.BoolVar(&o.ConcealConflictHolders, "conceal-conflict-holders", false, "Word refusals for a name another namespace's claim holds as \"already claimed by another namespace\", without naming it, in admission answers and claim statuses; the holder is logged for admins (the chart turns it on).")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -141,6 +141,13 @@ type Options struct {
 	SkipNameValidation bool
 	// ConfigureProvider adjusts provider client options (simulator, tests).
 	ConfigureProvider func(*cloudflare.Options)
+	// ConcealConflictHolders words a refusal for a name another namespace's
+	// claim holds "already claimed by another namespace", without naming
+	// it, in admission answers and claim statuses (what a tenant reads);
+	// the holder is logged for the admins, and kubectl scopedns can-i run
+	// with rights to read the holder's claims names it. The chart turns it
+	// on.
+	ConcealConflictHolders bool
 }
 
 // Validate reports every bad option at once.
@@ -271,7 +278,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		if err := scopewebhook.SetupScopeWebhook(mgr); err != nil {
 			return nil, fmt.Errorf("registering DNSScope webhook: %w", err)
 		}
-		if err := scopewebhook.SetupClaimWebhook(mgr, policies); err != nil {
+		if err := scopewebhook.SetupClaimWebhook(mgr, policies, o.ConcealConflictHolders); err != nil {
 			return nil, fmt.Errorf("registering DNSRecordClaim webhook: %w", err)
 		}
 	}
@@ -409,7 +416,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	claims := &controllers.ClaimReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
 		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
-		Marks: marks,
+		Marks: marks, ConcealHolders: o.ConcealConflictHolders,
 	}
 	if err := claims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)

@@ -192,3 +192,46 @@ func TestANameOfAChildZoneIsNotWrittenIntoTheParent(t *testing.T) {
 		t.Fatalf("the child zone's name posted to the child: %d %+v", status, env)
 	}
 }
+
+// TestARefusalAtANameAnotherNamespaceHoldsDoesNotNameIt: what a token is
+// told when it writes where another namespace's records are (an RRset it
+// was not granted, or a record of its granted RRset that another namespace
+// wrote) names only its own namespace (issue 17, item 9). The holder's
+// namespace is in the records' owner marker, which is never shown.
+func TestARefusalAtANameAnotherNamespaceHoldsDoesNotNameIt(t *testing.T) {
+	f := newFixture(t, cfapi.Options{})
+	f.seed(t,
+		provider.Record{Name: sharedTXT, Type: "TXT", Content: `"team-a's"`, TTL: 60, Comment: owner("team-a")},
+		provider.Record{Name: sharedTXT, Type: "MX", Content: "10 mail.example.net", TTL: 60, Comment: owner("team-a")},
+	)
+	zone := "/zones/" + f.store.ZoneID(zoneCom) + "/dns_records"
+	var mxID string
+	for _, r := range f.store.Records(zoneCom) {
+		if r.Name == sharedTXT && r.Type == "MX" {
+			mxID = r.ID
+		}
+	}
+	cases := map[string]struct {
+		method, path, body string
+	}{
+		"a TXT at a name whose TXT another namespace holds": {
+			method: "POST", path: zone, body: `{"name":"` + sharedTXT + `","type":"TXT","content":"\"mine\"","ttl":120}`,
+		},
+		"a delete of a record another namespace wrote in the token's granted RRset": {
+			method: "DELETE", path: zone + "/" + mxID,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			status, env := f.raw(t, tokenB, tc.method, tc.path, tc.body)
+			if status == 200 {
+				t.Fatalf("%s %s was applied: %+v", tc.method, tc.path, env)
+			}
+			for _, e := range env.Errors {
+				if strings.Contains(e.Message, "team-a") {
+					t.Errorf("answer %d %q names the other namespace", status, e.Message)
+				}
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ const (
 	ReasonTTLAboveMax      Reason = "TTLAboveMax"
 	ReasonApexNS           Reason = "ApexNS"
 	ReasonInvalidValues    Reason = "InvalidValues"
+	// ReasonOtherExpansion is in expansion.go.
 )
 
 // Denial is why Check refused a record. Its message is meant for the team

@@ -282,6 +282,12 @@ func (c *Compiled) Check(namespace string, r Record) (Match, error) {
 			d.Checked = []string{z.describe(j, namespace)}
 			return Match{}, d
 		}
+		// Last, as it is the rarest: a name another namespace's expansion
+		// also covers is no one's (issue 17, item 6).
+		mine := z.mineByTemplate(rel, namespace)
+		if a, ok := z.coversForOther(rel, namespace, bit == typeBit0("NS"), mine); ok {
+			return Match{}, deny(name, z.name, ReasonOtherExpansion, a.detail(), nil)
+		}
 		return Match{Zone: z.name, ZoneIndex: zi, RuleIndex: j, Name: name, Pattern: p.expand(namespace), MaxTTL: cr.maxTTL, Broad: p.broad}, nil
 	}
 	var d *Denial

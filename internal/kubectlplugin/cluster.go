@@ -27,6 +27,7 @@ type Cluster struct {
 	claims     []v1alpha1.DNSRecordClaim
 	partial    bool // only namespace's claims could be listed
 	scopes     map[string]*v1alpha1.DNSScope
+	allScopes  []v1alpha1.DNSScope // every scope, once listed
 	namespaces map[string]nsLabels
 }
 
@@ -98,6 +99,19 @@ func (c *Cluster) NamespaceLabels(ctx context.Context, name string) (map[string]
 	}
 	c.namespaces[name] = nsLabels{labels: l, found: found}
 	return l, found, nil
+}
+
+// Scopes lists every scope, for the verdict (a name another scope's
+// templates give to another namespace is refused).
+func (c *Cluster) Scopes(ctx context.Context) ([]v1alpha1.DNSScope, error) {
+	if c.allScopes == nil {
+		all, err := c.listScopes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.allScopes = all
+	}
+	return c.allScopes, nil
 }
 
 // listScopes returns every scope, sorted by name, and remembers them.

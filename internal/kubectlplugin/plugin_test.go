@@ -396,3 +396,22 @@ func TestTableKeepsCellsOnOneLineAndEscapesOutOfTheTerminal(t *testing.T) {
 		t.Fatalf("table %q, want %q", b.String(), want)
 	}
 }
+
+// TestCanIWithAdminRightsNamesAnotherNamespacesHolder: whatever the
+// manager's --conceal-conflict-holders, can-i reads the claims itself, so
+// run by someone who may list every namespace's claims it names the holder
+// (the admins' way to see who holds a name a tenant was refused).
+func TestCanIWithAdminRightsNamesAnotherNamespacesHolder(t *testing.T) {
+	scope := demoScope()
+	scope.Spec.Zones[0].Rules = append(scope.Spec.Zones[0].Rules, v1alpha1.GrantRule{
+		Names: []string{"shared.example.com"}, Types: []v1alpha1.RecordType{"TXT"},
+	})
+	c := fakeClient(scope, ns("team-a", true), ns("team-b", true), claim("team-a", "verify", t0, "shared.example.com TXT"))
+	out, err := run(t, c, "can-i", "shared.example.com", "TXT", "-n", "team-b")
+	if !errors.Is(err, ErrAnswerNo) {
+		t.Fatalf("error %v\n%s", err, out)
+	}
+	if want := `already claimed by namespace "team-a" (DNSRecordClaim "verify")`; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}

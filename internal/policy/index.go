@@ -184,6 +184,16 @@ func (x Indexed) Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, er
 	return &s, nil
 }
 
+// Scopes lists every scope. The verdict only reads them, so the cache
+// hands out its own objects rather than a copy of every scope per verdict.
+func (x Indexed) Scopes(ctx context.Context) ([]v1alpha1.DNSScope, error) {
+	var list v1alpha1.DNSScopeList
+	if err := x.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing DNSScopes: %w", err)
+	}
+	return list.Items, nil
+}
+
 // NamespaceLabels reads a namespace's labels; false when it does not exist.
 func (x Indexed) NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error) {
 	var ns corev1.Namespace

@@ -3,6 +3,9 @@ package policy
 import (
 	"fmt"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -34,19 +37,26 @@ func selectorString(scope *v1alpha1.DNSScope) string {
 }
 
 // ConflictMessage says which key of which claim a record conflicts with,
-// and the rule.
-func ConflictMessage(c Conflict) string {
+// and the rule. With conceal it says "another namespace" instead of naming
+// the holder's namespace and claim: a refusal then tells a tenant that a
+// name is taken, not who took it (--conceal-conflict-holders). A holder in
+// the claim's own namespace is named either way; the tenant can list it.
+func ConflictMessage(c Conflict, conceal bool) string {
 	const delegates = "an NS delegates its name and every name below it away"
+	holder := fmt.Sprintf("namespace %q (DNSRecordClaim %q)", c.Holder.Namespace, c.Holder.Name)
+	if conceal {
+		holder = "another namespace"
+	}
 	switch c.Relation() {
 	case BelowDelegation:
-		return fmt.Sprintf("%s %s lies below NS %s already claimed by namespace %q (DNSRecordClaim %q); %s",
-			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.Holder.Namespace, c.Holder.Name, delegates)
+		return fmt.Sprintf("%s %s lies below NS %s already claimed by %s; %s",
+			c.Key.Name, c.Key.Type, c.HolderKey.Name, holder, delegates)
 	case AboveHolder:
-		return fmt.Sprintf("%s NS would delegate away %s %s already claimed by namespace %q (DNSRecordClaim %q); %s",
-			c.Key.Name, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name, delegates)
+		return fmt.Sprintf("%s NS would delegate away %s %s already claimed by %s; %s",
+			c.Key.Name, c.HolderKey.Name, c.HolderKey.Type, holder, delegates)
 	default:
-		return fmt.Sprintf("%s %s conflicts with %s %s already claimed by namespace %q (DNSRecordClaim %q); a name and type belong to one claim, and a CNAME excludes every other type at its name",
-			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, c.Holder.Namespace, c.Holder.Name)
+		return fmt.Sprintf("%s %s conflicts with %s %s already claimed by %s; a name and type belong to one claim, and a CNAME excludes every other type at its name",
+			c.Key.Name, c.Key.Type, c.HolderKey.Name, c.HolderKey.Type, holder)
 	}
 }
 
@@ -67,4 +77,21 @@ func CNAMEBesideMessage(k grant.Key, otherType string, other int) string {
 // CNAMESelfMessage refuses a CNAME whose value is its own name.
 func CNAMESelfMessage(k grant.Key) string {
 	return fmt.Sprintf("%s CNAME points at its own name; a CNAME must name another host", k.Name)
+}
+
+// LogConcealedHolders logs, for the admins, the holders that a verdict
+// decided with ConcealHolders left out of the tenant's messages: one line
+// per refused record, naming the claim refused and each holder. The log is
+// the operator's; tenants do not read it.
+func LogConcealedHolders(log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verdict) {
+	for _, rv := range v.Records {
+		for _, c := range rv.Conflicts {
+			if c.Holder.Namespace == claim.Namespace {
+				continue
+			}
+			log.Info("record refused: held by a claim of another namespace, not named to the tenant",
+				"claim", klog.KObj(claim), "record", rv.Key.Name, "type", rv.Key.Type,
+				"holder", klog.KRef(c.Holder.Namespace, c.Holder.Name), "holderRecord", c.HolderKey.Name, "holderType", c.HolderKey.Type)
+		}
+	}
 }

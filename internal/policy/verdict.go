@@ -24,6 +24,9 @@ type Cluster interface {
 	Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, error)
 	// NamespaceLabels returns a namespace's labels; false when it does not exist.
 	NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error)
+	// Scopes returns every scope: a name another scope's templates give to
+	// another namespace is refused too.
+	Scopes(ctx context.Context) ([]v1alpha1.DNSScope, error)
 }
 
 // Contest says against which other claims a claim's keys are checked.
@@ -59,6 +62,12 @@ type Input struct {
 	Cluster Cluster
 	// Policies compiles scopes; nil compiles without a cache.
 	Policies *Cache
+	// ConcealHolders words a conflict with a claim of another namespace
+	// "already claimed by another namespace", without naming it, in the
+	// messages a tenant reads (admission, the claim's status). The
+	// conflicts themselves (RecordVerdict.Conflicts) still name the holder,
+	// for the operator's logs and kubectl scopedns can-i.
+	ConcealHolders bool
 }
 
 // Verdict is the decision for one claim and each of its records.
@@ -147,6 +156,9 @@ type evaluation struct {
 	compiled *grant.Compiled
 	records  []RecordVerdict
 	valid    map[types.NamespacedName]bool
+	// scopes are every scope, listed once per run and shared with the runs
+	// on other claims (validAlone).
+	scopes *[]v1alpha1.DNSScope
 }
 
 func newEvaluation(in Input) *evaluation {
@@ -236,7 +248,7 @@ func scopeCompiles(_ context.Context, e *evaluation) (string, string, bool, erro
 // the first refusal: a user fixing a claim wants to see every wrong record
 // at once. Nothing of a claim outside its grant is written, so a narrowed
 // scope removes the claim's records rather than keeping some.
-func recordsInGrant(_ context.Context, e *evaluation) (string, string, bool, error) {
+func recordsInGrant(ctx context.Context, e *evaluation) (string, string, bool, error) {
 	refused := false
 	for i, d := range CheckClaim(e.compiled, e.Claim.Namespace, e.Claim) {
 		e.records[i].Key = d.Key
@@ -248,10 +260,66 @@ func recordsInGrant(_ context.Context, e *evaluation) (string, string, bool, err
 		e.records[i].Match = d.Match
 	}
 	if !refused {
+		var err error
+		if refused, err = e.otherScopesExpansions(ctx); err != nil {
+			return "", "", false, err
+		}
+	}
+	if !refused {
 		return "", "", false, nil
 	}
 	e.refuseRest(ReasonWithClaim, "the claim has records outside its grant")
 	return v1alpha1.ReasonOutsideGrant, e.causes(), true, nil
+}
+
+// otherScopesExpansions refuses each record granted by the claim's scope
+// whose name another scope's templates give to another namespace (Check
+// has done it within the claim's own scope): where two namespaces'
+// expansions meet, neither may hold the name, whichever scopes they come
+// from. Scopes being deleted grant nothing and are left out, and so are
+// invalid ones. Without a Cluster (a verdict without conflicts) it is
+// skipped.
+func (e *evaluation) otherScopesExpansions(ctx context.Context) (bool, error) {
+	if e.Cluster == nil {
+		return false, nil
+	}
+	if e.scopes == nil {
+		e.scopes = new([]v1alpha1.DNSScope)
+	}
+	if *e.scopes == nil {
+		all, err := e.Cluster.Scopes(ctx)
+		if err != nil {
+			return false, err
+		}
+		*e.scopes = append(make([]v1alpha1.DNSScope, 0, len(all)), all...)
+	}
+	scopes := *e.scopes
+	refused := false
+	for i := range scopes {
+		s := &scopes[i]
+		if s.Name == e.Scope.Name || !s.DeletionTimestamp.IsZero() {
+			continue
+		}
+		other, err := e.Policies.Compile(s)
+		if err != nil {
+			continue
+		}
+		for j := range e.records {
+			rv := &e.records[j]
+			if !rv.Allowed {
+				continue
+			}
+			a, ok := other.CoversForOther(e.compiled, e.Claim.Namespace, rv.Match, rv.Key.Type == string(v1alpha1.RecordTypeNS))
+			if !ok {
+				continue
+			}
+			a.Scope = s.Name
+			d := grant.OtherExpansionDenial(e.Claim.Namespace, rv.Match, rv.Key.Type, a)
+			e.refuse(j, string(d.Reason), d.Error())
+			refused = true
+		}
+	}
+	return refused, nil
 }
 
 func grantReason(err error) string {
@@ -340,7 +408,7 @@ func noHeldConflicts(ctx context.Context, e *evaluation) (string, string, bool, 
 		}
 		msgs := make([]string, len(conflicts))
 		for j, c := range conflicts {
-			msgs[j] = ConflictMessage(c)
+			msgs[j] = ConflictMessage(c, e.ConcealHolders && c.Holder.Namespace != e.Claim.Namespace)
 		}
 		e.refuse(i, v1alpha1.ReasonConflict, strings.Join(msgs, "; "))
 		e.records[i].Conflicts = conflicts
@@ -438,7 +506,13 @@ func (e *evaluation) validAlone(ctx context.Context, c *v1alpha1.DNSRecordClaim)
 	}
 	ok := false
 	if found {
-		sub := newEvaluation(Input{Claim: c, Scope: scope, NamespaceLabels: lbls, Policies: e.Policies})
+		// Cluster is for the other scopes' templates: claimChain looks up
+		// no conflicts.
+		sub := newEvaluation(Input{Claim: c, Scope: scope, NamespaceLabels: lbls, Policies: e.Policies, Cluster: e.Cluster})
+		if e.scopes == nil {
+			e.scopes = new([]v1alpha1.DNSScope)
+		}
+		sub.scopes = e.scopes
 		_, _, failed, err := claimChain.run(ctx, sub)
 		if err != nil {
 			return false, err

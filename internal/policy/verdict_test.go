@@ -30,6 +30,14 @@ func (f *fakeCluster) Scope(_ context.Context, name string) (*v1alpha1.DNSScope,
 	return f.scopes[name], nil
 }
 
+func (f *fakeCluster) Scopes(context.Context) ([]v1alpha1.DNSScope, error) {
+	var out []v1alpha1.DNSScope
+	for _, s := range f.scopes {
+		out = append(out, *s)
+	}
+	return out, nil
+}
+
 func (f *fakeCluster) NamespaceLabels(_ context.Context, name string) (map[string]string, bool, error) {
 	l, ok := f.namespaces[name]
 	return l, ok, nil
@@ -37,7 +45,7 @@ func (f *fakeCluster) NamespaceLabels(_ context.Context, name string) (map[strin
 
 // verdictScope grants every namespace labelled tenant=true A, TXT and CNAME
 // under <namespace>.example.com and shared.example.com, NS at
-// deleg.example.com and A below it.
+// _deleg.example.com and A below it.
 func verdictScope() *v1alpha1.DNSScope {
 	web := []v1alpha1.RecordType{"A", "TXT", "CNAME"}
 	return &v1alpha1.DNSScope{
@@ -46,8 +54,8 @@ func verdictScope() *v1alpha1.DNSScope {
 			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}},
 			Zones: []v1alpha1.ZoneGrant{{Name: "example.com", Rules: []v1alpha1.GrantRule{
 				{Names: []string{"*.{namespace}.example.com", "shared.example.com"}, Types: web, MaxTTL: ptr.To[int32](3600)},
-				{Names: []string{"deleg.example.com"}, Types: []v1alpha1.RecordType{"NS", "TXT"}},
-				{Names: []string{"*.deleg.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+				{Names: []string{"_deleg.example.com"}, Types: []v1alpha1.RecordType{"NS", "TXT"}},
+				{Names: []string{"*._deleg.example.com"}, Types: []v1alpha1.RecordType{"A"}},
 			}}},
 		},
 	}
@@ -60,7 +68,7 @@ func val(name string, typ v1alpha1.RecordType, values ...string) v1alpha1.Record
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	older, younger := t0, t0.Add(time.Hour)
-	tenants := map[string]map[string]string{"a": {"tenant": "true"}, "b": {"tenant": "true"}, "c": {"tenant": "true"}, "out": {}}
+	tenants := map[string]map[string]string{"a": {"tenant": "true"}, "b": {"tenant": "true"}, "c": {"tenant": "true"}, "apps": {"tenant": "true"}, "out": {}}
 	deleting := func(c v1alpha1.DNSRecordClaim) v1alpha1.DNSRecordClaim {
 		c.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
 		return c
@@ -166,10 +174,10 @@ func TestDecide(t *testing.T) {
 		"should not count an older claim that itself lost the key to an even older one": {
 			// a holds TXT at deleg; b's NS at deleg lost to it; c's name
 			// below the NS is free of b.
-			claim: claim("c", "www", t0.Add(2*time.Hour), val("www.deleg.example.com", "A", "192.0.2.3")),
+			claim: claim("c", "www", t0.Add(2*time.Hour), val("www._deleg.example.com", "A", "192.0.2.3")),
 			others: []v1alpha1.DNSRecordClaim{
-				claim("a", "txt", older, val("deleg.example.com", "TXT", `"x"`)),
-				claim("b", "deleg", younger, val("deleg.example.com", "NS", "ns1.example.net")),
+				claim("a", "txt", older, val("_deleg.example.com", "TXT", `"x"`)),
+				claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
 			},
 			records: []string{""},
 		},
@@ -184,10 +192,23 @@ func TestDecide(t *testing.T) {
 			records: []string{""},
 		},
 		"should name an NS above a name another claim holds": {
-			claim:  claim("b", "deleg", younger, val("deleg.example.com", "NS", "ns1.example.net")),
-			others: []v1alpha1.DNSRecordClaim{claim("a", "www", older, val("www.deleg.example.com", "A", "192.0.2.1"))},
+			claim:  claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
+			others: []v1alpha1.DNSRecordClaim{claim("a", "www", older, val("www._deleg.example.com", "A", "192.0.2.1"))},
 			want:   v1alpha1.ReasonConflict, records: []string{v1alpha1.ReasonConflict},
-			msg: []string{`deleg.example.com NS would delegate away www.deleg.example.com A already claimed by namespace "a" (DNSRecordClaim "www"); an NS delegates`},
+			msg: []string{`_deleg.example.com NS would delegate away www._deleg.example.com A already claimed by namespace "a" (DNSRecordClaim "www"); an NS delegates`},
+		},
+		"should refuse a name another namespace's expansion also covers, naming the rule and not the namespace": {
+			claim: claim("apps", "web", younger, val("foo.apps.example.com", "A", "192.0.2.1")),
+			scope: func() *v1alpha1.DNSScope {
+				s := verdictScope()
+				s.Spec.Zones[0].Rules = []v1alpha1.GrantRule{
+					{Names: []string{"{namespace}.apps.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+					{Names: []string{"*.{namespace}.example.com"}, Types: []v1alpha1.RecordType{"A"}},
+				}
+				return s
+			}(),
+			want: v1alpha1.ReasonOutsideGrant, records: []string{string(grant.ReasonOtherExpansion)},
+			msg: []string{`spec.records[0]: `, `rules[0].names[0] "{namespace}.apps.example.com" for another namespace`},
 		},
 		"at admission, should refuse a key another namespace holds whatever its age": {
 			claim: claim("a", "first", older, val("shared.example.com", "TXT")), contest: OtherNamespaces,
@@ -282,5 +303,154 @@ func TestDecideReadsNoStatus(t *testing.T) {
 		if got := decide(); got != want {
 			t.Errorf("with every status %s the verdict changed:\n got %s\nwant %s", st, got, want)
 		}
+	}
+}
+
+// TestDecideConcealsHolders: with ConcealHolders a refusal tells the tenant
+// a name is taken, not by whom; the verdict's Conflicts still name the
+// holder for the operator's logs and can-i.
+func TestDecideConcealsHolders(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	older, younger := t0, t0.Add(time.Hour)
+	tenants := map[string]map[string]string{"holder-ns": {"tenant": "true"}, "b": {"tenant": "true"}}
+	cases := map[string]struct {
+		claim   v1alpha1.DNSRecordClaim
+		holder  v1alpha1.DNSRecordClaim
+		conceal bool
+		// named says whether the message names the holder's namespace.
+		named bool
+		msg   string
+	}{
+		"with the option off, a conflict names the holder's namespace and claim": {
+			claim:  claim("b", "web", younger, val("shared.example.com", "TXT")),
+			holder: claim("holder-ns", "first", older, val("shared.example.com", "TXT")),
+			named:  true, msg: `already claimed by namespace "holder-ns" (DNSRecordClaim "first")`,
+		},
+		"with the option on, a conflict at one name says another namespace": {
+			claim:   claim("b", "web", younger, val("shared.example.com", "TXT")),
+			holder:  claim("holder-ns", "first", older, val("shared.example.com", "TXT")),
+			conceal: true, msg: "shared.example.com TXT conflicts with shared.example.com TXT already claimed by another namespace; a name and type belong to one claim",
+		},
+		"with the option on, a name below another namespace's NS says another namespace": {
+			claim:   claim("b", "www", younger, val("www._deleg.example.com", "A", "192.0.2.1")),
+			holder:  claim("holder-ns", "deleg", older, val("_deleg.example.com", "NS", "ns1.example.net")),
+			conceal: true, msg: "www._deleg.example.com A lies below NS _deleg.example.com already claimed by another namespace; an NS delegates",
+		},
+		"with the option on, an NS above another namespace's name says another namespace": {
+			claim:   claim("b", "deleg", younger, val("_deleg.example.com", "NS", "ns1.example.net")),
+			holder:  claim("holder-ns", "www", older, val("www._deleg.example.com", "A", "192.0.2.1")),
+			conceal: true, msg: "_deleg.example.com NS would delegate away www._deleg.example.com A already claimed by another namespace",
+		},
+		"with the option on, a holder in the claim's own namespace is still named": {
+			claim:   claim("b", "second", younger, val("shared.example.com", "TXT")),
+			holder:  claim("b", "first", older, val("shared.example.com", "TXT")),
+			conceal: true, named: true, msg: `already claimed by namespace "b" (DNSRecordClaim "first")`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cluster := &fakeCluster{claims: []v1alpha1.DNSRecordClaim{tc.holder}, scopes: map[string]*v1alpha1.DNSScope{"prod": verdictScope()}, namespaces: tenants}
+			v, err := Decide(context.Background(), Input{Claim: &tc.claim, Scope: verdictScope(), NamespaceLabels: tenants["b"], Cluster: cluster, ConcealHolders: tc.conceal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Reason != v1alpha1.ReasonConflict {
+				t.Fatalf("reason %q (%s), want Conflict", v.Reason, v.Message)
+			}
+			rv := v.Records[0]
+			for _, m := range []string{v.Message, rv.Message} {
+				if !strings.Contains(m, tc.msg) {
+					t.Errorf("message %q does not contain %q", m, tc.msg)
+				}
+				if named := strings.Contains(m, `"`+tc.holder.Namespace+`"`) || strings.Contains(m, `"`+tc.holder.Name+`"`); named != tc.named {
+					t.Errorf("message %q names the holder: %v, want %v", m, named, tc.named)
+				}
+			}
+			if len(rv.Conflicts) != 1 || rv.Conflicts[0].Holder.Namespace != tc.holder.Namespace || rv.Conflicts[0].Holder.Name != tc.holder.Name {
+				t.Errorf("Conflicts = %+v, want the holder %s/%s", rv.Conflicts, tc.holder.Namespace, tc.holder.Name)
+			}
+		})
+	}
+}
+
+// TestDecideAcrossScopes: a name another scope's templates give to another
+// namespace is no one's either, whichever scope the claim is under.
+func TestDecideAcrossScopes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tenants := map[string]map[string]string{"apps": {"tenant": "true"}, "foo": {"tenant": "true"}}
+	scope := func(name string, rules ...v1alpha1.GrantRule) *v1alpha1.DNSScope {
+		return &v1alpha1.DNSScope{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1alpha1.DNSScopeSpec{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}},
+				Zones:             []v1alpha1.ZoneGrant{{Name: "example.com", Rules: rules}},
+			},
+		}
+	}
+	a := []v1alpha1.RecordType{"A"}
+	base := scope("base", v1alpha1.GrantRule{Names: []string{"{namespace}.apps.example.com"}, Types: a})
+	cases := map[string]struct {
+		other *v1alpha1.DNSScope
+		// under is the claim's scope: base unless it names other.
+		under string
+		ns    string
+		name  string
+		// want is a substring of the refusal; "" when accepted.
+		want string
+	}{
+		"a namespace named apps is refused another tenant's base name that its own scope grants it": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a}),
+			under: "wide", ns: "apps", name: "foo.apps.example.com",
+			want: `spec.zones[0].rules[0].names[0] "{namespace}.apps.example.com" of DNSScope "base" for another namespace`,
+		},
+		"the tenant whose base name it is is refused it too": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+			want: `of DNSScope "wide" for another namespace`,
+		},
+		"another scope's shared wildcard beside the tenant's template makes the name no one's": {
+			other: scope("wide", v1alpha1.GrantRule{Names: []string{"*.apps.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+			want: `"*.apps.example.com" of DNSScope "wide"`,
+		},
+		"another scope's templates that never meet this one's leave the name granted": {
+			other: scope("dev", v1alpha1.GrantRule{Names: []string{"{namespace}.dev.example.com"}, Types: a}),
+			ns:    "foo", name: "foo.apps.example.com",
+		},
+		"another scope being deleted grants nothing and is left out": {
+			other: func() *v1alpha1.DNSScope {
+				s := scope("wide", v1alpha1.GrantRule{Names: []string{"*.{namespace}.example.com"}, Types: a})
+				s.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
+				return s
+			}(),
+			ns: "foo", name: "foo.apps.example.com",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			mine := claim(tc.ns, "web", t0, val(tc.name, "A", "192.0.2.1"))
+			cluster := &fakeCluster{scopes: map[string]*v1alpha1.DNSScope{"base": base, tc.other.Name: tc.other}, namespaces: tenants}
+			own := base
+			if tc.under == tc.other.Name {
+				own = tc.other
+			}
+			mine.Spec.ScopeName = own.Name
+			v, err := Decide(context.Background(), Input{Claim: &mine, Scope: own, NamespaceLabels: tenants[tc.ns], Cluster: cluster})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if !v.Accepted {
+					t.Fatalf("refused: %s", v.Message)
+				}
+				return
+			}
+			if v.Accepted || v.Reason != v1alpha1.ReasonOutsideGrant || v.Records[0].Reason != string(grant.ReasonOtherExpansion) {
+				t.Fatalf("accepted=%v reason %q record reason %q (%s)", v.Accepted, v.Reason, v.Records[0].Reason, v.Message)
+			}
+			if !strings.Contains(v.Message, tc.want) {
+				t.Errorf("message %q does not contain %q", v.Message, tc.want)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -38,14 +39,20 @@ type ClaimValidator struct {
 	// namespace and its claims in one go, faster than the cache follows.
 	APIReader client.Reader
 	Policies  *policy.Cache
+	// ConcealHolders words conflicts with another namespace's claim without
+	// naming it (--conceal-conflict-holders); the holder goes to the
+	// operator's log instead.
+	ConcealHolders bool
 }
 
 var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
 
 // SetupClaimWebhook registers the claim webhook with the manager.
-func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache) error {
+// With concealHolders, conflicts with another namespace's claim are refused
+// without naming it.
+func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache, concealHolders bool) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSRecordClaim{}).
-		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies}).
+		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies, ConcealHolders: concealHolders}).
 		Complete()
 }
 
@@ -96,9 +103,13 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 		Claim: claim, Scope: &scope, NamespaceLabels: ns.Labels,
 		Contest: policy.OtherNamespaces, Old: oldClaim,
 		Cluster: policy.Indexed{Reader: v.Reader}, Policies: v.Policies,
+		ConcealHolders: v.ConcealHolders,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if v.ConcealHolders {
+		policy.LogConcealedHolders(log.FromContext(ctx), claim, verdict)
 	}
 	var warnings admission.Warnings
 	for _, rv := range verdict.Records {

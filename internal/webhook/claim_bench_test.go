@@ -100,6 +100,14 @@ func (r *indexedReader) Get(_ context.Context, key client.ObjectKey, obj client.
 func (r *indexedReader) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
 	var lo client.ListOptions
 	lo.ApplyOptions(opts)
+	if scopes, ok := list.(*v1alpha1.DNSScopeList); ok {
+		for _, o := range r.objs {
+			if s, ok := o.(*v1alpha1.DNSScope); ok {
+				scopes.Items = append(scopes.Items, *s.DeepCopy())
+			}
+		}
+		return nil
+	}
 	out, ok := list.(*v1alpha1.DNSRecordClaimList)
 	if !ok || lo.FieldSelector == nil {
 		return fmt.Errorf("unexpected list %T %v", list, lo.FieldSelector)

@@ -311,6 +311,7 @@ func checkArgs(t *testing.T, v variant, args []string) map[string]string {
 		"drift-interval":            "10m",
 		"record-gc-interval":        "10m",
 		"record-gc-grace":           "10m",
+		"conceal-conflict-holders":  "",
 	}
 	// Without cert-manager the manager keeps the certificate; which
 	// Secret, Service and webhook configuration is checked with those.

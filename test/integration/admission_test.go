@@ -238,22 +238,24 @@ var _ = Describe("Admission", func() {
 		})
 
 		It("refuses a name and type another namespace already claimed, naming the holder", func() {
-			// A grant where two tenants may write the same shared names.
+			// A grant where two tenants may write the same shared names (not
+			// *.shared.example.net, which tenantScope's *.{namespace}.example.net
+			// gives a namespace named "shared": the claim path refuses it).
 			shared := newScope(uniq("shared"), selecting(map[string]string{label: "true"}),
-				withRules("example.net", rule(webTypes, 0, "*.shared.example.net")))
+				withRules("example.net", rule(webTypes, 0, "*.shared.svc.example.net")))
 			createScope(shared)
 			first, second := uniq("team"), uniq("team")
 			tenantNamespace(first, map[string]string{label: "true"})
 			tenantNamespace(second, map[string]string{label: "true"})
-			holder := newClaim(first, "www", shared.Name, rec("www.shared.example.net", v1alpha1.RecordTypeCNAME, "lb.example.net"))
+			holder := newClaim(first, "www", shared.Name, rec("www.shared.svc.example.net", v1alpha1.RecordTypeCNAME, "lb.example.net"))
 			Expect(k8s.Create(ctx, holder)).To(Succeed())
 			Eventually(func() error {
 				return mgrCache.Get(ctx, client.ObjectKeyFromObject(holder), &v1alpha1.DNSRecordClaim{})
 			}).Should(Succeed())
 
-			err := k8s.Create(ctx, newClaim(second, "www", shared.Name, rec("www.shared.example.net", v1alpha1.RecordTypeTXT, "hello")))
+			err := k8s.Create(ctx, newClaim(second, "www", shared.Name, rec("www.shared.svc.example.net", v1alpha1.RecordTypeTXT, "hello")))
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
-			Expect(statusMessage(err)).To(And(ContainSubstring("conflicts with www.shared.example.net CNAME"), ContainSubstring(first)))
+			Expect(statusMessage(err)).To(And(ContainSubstring("conflicts with www.shared.svc.example.net CNAME"), ContainSubstring(first)))
 
 		})
 	})

@@ -10,7 +10,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -146,6 +148,55 @@ func describeClaims() {
 			Expect(rcodeName(update(aKey, addTXT("payroll.example.com", "stolen")))).To(Equal("REFUSED"))
 			Expect(recordsNamed(shared)).To(BeEmpty())
 			Expect(recordsNamed("payroll.example.com")).To(BeEmpty())
+			w.expectWorking(w.b)
+		})
+
+		It("learn that a name is taken, not who took it: admission and the claim's status say another namespace (--conceal-conflict-holders)", func() {
+			w := newWorld()
+			shared := "_acme-challenge." + uniq("h") + ".shared.example.com"
+			bClaim := w.b.claim(w, rec(shared, v1alpha1.RecordTypeTXT))
+			waitCondition(bClaim, v1alpha1.ConditionReady)
+			// A's own claim, so that A has a gateway key to try B's name with.
+			waitCondition(w.a.claim(w, rec("_acme-challenge."+w.a.ns+".apps.example.com", v1alpha1.RecordTypeTXT)), v1alpha1.ConditionReady)
+
+			By("admission refusing A's claim of B's name without naming B")
+			take := func() *v1alpha1.DNSRecordClaim {
+				return newClaim(w.a.ns, "take", w.scope.Name, rec(shared, v1alpha1.RecordTypeTXT))
+			}
+			err := w.a.c.Create(ctx, take())
+			Expect(err).To(HaveOccurred(), "%s is B's", shared)
+			Expect(err.Error()).To(And(ContainSubstring(shared), ContainSubstring("already claimed by another namespace")))
+			Expect(err.Error()).NotTo(Or(ContainSubstring(w.b.ns), ContainSubstring(bClaim.Name)), "the answer names the holder")
+
+			By("the webhook bypassed: the claim's status refusing it without naming B")
+			restore := removeWebhooks()
+			DeferCleanup(func() { restore() })
+			DeferCleanup(func() { forget(take()) })
+			youngerThan(bClaim)
+			Eventually(func() error { return w.a.c.Create(ctx, take()) }, 10*time.Second).Should(Succeed(), "admitted without the webhook")
+			restore()
+			webhookBack(w)
+			var mine v1alpha1.DNSRecordClaim
+			Eventually(func(g Gomega) {
+				g.Expect(w.a.c.Get(ctx, client.ObjectKeyFromObject(take()), &mine)).To(Succeed())
+				g.Expect(meta.FindStatusCondition(mine.Status.Conditions, v1alpha1.ConditionAccepted)).To(And(
+					Not(BeNil()), HaveField("Reason", v1alpha1.ReasonConflict), HaveField("Message", ContainSubstring("already claimed by another namespace"))))
+			}, 30*time.Second).Should(Succeed())
+			for _, c := range mine.Status.Conditions {
+				Expect(c.Message).NotTo(Or(ContainSubstring(w.b.ns), ContainSubstring(bClaim.Name)), "condition %s names the holder", c.Type)
+			}
+			for _, r := range mine.Status.Records {
+				Expect(r.Message).NotTo(Or(ContainSubstring(w.b.ns), ContainSubstring(bClaim.Name)), "the status of %s %s names the holder", r.Name, r.Type)
+			}
+			var events eventsv1.EventList
+			Expect(admin.List(ctx, &events, client.InNamespace(w.a.ns))).To(Succeed())
+			for _, e := range events.Items {
+				Expect(e.Note).NotTo(ContainSubstring(w.b.ns), "event %s in A's namespace names the holder", e.Reason)
+			}
+
+			By("A's gateway key refused at B's name, and B's record untouched")
+			Expect(rcodeName(update(keyOf(w.credentials(w.a)), addTXT(shared, "taken")))).To(Equal("REFUSED"))
+			Expect(recordsNamed(shared)).To(BeEmpty(), "B reserved the name; nothing was written there")
 			w.expectWorking(w.b)
 		})
 

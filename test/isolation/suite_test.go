@@ -131,6 +131,8 @@ var _ = BeforeSuite(func() {
 		RecordGCGrace:    2 * time.Second,
 		GatewayAddr:      gatewayAddr,
 		MaxBackoff:       2 * time.Second,
+		// As the chart runs it: a refusal does not name who holds a name.
+		ConcealConflictHolders: true,
 		ConfigureProvider: func(o *cloudflare.Options) {
 			o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		},

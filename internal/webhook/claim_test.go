@@ -1,0 +1,87 @@
+package webhook
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/policy"
+)
+
+// TestClaimWebhookConcealsConflictHolders: with ConcealHolders the answer a
+// tenant gets for a name another namespace's claim holds says "another
+// namespace" and names neither it nor its claim; the operator's log names
+// both. Without it the answer names the holder, as before.
+func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	scope := &v1alpha1.DNSScope{
+		ObjectMeta: metav1.ObjectMeta{Name: "prod", UID: "u1", Generation: 1},
+		Spec: v1alpha1.DNSScopeSpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}},
+			Zones: []v1alpha1.ZoneGrant{{Name: "example.com", Rules: []v1alpha1.GrantRule{{
+				Names: []string{"shared.example.com"}, Types: []v1alpha1.RecordType{"TXT"},
+			}}}},
+		},
+	}
+	tenantNS := func(name string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"tenant": "true"}}}
+	}
+	holder := &v1alpha1.DNSRecordClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "payroll-prod", Name: "secret-project", CreationTimestamp: metav1.NewTime(t0)},
+		Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
+	}
+	objs := []client.Object{scope, tenantNS("payroll-prod"), tenantNS("team-b"), holder}
+	cases := map[string]struct {
+		conceal bool
+		// want and omit are substrings of the tenant's answer.
+		want, omit []string
+		// logged says whether the operator's log names the holder.
+		logged bool
+	}{
+		"with the option off, the answer names the holder's namespace and claim": {
+			want: []string{`already claimed by namespace "payroll-prod" (DNSRecordClaim "secret-project")`},
+		},
+		"with the option on, the answer says another namespace and the log names the holder": {
+			conceal: true,
+			want:    []string{"shared.example.com TXT already claimed by another namespace"},
+			omit:    []string{"payroll-prod", "secret-project"},
+			logged:  true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var logs strings.Builder
+			ctx := log.IntoContext(context.Background(), funcr.New(func(prefix, args string) { logs.WriteString(args + "\n") }, funcr.Options{}))
+			v := &ClaimValidator{Reader: newIndexedReader(objs), Policies: &policy.Cache{}, ConcealHolders: tc.conceal}
+			mine := &v1alpha1.DNSRecordClaim{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "web", CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
+				Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
+			}
+			_, err := v.ValidateCreate(ctx, mine)
+			if err == nil {
+				t.Fatal("a name another namespace holds was admitted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("answer %q does not contain %q", err, w)
+				}
+			}
+			for _, o := range tc.omit {
+				if strings.Contains(err.Error(), o) {
+					t.Errorf("answer %q tells the tenant %q", err, o)
+				}
+			}
+			if got := strings.Contains(logs.String(), "payroll-prod") && strings.Contains(logs.String(), "secret-project"); got != tc.logged {
+				t.Errorf("log names the holder: %v, want %v; log:\n%s", got, tc.logged, logs.String())
+			}
+		})
+	}
+}
