@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -185,6 +186,7 @@ func (r *CredentialsReconciler) record(ctx context.Context, cred *v1alpha1.DNSCr
 	if err == nil {
 		cred.Status.ObservedGeneration = cred.Generation
 	}
+	summarize(&cred.Status) // as saveStatus would: the summary is no change of its own
 	if equalStatus(before, &cred.Status) {
 		return nil
 	}
@@ -196,9 +198,13 @@ func (r *CredentialsReconciler) record(ctx context.Context, cred *v1alpha1.DNSCr
 
 var errDeleted = errors.New("deleted")
 
+// equalStatus compares two statuses whole, the conditions without their
+// transition times: everything a reconcile leaves for finish to write (a
+// new key, a rotation time, a Secret's UID) must count as a change.
 func equalStatus(a, b *v1alpha1.DNSCredentialStatus) bool {
-	return a.Kinds == b.Kinds && a.Zones == b.Zones && a.ObservedGeneration == b.ObservedGeneration &&
-		conditionsEqual(a.Conditions, b.Conditions)
+	x, y := *a, *b
+	x.Conditions, y.Conditions = nil, nil
+	return conditionsEqual(a.Conditions, b.Conditions) && equality.Semantic.DeepEqual(x, y)
 }
 
 func conditionsEqual(a, b []metav1.Condition) bool {

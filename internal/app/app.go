@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -329,13 +328,16 @@ func SecretTransform(operatorNamespace string) toolscache.TransformFunc {
 	}
 }
 
-// trimTenantMetadata drops a tenant Secret's annotations and every label
-// but the operator's: the routing needs nothing else, and the rest is the
-// tenant's to grow.
+// trimTenantMetadata drops a tenant Secret's annotations, finalizers, owner
+// references and every label but the four the watches route by: nothing
+// else is read, and the rest is the tenant's to grow (a megabyte of
+// scopedns.io/ labels would otherwise sit in every replica).
 func trimTenantMetadata(m *metav1.ObjectMeta) {
-	m.Annotations = nil
+	m.Annotations, m.Finalizers, m.OwnerReferences, m.GenerateName = nil, nil, nil, ""
 	for k := range m.Labels {
-		if k != controllers.LabelManagedBy && !strings.HasPrefix(k, "scopedns.io/") {
+		switch k {
+		case controllers.LabelManagedBy, controllers.LabelScope, controllers.LabelNamespace, controllers.LabelVault:
+		default:
 			delete(m.Labels, k)
 		}
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -137,5 +138,29 @@ func TestSecretTransformKeepsNoTenantValues(t *testing.T) {
 				t.Fatalf("the watch needs name and labels, got %v", s.ObjectMeta)
 			}
 		})
+	}
+}
+
+func TestSecretTransformTrimsTenantMetadataToTheRoutingLabels(t *testing.T) {
+	many := map[string]string{"app.kubernetes.io/managed-by": "scopedns", "scopedns.io/scope": "prod"}
+	for i := range 1000 {
+		many[fmt.Sprintf("scopedns.io/padding-%d", i)] = strings.Repeat("x", 63)
+	}
+	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "team-a", Name: "s", Labels: many,
+		Annotations:     map[string]string{"note": strings.Repeat("x", 1000)},
+		Finalizers:      []string{strings.Repeat("example.com/f", 100)},
+		OwnerReferences: []metav1.OwnerReference{{Name: strings.Repeat("o", 200)}},
+	}}
+	out, err := SecretTransform("scopedns-system")(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.(*metav1.PartialObjectMetadata)
+	if len(m.Labels) != 2 || m.Labels["scopedns.io/scope"] != "prod" || m.Labels["app.kubernetes.io/managed-by"] != "scopedns" {
+		t.Fatalf("kept %d labels, want only the two routing labels", len(m.Labels))
+	}
+	if m.Annotations != nil || m.Finalizers != nil || m.OwnerReferences != nil {
+		t.Fatalf("kept annotations %d, finalizers %d, owner references %d", len(m.Annotations), len(m.Finalizers), len(m.OwnerReferences))
 	}
 }

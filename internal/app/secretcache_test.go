@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,6 +70,15 @@ func TestTenantSecretsAreWatchedAsMetadataOnly(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is not set: run with `make test`")
 	}
+	for name, certRotation := range map[string]bool{
+		"with the webhooks off":                  false,
+		"with the chart's webhook cert rotation": true,
+	} {
+		t.Run(name, func(t *testing.T) { secretsAsMetadata(t, certRotation) })
+	}
+}
+
+func secretsAsMetadata(t *testing.T, certRotation bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	root := filepath.Join("..", "..")
@@ -103,10 +113,20 @@ func TestTenantSecretsAreWatchedAsMetadataOnly(t *testing.T) {
 	counter := &secretBytes{operatorNS: opNS}
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.WrapTransport = counter.wrap
-	mgr, err := app.New(mcfg, app.Options{
+	o := app.Options{
 		Namespace: opNS, ClusterName: "cache", MetricsAddr: "0", ProbeAddr: "0",
 		DisableWebhooks: true, SkipNameValidation: true,
-	})
+	}
+	if certRotation {
+		if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "scopedns-webhook-cert"}}); err != nil {
+			t.Fatal(err)
+		}
+		o.DisableWebhooks = false
+		o.WebhookHost, o.WebhookPort, o.WebhookCertDir = "127.0.0.1", freePort(t), t.TempDir()
+		o.WebhookCertRotation, o.WebhookCertSecret = true, "scopedns-webhook-cert"
+		o.WebhookServiceName, o.WebhookConfigName = "scopedns-webhook", "scopedns-validating-webhook"
+	}
+	mgr, err := app.New(mcfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +137,8 @@ func TestTenantSecretsAreWatchedAsMetadataOnly(t *testing.T) {
 	// The decoys carry a scope label, so the credentials controller is
 	// asked to reconcile (team-a, prod) once its Secret watch has listed
 	// them; nothing else in this cluster asks it anything.
-	for reconciles("credentials") < 1 {
+	start := reconciles("credentials")
+	for reconciles("credentials") <= start {
 		select {
 		case <-ctx.Done():
 			t.Fatal("the credentials controller never reconciled the labelled Secrets' namespace")
@@ -126,9 +147,21 @@ func TestTenantSecretsAreWatchedAsMetadataOnly(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("the manager's cache did not sync")
+	}
 	if got := counter.n.Load(); got >= size {
 		t.Fatalf("the manager received %d bytes for Secrets outside its namespace, with %d labelled tenant Secrets of %d bytes: it downloads their data", got, count, size)
 	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // reconciles is controller-runtime's reconcile count of a controller in this

@@ -174,7 +174,10 @@ func (s *Server) authenticate(q *request) int {
 		q.reason = "TSIG BADTIME"
 		return dns.RcodeNotAuth
 	}
-	if rc := s.checkReplay(q, now+window); rc != dns.RcodeSuccess {
+	// The MAC is remembered for as long as the message is accepted: until
+	// Time Signed + fudge, which lies up to a fudge past now+fudge for a
+	// client whose clock runs ahead.
+	if rc := s.checkReplay(q, max(now, int64(q.tsig.TimeSigned))+window); rc != dns.RcodeSuccess {
 		return rc
 	}
 	if !s.limits.allow(q.keyName, s.o.Now()) {

@@ -341,3 +341,32 @@ func TestRetransmissionOfAnUpdateInFlightGetsNoAnswer(t *testing.T) {
 	mustRefuseReplay(t, r, err)
 	<-replays
 }
+
+// TestReplayOfAMessageSignedAheadIsRefusedForAsLongAsItIsAccepted: a client
+// whose clock runs ahead signs with a Time Signed in the gateway's future.
+// Its message is accepted until Time Signed + fudge, so its MAC must be
+// remembered that long, not only until now + fudge.
+func TestReplayOfAMessageSignedAheadIsRefusedForAsLongAsItIsAccepted(t *testing.T) {
+	start := time.Now()
+	var offset atomic.Int64
+	f := newFixture(t, func(o *Options) {
+		o.Now = func() time.Time { return start.Add(time.Duration(offset.Load())) }
+	})
+	m := update(testZone)
+	m.Insert(rrs(t, acmeName+". 120 IN TXT ahead"))
+	// Signed 250 s ahead of the gateway (and of the wall clock, which
+	// miekg/dns checks too): inside the 300 s fudge.
+	m.SetTsig(asTeamA.key, asTeamA.alg, 300, start.Unix()+250)
+	wire, mac, err := dns.TsigGenerate(m, asTeamA.secret, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := sendWire(t, f.addr, "udp", wire, secretA, mac); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("the original: %v %v", r, err)
+	}
+	// 310 s on: past now + fudge of the first arrival, and past the cache's
+	// sweep interval, but still within Time Signed + fudge.
+	offset.Store(int64(310 * time.Second))
+	r, err := sendWire(t, f.addr, "udp", wire, secretA, mac)
+	mustRefuseReplay(t, r, err)
+}

@@ -83,7 +83,11 @@ func Add(mgr manager.Manager, c Config) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("webhook-cert-files").
-		For(&corev1.Secret{}, builder.WithPredicates(isSecret)).
+		// Metadata only: the watch shares the manager's Secret cache, whose
+		// cluster-wide part is tenants' labelled Secrets; a typed watch would
+		// list their data. The writer Gets the one Secret it needs, which
+		// reads only the operator namespace's informer.
+		For(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(isSecret)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
 		Complete(w)
 }
