@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -364,13 +365,45 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.scopesForSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == r.Namespace })),
 			builder.OnlyMetadata). // the mapper needs the name; see the credentials controller
-		Watches(&v1alpha1.DNSRecordClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.(*v1alpha1.DNSRecordClaim).Spec.ScopeName}}}
-		})).
+		Watches(&v1alpha1.DNSRecordClaim{}, claimsCountedAfter(countDelay)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allScopes), builder.WithPredicates(namespaceSelectionChanges)).
 		WithOptions(controller.Options{RateLimiter: rateLimiter(r.MaxBackoff)}).
 		Named("dnsscope").
 		Complete(r)
+}
+
+// countDelay is how long claim events wait to be counted into their
+// scope's status: a scope reconcile lists every claim of the scope, and
+// 10,000 claims converging send tens of thousands of events; coalescing
+// those of a couple of seconds into one pass keeps the counts current
+// without the scope controller taking a core from the API server.
+const countDelay = 2 * time.Second
+
+// claimsCountedAfter enqueues a claim's scope delay after the event; the
+// workqueue keeps one entry per scope, so every event of the window ends in
+// one reconcile.
+func claimsCountedAfter(delay time.Duration) handler.EventHandler {
+	add := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		for _, o := range objs {
+			if c, ok := o.(*v1alpha1.DNSRecordClaim); ok {
+				q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: c.Spec.ScopeName}}, delay)
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q, e.Object)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q, e.ObjectOld, e.ObjectNew) // a claim that moved scope is counted out of the old one too
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q, e.Object)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q, e.Object)
+		},
+	}
 }
 
 // namespaceSelectionChanges lets through what can change which scopes

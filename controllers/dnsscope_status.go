@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
@@ -23,9 +24,20 @@ const maxSharedListed = 10
 // the namespaces it selects and the claims under it. It reads claim specs
 // through the grant engine, never claim status, which a tenant may write.
 func (r *ScopeReconciler) setSharedZoneTokens(ctx context.Context, scope *v1alpha1.DNSScope, claims []v1alpha1.DNSRecordClaim) error {
+	if !scope.Spec.Credentials.ProviderTokenEnabled() {
+		// Nothing to look at: every claim event of a tokenless scope with
+		// 10,000 namespaces would otherwise walk them all for this answer.
+		ok, reason, msg := sharedZoneTokens(nil, false, nil, nil)
+		setCondition(&scope.Status.Conditions, scope.Generation, v1alpha1.ConditionSharedZoneTokens, ok, reason, msg)
+		return nil
+	}
 	compiled, err := grant.Compile(policy.FromScope(scope))
 	if err != nil {
 		return nil // the invalid scope is reported by Ready
+	}
+	sel, err := policy.Selector(scope)
+	if err != nil {
+		return nil // reported by Ready too
 	}
 	var namespaces corev1.NamespaceList
 	if err := r.Client.List(ctx, &namespaces, client.UnsafeDisableDeepCopy); err != nil { // read only
@@ -33,7 +45,7 @@ func (r *ScopeReconciler) setSharedZoneTokens(ctx context.Context, scope *v1alph
 	}
 	var selected []string
 	for _, ns := range namespaces.Items {
-		if ok, err := policy.Selects(scope, ns.Labels); err == nil && ok && ns.DeletionTimestamp.IsZero() {
+		if sel.Matches(labels.Set(ns.Labels)) && ns.DeletionTimestamp.IsZero() {
 			selected = append(selected, ns.Name)
 		}
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,8 +21,67 @@ type zoneRecords struct {
 
 type zoneSnapshot struct {
 	mu      sync.Mutex
-	records []provider.Record
 	fetched time.Time
+	// The records by ID, indexed by normalised name and by owner comment:
+	// every claim plans against the records at its names and those it
+	// owns, and scanning the whole zone for each claim made convergence
+	// quadratic (10,000 claims in a zone of 10,000 records).
+	byID    map[string]provider.Record
+	byName  map[string]map[string]bool // normalised name -> IDs
+	byOwner map[string]map[string]bool // comment -> IDs
+}
+
+func (z *zoneSnapshot) reset(recs []provider.Record) {
+	z.byID = make(map[string]provider.Record, len(recs))
+	z.byName, z.byOwner = map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, r := range recs {
+		z.put(r)
+	}
+}
+
+func (z *zoneSnapshot) put(r provider.Record) {
+	if old, ok := z.byID[r.ID]; ok {
+		z.drop(old)
+	}
+	if z.byID == nil {
+		z.reset(nil)
+	}
+	z.byID[r.ID] = r
+	addTo(z.byName, provider.NormalizeName(r.Name), r.ID)
+	addTo(z.byOwner, r.Comment, r.ID)
+}
+
+func (z *zoneSnapshot) drop(r provider.Record) {
+	delete(z.byID, r.ID)
+	removeFrom(z.byName, provider.NormalizeName(r.Name), r.ID)
+	removeFrom(z.byOwner, r.Comment, r.ID)
+}
+
+func addTo(m map[string]map[string]bool, k, id string) {
+	if m[k] == nil {
+		m[k] = map[string]bool{}
+	}
+	m[k][id] = true
+}
+
+func removeFrom(m map[string]map[string]bool, k, id string) {
+	delete(m[k], id)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+// pick returns the records of ids, in ID order (plans are deterministic).
+func (z *zoneSnapshot) pick(ids map[string]bool, out []provider.Record) []provider.Record {
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	slices.Sort(sorted)
+	for _, id := range sorted {
+		out = append(out, z.byID[id])
+	}
+	return out
 }
 
 // lock returns the zone's snapshot locked; the caller unlocks it.
@@ -49,58 +109,42 @@ func (z *zoneSnapshot) load(ctx context.Context, p provider.Provider, zoneID str
 	if err != nil {
 		return err
 	}
-	z.records, z.fetched = recs, now
+	z.reset(recs)
+	z.fetched = now
 	return nil
 }
 
-// named returns the records at the given names.
+// named returns the records at the given (normalised) names.
 func (z *zoneSnapshot) named(names map[string]bool) []provider.Record {
-	var out []provider.Record
-	for _, r := range z.records {
-		if names[provider.NormalizeName(r.Name)] {
-			out = append(out, r)
+	ids := map[string]bool{}
+	for n := range names {
+		for id := range z.byName[n] {
+			ids[id] = true
 		}
 	}
-	return out
+	return z.pick(ids, nil)
 }
 
 // owned returns the records carrying the owner marker.
 func (z *zoneSnapshot) owned(owner string) []provider.Record {
-	var out []provider.Record
-	for _, r := range z.records {
-		if r.Comment == owner {
-			out = append(out, r)
-		}
-	}
-	return out
+	return z.pick(z.byOwner[owner], nil)
 }
 
 // applied folds a successful (possibly partial) apply into the snapshot.
+// A zone listed while the batch was in flight may hold the created records
+// already; put replaces rather than adds twice.
 func (z *zoneSnapshot) applied(res provider.ApplyResult) {
-	gone := map[string]bool{}
 	for _, id := range res.Deleted {
-		gone[id] = true
+		if r, ok := z.byID[id]; ok {
+			z.drop(r)
+		}
 	}
-	// A zone listed while the batch was in flight may hold the created
-	// records already; replace rather than append twice.
-	for _, r := range res.Created {
-		gone[r.ID] = true
-	}
-	updated := map[string]provider.Record{}
 	for _, r := range res.Updated {
-		updated[r.ID] = r
+		z.put(r)
 	}
-	kept := z.records[:0]
-	for _, r := range z.records {
-		if gone[r.ID] {
-			continue
-		}
-		if u, ok := updated[r.ID]; ok {
-			r = u
-		}
-		kept = append(kept, r)
+	for _, r := range res.Created {
+		z.put(r)
 	}
-	z.records = append(kept, res.Created...)
 }
 
 // invalidate forces the next load to list the zone again, after a failed
