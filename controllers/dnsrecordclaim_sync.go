@@ -172,7 +172,7 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 
 	var total int
 	var errs []error
-	notOwned := map[grant.Key]string{}
+	notOwned := map[grant.Key]provider.Record{}
 	failed := map[string]error{} // zone ID -> why writing there failed
 	for _, zoneID := range sortedZoneIDs(desired) {
 		if err := r.checkZone(ctx, p, scope, zoneID); err != nil {
@@ -195,7 +195,11 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 		if e.state != v1alpha1.RecordPending {
 			continue
 		}
-		if why, ok := notOwned[e.key]; ok {
+		if rec, ok := notOwned[e.key]; ok {
+			why, hidden := describeOwner(rec, claim.Namespace, r.ConcealHolders)
+			if hidden {
+				log.FromContext(ctx).Info("record not owned: held by a claim of another namespace, not named to the tenant", "record", e.key.Name, "type", e.key.Type, "holder", rec.Comment)
+			}
 			e.state, e.msg = v1alpha1.RecordNotOwned, "a record at this name is "+why+"; scopedns never changes records it did not write"
 		} else if err, ok := failed[zoneIDOf(scope, e.zone)]; ok {
 			// The provider's own words: a claim refused alone (see
@@ -208,7 +212,7 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 	return total, errors.Join(errs...)
 }
 
-func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (int, map[grant.Key]string, error) {
+func (r *ClaimReconciler) syncZone(ctx context.Context, p provider.Provider, zoneID, owner string, desired []provider.Record, names map[string]bool) (int, map[grant.Key]provider.Record, error) {
 	plan, err := r.planZone(ctx, p, zoneID, owner, desired, names)
 	if err != nil || plan.Changes.IsEmpty() {
 		return 0, plan.NotOwned, err

@@ -13,7 +13,7 @@ type zonePlan struct {
 	Changes provider.Changes
 	// NotOwned lists desired keys blocked by records this operator did not
 	// write for this claim; they are never touched.
-	NotOwned map[grant.Key]string
+	NotOwned map[grant.Key]provider.Record
 }
 
 // planRecords is the pure diff between what a claim wants in a zone and what
@@ -22,7 +22,7 @@ type zonePlan struct {
 // value with an added one as an update (one request instead of two), and
 // leaves any key alone where a record it does not own already sits.
 func planRecords(desired, current []provider.Record, owner string) zonePlan {
-	plan := zonePlan{NotOwned: map[grant.Key]string{}}
+	plan := zonePlan{NotOwned: map[grant.Key]provider.Record{}}
 	want := map[grant.Key][]provider.Record{}
 	for _, d := range desired {
 		k := recordKey(d)
@@ -47,7 +47,7 @@ func planRecords(desired, current []provider.Record, owner string) zonePlan {
 
 	for _, k := range sortedKeys(want) {
 		if f, ok := blocker(k, foreign, foreignCNAME, foreignAny); ok {
-			plan.NotOwned[k] = describeOwner(f)
+			plan.NotOwned[k] = f
 			continue
 		}
 		have := append([]provider.Record(nil), mine[k]...)
@@ -101,11 +101,18 @@ func blocker(k grant.Key, foreign map[grant.Key]provider.Record, cname, any map[
 	return provider.Record{}, false
 }
 
-func describeOwner(r provider.Record) string {
-	if o, ok := r.Owner(); ok {
-		return "owned by DNSRecordClaim " + o.Namespace + "/" + o.Claim + " of cluster " + o.Cluster
+// describeOwner says who owns r, to the tenant of namespace: with conceal
+// (--conceal-conflict-holders) a claim of another namespace is not named,
+// as the verdict's own conflicts are not; hidden reports whether it was.
+func describeOwner(r provider.Record, namespace string, conceal bool) (desc string, hidden bool) {
+	o, ok := r.Owner()
+	switch {
+	case !ok:
+		return "written outside scopedns", false
+	case conceal && o.Namespace != namespace:
+		return "owned by a claim of another namespace", true
 	}
-	return "written outside scopedns"
+	return "owned by DNSRecordClaim " + o.Namespace + "/" + o.Claim + " of cluster " + o.Cluster, false
 }
 
 func recordKey(r provider.Record) grant.Key {

@@ -187,3 +187,29 @@ func TestSpreadStaysInsideItsWindow(t *testing.T) {
 		t.Fatalf("1000 namespaces fall into only %d minutes of a 60-minute window: rotations would burst", len(seen))
 	}
 }
+
+// TestDescribeOwnerConcealsAnotherNamespace: with --conceal-conflict-holders
+// a claim's status says a blocking record belongs to another namespace
+// without naming it; the claimant's own namespace is still named.
+func TestDescribeOwnerConcealsAnotherNamespace(t *testing.T) {
+	victim := provider.Record{Comment: provider.OwnerComment("prod", "payroll", "db")}
+	own := provider.Record{Comment: provider.OwnerComment("prod", "team-a", "old")}
+	for name, tc := range map[string]struct {
+		rec       provider.Record
+		conceal   bool
+		want      string
+		wantHides bool
+	}{
+		"another namespace's claim is named when not concealing": {rec: victim, want: "owned by DNSRecordClaim payroll/db of cluster prod"},
+		"another namespace's claim is not named when concealing": {rec: victim, conceal: true, want: "owned by a claim of another namespace", wantHides: true},
+		"the claimant's own namespace is named when concealing":  {rec: own, conceal: true, want: "owned by DNSRecordClaim team-a/old of cluster prod"},
+		"a record written outside scopedns says so":              {rec: provider.Record{Comment: "hand-made"}, conceal: true, want: "written outside scopedns"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, hidden := describeOwner(tc.rec, "team-a", tc.conceal)
+			if got != tc.want || hidden != tc.wantHides {
+				t.Fatalf("describeOwner = %q, %v; want %q, %v", got, hidden, tc.want, tc.wantHides)
+			}
+		})
+	}
+}
