@@ -368,7 +368,7 @@ func (r *CredentialsReconciler) scopesInNamespace(ctx context.Context, o client.
 		seen[c.Spec.ScopeName] = true
 	}
 	var creds v1alpha1.DNSCredentialList
-	if err := r.Client.List(ctx, &creds, client.MatchingLabels{LabelNamespace: o.GetName()}); err != nil {
+	if err := r.Client.List(ctx, &creds, client.MatchingFields{CredentialNamespaceIndex: o.GetName()}); err != nil {
 		log.FromContext(ctx).Error(err, "listing DNSCredentials of a namespace")
 	}
 	for _, dc := range creds.Items {
@@ -441,7 +441,7 @@ func credentialEvents(c client.Reader) handler.EventHandler {
 // namespace but the one of scope except, from the cache.
 func credentialsInNamespace(ctx context.Context, c client.Reader, ns, except string) []reconcile.Request {
 	var creds v1alpha1.DNSCredentialList
-	if err := c.List(ctx, &creds, client.MatchingLabels{LabelNamespace: ns}); err != nil {
+	if err := c.List(ctx, &creds, client.MatchingFields{CredentialNamespaceIndex: ns}); err != nil {
 		log.FromContext(ctx).Error(err, "listing DNSCredentials of a namespace")
 		return nil
 	}

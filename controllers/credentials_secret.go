@@ -342,7 +342,7 @@ func (r *CredentialsReconciler) deleteTenantSecret(ctx context.Context, cred *v1
 func (r *CredentialsReconciler) secretNameHolder(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) (*v1alpha1.DNSCredential, error) {
 	name := CredentialsSecretName(scope)
 	var list v1alpha1.DNSCredentialList
-	if err := r.Client.List(ctx, &list, client.MatchingLabels{LabelNamespace: cred.Spec.Namespace}); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingFields{CredentialNamespaceIndex: cred.Spec.Namespace}); err != nil {
 		return nil, fmt.Errorf("listing the DNSCredentials of namespace %s: %w", cred.Spec.Namespace, err)
 	}
 	contenders := []*v1alpha1.DNSCredential{cred}

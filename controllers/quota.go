@@ -26,6 +26,21 @@ import (
 // server reads per waiter: 9,500 waiters at 5 minutes are ~32 reconciles/s.
 const DefaultQuotaRetryInterval = 5 * time.Minute
 
+// CredentialNamespaceIndex indexes DNSCredentials by spec.namespace: the
+// namespace's credentials are looked up on every credentials reconcile (the
+// Secret-name holder) and on Secret and namespace events, and a label
+// selector on the cache scans every DNSCredential of the cluster, which at
+// 10,000 namespaces made convergence quadratic.
+const CredentialNamespaceIndex = "spec.namespace"
+
+// IndexCredentialNamespace is the index function of CredentialNamespaceIndex.
+func IndexCredentialNamespace(o client.Object) []string {
+	if c, ok := o.(*v1alpha1.DNSCredential); ok && c.Spec.Namespace != "" {
+		return []string{c.Spec.Namespace}
+	}
+	return nil
+}
+
 // HeldTokensIndex indexes the DNSCredentials that stand for at least one
 // provider token (current, previous or a mint in flight), so counting the
 // tokens held before a mint reads at most the quota's worth of objects,

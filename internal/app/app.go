@@ -551,6 +551,9 @@ func addIndexes(mgr manager.Manager) error {
 	if err := idx.IndexField(ctx, &v1alpha1.DNSRecordClaim{}, policy.ScopeIndex, policy.IndexScopeName); err != nil {
 		return fmt.Errorf("indexing claims by scope: %w", err)
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.DNSCredential{}, controllers.CredentialNamespaceIndex, controllers.IndexCredentialNamespace); err != nil {
+		return fmt.Errorf("indexing DNSCredentials by namespace: %w", err)
+	}
 	if err := idx.IndexField(ctx, &v1alpha1.DNSCredential{}, controllers.HeldTokensIndex, controllers.IndexHeldTokens); err != nil {
 		return fmt.Errorf("indexing DNSCredentials holding provider tokens: %w", err)
 	}
