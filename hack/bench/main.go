@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -159,7 +160,17 @@ func main() {
 	// Room for every namespace's token twice over (rotation overlap), both runs, and the master.
 	b.tokenQuota = 2*(o.namespaces+o.limitedNamespaces) + 100
 	var doc string
-	write := func(path string) error { return os.WriteFile(path, []byte(doc), 0o644) }
+	// The default run rewrites the page but keeps the scale section, which
+	// only make bench-scale (a long run of its own) refreshes.
+	write := func(path string) error {
+		out := doc
+		if old, err := os.ReadFile(path); err == nil {
+			if i, j := strings.Index(string(old), scaleMarkBegin), strings.Index(string(old), scaleMarkEnd); i >= 0 && j > i {
+				out = strings.TrimRight(out, "\n") + "\n\n" + string(old[i:j+len(scaleMarkEnd)]) + "\n"
+			}
+		}
+		return os.WriteFile(path, []byte(out), 0o644)
+	}
 	switch {
 	case o.mode == "scale":
 		sizes, perr := parseSizes(o.scaleSizes)
