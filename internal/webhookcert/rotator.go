@@ -77,7 +77,10 @@ func Add(mgr manager.Manager, c Config) error {
 	if err := rotator.AddRotator(mgr, r); err != nil {
 		return fmt.Errorf("adding the webhook certificate rotator: %w", err)
 	}
-	w := &fileWriter{Reader: mgr.GetClient(), Secret: c.Secret, Dir: c.CertDir}
+	// The writer reads the Secret from the API server: its watch is metadata
+	// only (below), and a cached typed read could lag the event that woke it
+	// and write the certificate before the one the event announced.
+	w := &fileWriter{Reader: mgr.GetAPIReader(), Secret: c.Secret, Dir: c.CertDir}
 	isSecret := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetNamespace() == c.Secret.Namespace && o.GetName() == c.Secret.Name
 	})
@@ -85,8 +88,7 @@ func Add(mgr manager.Manager, c Config) error {
 		Named("webhook-cert-files").
 		// Metadata only: the watch shares the manager's Secret cache, whose
 		// cluster-wide part is tenants' labelled Secrets; a typed watch would
-		// list their data. The writer Gets the one Secret it needs, which
-		// reads only the operator namespace's informer.
+		// list their data.
 		For(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(isSecret)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
 		Complete(w)
