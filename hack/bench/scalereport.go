@@ -29,9 +29,15 @@ func (b *bench) renderScale(rs []scaleResult) string {
 		w("---|")
 	}
 	w("---|\n")
+	// A size that did not converge reports its creation and its progress;
+	// the phases after convergence did not run, and say so.
 	row := func(name, target string, f func(r scaleResult) string) {
 		w("| %s |", name)
 		for _, r := range rs {
+			if r.incomplete != "" && r.converge == 0 && !strings.HasPrefix(name, "creating") && !strings.HasPrefix(name, "manager start") {
+				w(" — |")
+				continue
+			}
 			w(" %s |", f(r))
 		}
 		w(" %s |\n", target)
@@ -90,7 +96,7 @@ func (b *bench) renderScale(rs []scaleResult) string {
 				r.n, d.count, mib(uint64(d.bytes)), dur(d.create), mib(d.rssBefore), mib(d.rssAfter), float64(grew)/(1<<20), verdict(grew <= 50<<20), mib(d.heapBefore), mib(d.heapAfter))
 		}
 	}
-	if len(rs) >= 2 {
+	if len(rs) >= 2 && rs[len(rs)-1].converge > 0 {
 		lo, hi := rs[0], rs[len(rs)-1]
 		w("\n**Per-namespace cost, %d against %d namespaces** (target: within 1.2×):\n\n| cost per namespace | %d | %d | ratio | met |\n|---|---|---|---|---|\n", hi.n, lo.n, lo.n, hi.n)
 		ratio := func(name string, a, b float64, unit string) {
