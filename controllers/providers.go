@@ -39,7 +39,12 @@ func (e *credentialError) Error() string { return e.msg }
 // credential so the client-side rate limiter and permission-group cache are
 // shared by every reconcile.
 type SecretProviders struct {
-	Reader    client.Reader
+	Reader client.Reader
+	// Live, when set, is asked when Reader (the cache) has no such Secret or
+	// no such key: the watches that wake a scope for its Secret are metadata
+	// only, and the typed cache Reader reads may not have caught up with
+	// the event yet.
+	Live      client.Reader
 	Namespace string
 	// Configure adjusts the Cloudflare options (tests lower retries, the demo
 	// points at the simulator).
@@ -93,7 +98,12 @@ func (s *SecretProviders) For(ctx context.Context, scope *v1alpha1.DNSScope) (pr
 		return nil, &credentialError{reason: v1alpha1.ReasonCredentialInvalid, msg: "spec.provider: no supported provider is set"}
 	}
 	var secret corev1.Secret
-	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: ref.Name}, &secret); err != nil {
+	secretKey := client.ObjectKey{Namespace: s.Namespace, Name: ref.Name}
+	err := s.Reader.Get(ctx, secretKey, &secret)
+	if s.Live != nil && (apierrors.IsNotFound(err) || err == nil && len(secret.Data[ref.Key]) == 0) {
+		err = s.Live.Get(ctx, secretKey, &secret)
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &credentialError{reason: v1alpha1.ReasonSecretNotFound,
 				msg: fmt.Sprintf("%s: Secret %s/%s not found (master credentials are read from the operator's namespace only)", field, s.Namespace, ref.Name)}

@@ -403,7 +403,7 @@ func cmpOr[T int | float64](v, d T) T {
 }
 
 func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
-	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Namespace: o.Namespace, Configure: configureProvider(o)}
+	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Namespace: o.Namespace, Configure: configureProvider(o)}
 	// One view of which zones are this installation's, for every writer
 	// and collector of records under the cluster name. Its clock is the
 	// wall clock: it paces provider calls, not rotation.
