@@ -43,18 +43,20 @@ type simProvider struct {
 }
 
 func newSimProvider(zone string, tokenQuota int) (*simProvider, error) {
-	s, err := sim.New(sim.Config{
-		AccountID: accountID, AccountName: "bench", Zones: []string{zone},
-		MasterToken: masterToken, TokenQuota: tokenQuota,
-		// The simulator runs on the wall clock: its sliding rate-limit
-		// window must see real seconds even when the operator's clock jumps.
-	})
+	return newSimZones([]string{zone}, tokenQuota)
+}
+
+// newSimZones is one simulator serving zones behind its meter. It runs on
+// the wall clock: its sliding rate-limit window must see real seconds even
+// when the operator's clock jumps.
+func newSimZones(zones []string, tokenQuota int) (*simProvider, error) {
+	s, err := sim.New(sim.Config{AccountID: accountID, AccountName: "bench", Zones: zones, MasterToken: masterToken, TokenQuota: tokenQuota})
 	if err != nil {
 		return nil, err
 	}
 	m := newMeter(s, masterToken)
 	h := httptest.NewServer(m)
-	return &simProvider{sim: s, http: h, meter: m, url: h.URL + "/client/v4/", zone: zone}, nil
+	return &simProvider{sim: s, http: h, meter: m, url: h.URL + "/client/v4/", zone: zones[0]}, nil
 }
 
 // runningManager is one manager started with app.New, as cmd/manager does.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,7 +27,6 @@ import (
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/app"
-	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/frontcreds"
 	"github.com/scopedns/scopedns/internal/policy"
 	"github.com/scopedns/scopedns/internal/webhook"
@@ -461,17 +459,6 @@ func mustScrape(pm *procManager) scrape {
 	return s
 }
 
-// newSimZones is newSimProvider with several zones.
-func newSimZones(zones []string, quota int) (*simProvider, error) {
-	s, err := sim.New(sim.Config{AccountID: accountID, AccountName: "bench", Zones: zones, MasterToken: masterToken, TokenQuota: quota})
-	if err != nil {
-		return nil, err
-	}
-	m := newMeter(s, masterToken)
-	h := httptest.NewServer(m)
-	return &simProvider{sim: s, http: h, meter: m, url: h.URL + "/client/v4/", zone: zones[0]}, nil
-}
-
 // removeWebhooks takes the admission webhooks out (the manager that serves
 // them is not running yet) and returns what puts them back.
 func (b *bench) removeWebhooks(ctx context.Context) (func(context.Context) error, error) {
@@ -525,7 +512,6 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 	}
 	total := int(float64(b.opts.webhookRate) * b.opts.webhookDuration.Seconds())
 	interval := time.Second / time.Duration(b.opts.webhookRate)
-	lats := make([]time.Duration, total)
 	hist := func() (under1ms, under10ms, n float64) {
 		s := mustScrape(pm)
 		path := `webhook="` + claimWebhookPath + `"`
@@ -534,34 +520,7 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 			s.sum("controller_runtime_webhook_latency_seconds_count", path)
 	}
 	a1, a10, an := hist()
-	var mu sync.Mutex
-	sem := make(chan struct{}, 512)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range total {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			t0 := time.Now()
-			err := b.k8s.Create(ctx, dry(i), client.DryRunAll)
-			lats[i] = time.Since(t0)
-			if err != nil {
-				mu.Lock()
-				res.errors++
-				if res.firstError == "" {
-					res.firstError = err.Error()
-				}
-				mu.Unlock()
-			}
-		}(i)
-	}
-	wg.Wait()
-	res.sent = total
-	res.achievedRate = float64(total) / time.Since(start).Seconds()
+	lats := b.dryRuns(ctx, &res, total, interval, dry)
 	res.p50, res.p99, res.max = percentiles(lats)
 	b1, b10, bn := hist()
 	if res.metricN = int(bn - an); res.metricN > 0 {
