@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -109,6 +111,9 @@ type CredentialsReconciler struct {
 	HTTPGatewayURL    string
 
 	quota quotaState
+	// echoes are this controller's own writes of DNSCredentials and tenant
+	// Secrets, whose watch events wake nothing.
+	echoes echoes
 }
 
 // Reconcile brings one namespace's credentials under one scope up to date.
@@ -142,6 +147,7 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 	if cred != nil {
 		ctx = withSavedStatus(ctx, cred)
 	}
+	created := false
 	if cred == nil {
 		legacy, err := r.legacySecret(ctx, ns, scope)
 		if err != nil || legacy == nil && len(zoneIDs) == 0 {
@@ -151,11 +157,12 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 			// Migrating reads tokens at the provider; wait for the scope.
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
 		}
-		if cred, err = r.createCredential(ctx, scopeName, ns); err != nil {
+		if cred, created, err = r.createCredential(ctx, scopeName, ns); err != nil {
 			return ctrl.Result{}, err
 		}
 		ctx = withSavedStatus(ctx, cred)
 		if legacy != nil {
+			created = false // migrate reads and fills the vault
 			if err := r.migrate(ctx, scope, cred, legacy); err != nil {
 				return ctrl.Result{}, r.finish(ctx, cred, err)
 			}
@@ -170,7 +177,7 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, r.finish(ctx, cred, r.retire(ctx, scope, cred))
 	}
-	res, err := r.ensure(ctx, scope, cred, zoneIDs)
+	res, err := r.ensure(ctx, scope, cred, zoneIDs, created)
 	if errors.Is(err, errQuota) {
 		// Everything but the token was delivered; the status says why the
 		// token is not, and Reconcile schedules the next look.
@@ -193,9 +200,20 @@ func (r *CredentialsReconciler) reconcile(ctx context.Context, req ctrl.Request)
 }
 
 // credential reads the DNSCredential of a namespace under a scope, or nil.
+// One the cache does not hold is taken as absent without asking the API
+// server (every new namespace would otherwise cost a GET that answers 404):
+// if the cache only lags, the create that follows fails as a conflict and is
+// retried, and the DNSCredential's own watch event reconciles again. One the
+// cache holds is read from the API server, for the reason APIReader says.
 func (r *CredentialsReconciler) credential(ctx context.Context, scopeName, ns string) (*v1alpha1.DNSCredential, error) {
+	key := client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}
 	var c v1alpha1.DNSCredential
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scopeName, ns)}, &c)
+	if err := r.Client.Get(ctx, key, &c); apierrors.IsNotFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	err := r.APIReader.Get(ctx, key, &c)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -206,8 +224,9 @@ func (r *CredentialsReconciler) credential(ctx context.Context, scopeName, ns st
 }
 
 // createCredential creates the empty DNSCredential: its existence is what
-// the sweep and the quota see, before any token is minted.
-func (r *CredentialsReconciler) createCredential(ctx context.Context, scopeName, ns string) (*v1alpha1.DNSCredential, error) {
+// the sweep and the quota see, before any token is minted. created says
+// this call made it, so nothing of it can exist yet (its vault).
+func (r *CredentialsReconciler) createCredential(ctx context.Context, scopeName, ns string) (cred *v1alpha1.DNSCredential, created bool, err error) {
 	c := &v1alpha1.DNSCredential{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   v1alpha1.DNSCredentialName(scopeName, ns),
@@ -215,10 +234,20 @@ func (r *CredentialsReconciler) createCredential(ctx context.Context, scopeName,
 		},
 		Spec: v1alpha1.DNSCredentialSpec{ScopeName: scopeName, Namespace: ns},
 	}
-	if err := r.Client.Create(ctx, c); err != nil {
-		return nil, fmt.Errorf("creating DNSCredential %s: %w", c.Name, err)
+	r.echoes.writing(echoCredential, c)
+	err = r.Client.Create(ctx, c)
+	r.echoes.wrote(echoCredential, c, err)
+	if apierrors.IsAlreadyExists(err) {
+		// The cache lagged (credential): go on with the one that exists.
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
+			return nil, false, fmt.Errorf("reading DNSCredential %s: %w", c.Name, err)
+		}
+		return c, false, nil
 	}
-	return c, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("creating DNSCredential %s: %w", c.Name, err)
+	}
+	return c, true, nil
 }
 
 // desired returns the scope and the zone IDs the namespace's accepted claims
@@ -279,13 +308,23 @@ func (r *CredentialsReconciler) desired(ctx context.Context, ns, scopeName strin
 // legacySecret finds a credentials Secret of an earlier release, which
 // kept the operator's state in its annotations: one with the old finalizer,
 // by name when the scope exists. What it says is checked by migrate, never
-// trusted.
+// trusted. Such a Secret carries the operator's label, so the metadata cache
+// (which holds every labelled Secret's name) answers for one that is not
+// there, and only one that is there is read in full.
 func (r *CredentialsReconciler) legacySecret(ctx context.Context, ns string, scope *v1alpha1.DNSScope) (*corev1.Secret, error) {
 	if scope == nil {
 		return nil, nil
 	}
+	key := client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(scope)}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Client.Get(ctx, key, m); apierrors.IsNotFound(err) || err == nil && !isOurs(m) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	var s corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: CredentialsSecretName(scope)}, &s)
+	err := r.APIReader.Get(ctx, key, &s)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -320,8 +359,8 @@ func (r *CredentialsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Metadata only: a tenant can put the operator's labels on any
 		// number of megabyte Secrets, and their data must never reach the
 		// cache. Reconciles read the Secrets they write from the API server.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretRequests), builder.OnlyMetadata).
-		Watches(&v1alpha1.DNSCredential{}, credentialEvents(r.Client)).
+		Watches(&corev1.Secret{}, r.secretEvents(), builder.OnlyMetadata).
+		Watches(&v1alpha1.DNSCredential{}, credentialEvents(r.Client, &r.echoes)).
 		// A DNSCredential that gives up tokens makes room for the quota's
 		// waiters.
 		Watches(&v1alpha1.DNSCredential{}, r.quotaEvents()).
@@ -402,6 +441,42 @@ func (r *CredentialsReconciler) secretRequests(ctx context.Context, o client.Obj
 	return append(credentialsInNamespace(ctx, r.Client, o.GetNamespace(), l[LabelScope]), own)
 }
 
+// secretEvents routes Secret events by secretRequests, but not this
+// controller's own writes coming back (echoes): for the vault Secrets, whose
+// only writer it is, every create and update; for a tenant Secret, the
+// version it wrote. A reconcile for each (two or three per new namespace)
+// would read everything again to find nothing to do. Deletes always route.
+func (r *CredentialsReconciler) secretEvents() handler.EventHandler {
+	route := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range r.secretRequests(ctx, o) {
+			q.Add(req)
+		}
+	}
+	// A vault or a tenant Secret as this controller wrote it wakes nothing.
+	routeUnlessOwn := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if o.GetNamespace() == r.Namespace && o.GetLabels()[LabelVault] != "" ||
+			r.echoes.filter(echoSecret, o, func() { route(ctx, o, q) }) {
+			return
+		}
+		route(ctx, o, q)
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			routeUnlessOwn(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			routeUnlessOwn(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.echoes.forget(echoSecret, e.Object)
+			route(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			route(ctx, e.Object, q)
+		},
+	}
+}
+
 // credentialRequest routes a DNSCredential to its (namespace, scope) request.
 func credentialRequest(_ context.Context, o client.Object) []reconcile.Request {
 	c := o.(*v1alpha1.DNSCredential)
@@ -410,31 +485,52 @@ func credentialRequest(_ context.Context, o client.Object) []reconcile.Request {
 
 // credentialEvents routes a DNSCredential to its own request and, when it
 // appears or goes, to the other credentials of its namespace: the one
-// waiting for its Secret name takes over within one reconcile. Status
-// writes wake only the credential itself.
-func credentialEvents(c client.Reader) handler.EventHandler {
+// waiting for its Secret name takes over within one reconcile. An update
+// wakes only the credential itself, and only when more than its status
+// changed (its deletion, finalizers, labels or spec): this controller is
+// the status's only writer, so a status update is its own write coming
+// back, and each new namespace writes its status twice.
+func credentialEvents(c client.Reader, echo *echoes) handler.EventHandler {
 	own := func(o client.Object) reconcile.Request { return credentialRequest(context.Background(), o)[0] }
-	withSiblings := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	siblings := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		dc := o.(*v1alpha1.DNSCredential)
-		q.Add(own(o))
 		for _, req := range credentialsInNamespace(ctx, c, dc.Spec.Namespace, dc.Spec.ScopeName) {
 			q.Add(req)
 		}
 	}
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			withSiblings(ctx, e.Object, q)
+			// The siblings always learn of a new DNSCredential; its own
+			// request not when the create came from its own reconcile.
+			siblings(ctx, e.Object, q)
+			if !echo.filter(echoCredential, e.Object, func() { q.Add(own(e.Object)) }) {
+				q.Add(own(e.Object))
+			}
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			q.Add(own(e.ObjectNew))
+			if moreThanStatus(e.ObjectOld, e.ObjectNew) {
+				q.Add(own(e.ObjectNew))
+			}
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			withSiblings(ctx, e.Object, q)
+			echo.forget(echoCredential, e.Object)
+			q.Add(own(e.Object))
+			siblings(ctx, e.Object, q)
 		},
 		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			q.Add(own(e.Object))
 		},
 	}
+}
+
+// moreThanStatus reports whether an update changed an object beyond its
+// status and resourceVersion: its spec (generation), deletion, finalizers or
+// labels.
+func moreThanStatus(old, cur client.Object) bool {
+	return old.GetGeneration() != cur.GetGeneration() ||
+		!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
+		!slices.Equal(old.GetFinalizers(), cur.GetFinalizers()) ||
+		!maps.Equal(old.GetLabels(), cur.GetLabels())
 }
 
 // credentialsInNamespace is a request for every DNSCredential of the

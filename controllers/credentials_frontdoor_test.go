@@ -42,7 +42,11 @@ func deliverFrontDoor(t *testing.T, scope *v1alpha1.DNSScope, served bool, url s
 		t.Fatal(err)
 	}
 	for range 2 { // the second delivery puts back and re-checks what the first wrote
-		if err := r.deliver(ctx, scope, &cred, &vault); err != nil {
+		tenant, err := r.readTenantSecret(ctx, "team-a", CredentialsSecretName(scope))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.deliver(ctx, scope, &cred, &vault, tenant); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,10 +48,19 @@ func tokenKey(id string) string {
 	return "token." + string(b)
 }
 
-// vault reads the DNSCredential's vault Secret, or returns a new, unsaved one.
-func (r *CredentialsReconciler) vault(ctx context.Context, cred *v1alpha1.DNSCredential) (*corev1.Secret, error) {
+// vault reads the DNSCredential's vault Secret, or returns a new, unsaved
+// one. A DNSCredential created in this reconcile (created) has none to read:
+// the new one is returned without asking, and should one exist after all (a
+// vault a deleted DNSCredential of the same name left), its create fails
+// and the retry reads it.
+func (r *CredentialsReconciler) vault(ctx context.Context, cred *v1alpha1.DNSCredential, created bool) (*corev1.Secret, error) {
 	var v corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}, &v)
+	var err error
+	if created {
+		err = apierrors.NewNotFound(corev1.Resource("secrets"), vaultName(cred))
+	} else {
+		err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}, &v)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		v = corev1.Secret{
@@ -145,12 +154,12 @@ func ownsTenantSecret(st *v1alpha1.DNSCredentialStatus, s *corev1.Secret) bool {
 }
 
 // checkTenantSecret refuses, with a Warning event, a Secret of the
-// credentials' name that the operator did not create.
-func (r *CredentialsReconciler) checkTenantSecret(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential) error {
+// credentials' name that the operator did not create; s is that Secret as
+// read, or nil when there is none.
+func (r *CredentialsReconciler) checkTenantSecret(scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, s *corev1.Secret) error {
 	ns, name := cred.Spec.Namespace, CredentialsSecretName(scope)
-	s, err := r.readTenantSecret(ctx, ns, name)
-	if err != nil || s == nil || ownsTenantSecret(&cred.Status, s) {
-		return err
+	if s == nil || ownsTenantSecret(&cred.Status, s) {
+		return nil
 	}
 	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotOwned, "WriteCredentials",
 		"Secret %s/%s exists and was not created by scopedns; it is left alone and no credentials are written for DNSScope %s", ns, name, scope.Name)
@@ -240,8 +249,9 @@ func equalData(a, b map[string][]byte) bool {
 
 // deliver writes the tenant Secret: creates it when missing (recording its
 // UID), puts it back when someone changed it, and never touches a Secret
-// of that name it did not create.
-func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret) error {
+// of that name it did not create. s is the Secret of that name as ensure
+// read it, or nil; every write is conditional on that read.
+func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, s *corev1.Secret) error {
 	st := &cred.Status
 	name := CredentialsSecretName(scope)
 	if st.SecretName != "" && st.SecretName != name {
@@ -259,15 +269,11 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 		return err
 	}
 	want := r.render(scope, cred, v, frontDoor)
-	s, err := r.readTenantSecret(ctx, cred.Spec.Namespace, name)
-	if err != nil {
-		return err
-	}
 	if s == nil {
 		return r.createTenantSecret(ctx, cred, want)
 	}
 	if !ownsTenantSecret(st, s) {
-		return r.checkTenantSecret(ctx, scope, cred)
+		return r.checkTenantSecret(scope, cred, s)
 	}
 	if st.SecretUID == "" {
 		st.SecretUID, st.SecretCreation = s.UID, "" // our own, created before a crash
@@ -278,7 +284,10 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 	if !s.DeletionTimestamp.IsZero() || !putBack(s, want) {
 		return nil
 	}
-	if err := r.Client.Update(ctx, s); err != nil {
+	r.echoes.writing(echoSecret, s)
+	err = r.Client.Update(ctx, s)
+	r.echoes.wrote(echoSecret, s, err)
+	if err != nil {
 		return fmt.Errorf("writing Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	log.FromContext(ctx).V(1).Info("credentials Secret written", "secret", client.ObjectKeyFromObject(s))
@@ -300,7 +309,10 @@ func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1
 		return err
 	}
 	want.Annotations[AnnCreation] = st.SecretCreation
-	if err := r.Client.Create(ctx, want); err != nil {
+	r.echoes.writing(echoSecret, want)
+	err := r.Client.Create(ctx, want)
+	r.echoes.wrote(echoSecret, want, err)
+	if err != nil {
 		return fmt.Errorf("creating Secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	// finish records the UID; until then the nonce says the Secret is ours.

@@ -161,7 +161,7 @@ func TestVaultStaysWritableAfterASave(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DNSCredentialName("prod", "team-a")},
 		Spec:       v1alpha1.DNSCredentialSpec{ScopeName: "prod", Namespace: "team-a"},
 	}
-	v, err := r.vault(context.Background(), cred)
+	v, err := r.vault(context.Background(), cred, false)
 	if err != nil {
 		t.Fatal(err)
 	}

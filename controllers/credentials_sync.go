@@ -38,8 +38,9 @@ var (
 
 // ensure makes the DNSCredential hold a working token for exactly zoneIDs,
 // rotates it when due, revokes the previous one after the overlap, and
-// delivers the values in the tenant Secret.
-func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, zoneIDs []string) (ctrl.Result, error) {
+// delivers the values in the tenant Secret. created says this reconcile
+// created the DNSCredential, so it has no vault yet.
+func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, zoneIDs []string, created bool) (ctrl.Result, error) {
 	if err := requireReady(scope); err != nil {
 		log.FromContext(ctx).V(1).Info("waiting for the scope to be Ready")
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil //nolint:nilerr // the scope watch requeues sooner
@@ -52,14 +53,21 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	} else if holder != nil {
 		return ctrl.Result{}, r.yieldSecretName(ctx, scope, cred, holder)
 	}
-	if err := r.checkTenantSecret(ctx, scope, cred); err != nil {
+	// The tenant Secret is read once: what deliver later writes is
+	// conditional on what was read here (its resourceVersion, or a create
+	// that fails when one appeared since), so nothing between can be lost.
+	tenant, err := r.readTenantSecret(ctx, cred.Spec.Namespace, CredentialsSecretName(scope))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.checkTenantSecret(scope, cred, tenant); err != nil {
 		return ctrl.Result{}, err
 	}
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	v, err := r.vault(ctx, cred)
+	v, err := r.vault(ctx, cred, created)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -115,7 +123,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err := r.pruneVault(ctx, cred, v); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.deliver(ctx, scope, cred, v); err != nil {
+	if err := r.deliver(ctx, scope, cred, v, tenant); err != nil {
 		return ctrl.Result{}, err
 	}
 	if st.Token != nil && st.Token.ExpiresAt != nil {

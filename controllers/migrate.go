@@ -27,7 +27,7 @@ func (r *CredentialsReconciler) migrate(ctx context.Context, scope *v1alpha1.DNS
 	if err != nil {
 		return err
 	}
-	v, err := r.vault(ctx, cred)
+	v, err := r.vault(ctx, cred, false)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (r *CredentialsReconciler) migrate(ctx context.Context, scope *v1alpha1.DNS
 	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "Migrated", "Migrate",
 		"adopted %d provider tokens, and %s, for Secret %s/%s of an earlier release", adopted, map[bool]string{true: "a new TSIG key in place of its old one", false: "no TSIG key"}[tsig], legacy.Namespace, legacy.Name)
 	if st.SecretUID == "" {
-		return r.checkTenantSecret(ctx, scope, cred)
+		return r.checkTenantSecret(scope, cred, legacy)
 	}
 	return nil
 }

@@ -31,24 +31,24 @@ func scopeChangeMatters(o, n *v1alpha1.DNSScope) bool {
 }
 
 // claimZoneUpdates passes the claim updates the credentials and gateway-key
-// controllers act on: a changed spec, deletion, a change of the zones and
-// records the claim holds, or of its labels and annotations (touching a
-// claim is how a user asks for its credentials to be looked at now). Status
-// patches that only touch conditions (most of them) are dropped.
+// controllers act on: a changed spec, deletion, or a change of its labels
+// and annotations (touching a claim is how a user asks for its credentials
+// to be looked at now). Both decide from the verdict over the claims' specs
+// and read no claim's status, so status patches are dropped: each new claim
+// writes its status once, and passing that woke both controllers once more
+// for every new namespace.
 var claimZoneUpdates = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, ok1 := e.ObjectOld.(*v1alpha1.DNSRecordClaim)
 	n, ok2 := e.ObjectNew.(*v1alpha1.DNSRecordClaim)
 	return !ok1 || !ok2 || claimChangeMatters(o, n)
 }}
 
-// claimChangeMatters reports whether a claim changed in what it holds.
+// claimChangeMatters reports whether a claim changed in what it asks for.
 func claimChangeMatters(o, n *v1alpha1.DNSRecordClaim) bool {
 	return o.Generation != n.Generation ||
 		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 		!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
-		!equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
-		!equality.Semantic.DeepEqual(o.Status.Zones, n.Status.Zones) ||
-		!equality.Semantic.DeepEqual(o.Status.Records, n.Status.Records)
+		!equality.Semantic.DeepEqual(o.Annotations, n.Annotations)
 }
 
 // finalizersOrDeletionChanged passes updates that add or remove finalizers or

@@ -144,12 +144,18 @@ func (b *bench) stopManager() error {
 }
 
 func (b *bench) startControlPlane() error {
+	whPort, err := freePort()
+	if err != nil {
+		return err
+	}
 	b.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(b.opts.root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: b.opts.assets,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join(b.opts.root, "config", "webhook")},
+			Paths:            []string{filepath.Join(b.opts.root, "config", "webhook")},
+			LocalServingHost: "127.0.0.1",
+			LocalServingPort: whPort,
 		},
 	}
 	cfg, err := b.env.Start()

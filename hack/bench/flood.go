@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -226,21 +225,6 @@ func sendUpdate(k floodKey, i int) (int, error) {
 
 // floodAddr is the gateway's address in this process.
 var floodAddr string
-
-func freeUDPAddr() (string, error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer pc.Close()
-	// The same port must be free for TCP too; try it.
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return pc.LocalAddr().String(), nil
-}
 
 const floodMarkBegin, floodMarkEnd = "<!-- bench phase flood -->", "<!-- /bench phase flood -->"
 

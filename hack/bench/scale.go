@@ -68,7 +68,7 @@ type scaleResult struct {
 	incomplete   string
 	restartedRSS uint64
 	reconciles   map[string]string
-	byResource   map[string]int // API server writes during convergence, by verb and resource
+	byResource   map[string]int // API server writes and GETs during convergence, by verb and resource
 	decoy        decoyResult
 }
 
@@ -237,7 +237,7 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, 
 		return res, err
 	}
 	po := procOptions{bin: bin, kubeconfig: kc, logPath: b.opts.logFile, drift: b.opts.scaleDrift, gateway: gw, httpGateway: httpGW}
-	mk := p.meter.mark()
+	mk, cops0 := p.meter.mark(), p.sim.Requests()
 	aw0, err := b.apiServerWrites(ctx)
 	if err != nil {
 		return res, err
@@ -274,9 +274,10 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, 
 	res.converge = max(res.claimsAt, res.credsAt)
 	time.Sleep(3 * time.Second) // in-flight follow-ups land before counting
 	res.requests, res.tooMany, res.maxIn5m = p.meter.since(mk, 5*time.Minute)
+	logf("  provider requests during convergence: %s", opsString(opsDiff(cops0, p.sim.Requests())))
 	if aw1, err := b.apiServerWrites(ctx); err == nil {
 		res.byResource = opsDiff(aw0, aw1)
-		logf("  API server writes during convergence: %s", mapString(res.byResource))
+		logf("  API server writes and GETs during convergence: %s", mapString(res.byResource))
 	}
 	values := make(map[string]int)
 	for i := range n {

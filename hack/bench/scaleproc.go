@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,15 +61,6 @@ type procOptions struct {
 	bin, kubeconfig, logPath string
 	drift                    time.Duration
 	gateway, httpGateway     string
-}
-
-func freeTCPAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func (b *bench) startProcManager(ctx context.Context, o procOptions) (*procManager, error) {
@@ -282,8 +272,9 @@ func (pm *procManager) profile(ctx context.Context, kind, query, out string) (st
 	return string(top), nil
 }
 
-// apiServerWrites reads the API server's own request counters: writes by
-// verb, resource and subresource, whoever made them.
+// apiServerWrites reads the API server's own request counters: writes and
+// single-object reads (GET) by verb, resource and subresource, whoever made
+// them.
 func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
 	cs, err := kubernetes.NewForConfig(b.cfg)
 	if err != nil {
@@ -306,7 +297,7 @@ func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
 		l := line[:sp]
 		verb, res, sub := label(l, "verb"), label(l, "resource"), label(l, "subresource")
 		switch verb {
-		case "POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE":
+		case "GET", "POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE":
 		default:
 			continue
 		}
