@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -234,9 +232,7 @@ func (r *CredentialsReconciler) createCredential(ctx context.Context, scopeName,
 		},
 		Spec: v1alpha1.DNSCredentialSpec{ScopeName: scopeName, Namespace: ns},
 	}
-	r.echoes.writing(echoCredential, c)
-	err = r.Client.Create(ctx, c)
-	r.echoes.wrote(echoCredential, c, err)
+	err = r.echoes.write(echoCredential, c, func() error { return r.Client.Create(ctx, c) })
 	if apierrors.IsAlreadyExists(err) {
 		// The cache lagged (credential): go on with the one that exists.
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
@@ -521,16 +517,6 @@ func credentialEvents(c client.Reader, echo *echoes) handler.EventHandler {
 			q.Add(own(e.Object))
 		},
 	}
-}
-
-// moreThanStatus reports whether an update changed an object beyond its
-// status and resourceVersion: its spec (generation), deletion, finalizers or
-// labels.
-func moreThanStatus(old, cur client.Object) bool {
-	return old.GetGeneration() != cur.GetGeneration() ||
-		!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
-		!slices.Equal(old.GetFinalizers(), cur.GetFinalizers()) ||
-		!maps.Equal(old.GetLabels(), cur.GetLabels())
 }
 
 // credentialsInNamespace is a request for every DNSCredential of the

@@ -54,31 +54,44 @@ func tokenKey(id string) string {
 // vault a deleted DNSCredential of the same name left), its create fails
 // and the retry reads it.
 func (r *CredentialsReconciler) vault(ctx context.Context, cred *v1alpha1.DNSCredential, created bool) (*corev1.Secret, error) {
-	var v corev1.Secret
-	var err error
-	if created {
-		err = apierrors.NewNotFound(corev1.Resource("secrets"), vaultName(cred))
-	} else {
-		err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}, &v)
-	}
-	switch {
-	case apierrors.IsNotFound(err):
-		v = corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: r.Namespace, Name: vaultName(cred),
-				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelVault: "credential",
-					LabelScope: cred.Spec.ScopeName, LabelNamespace: cred.Spec.Namespace},
-			},
-			Type: corev1.SecretTypeOpaque,
+	v := r.newVault(cred)
+	if !created {
+		var err error
+		if v, err = r.readVault(ctx, cred); err != nil {
+			return nil, err
 		}
-	case err != nil:
-		return nil, err
 	}
 	if v.Data == nil {
 		v.Data = map[string][]byte{}
 	}
 	if v.Annotations == nil {
 		v.Annotations = map[string]string{}
+	}
+	return v, nil
+}
+
+// newVault is the DNSCredential's vault Secret before its first save.
+func (r *CredentialsReconciler) newVault(cred *v1alpha1.DNSCredential) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: r.Namespace, Name: vaultName(cred),
+			Labels: map[string]string{LabelManagedBy: ManagedBy, LabelVault: "credential",
+				LabelScope: cred.Spec.ScopeName, LabelNamespace: cred.Spec.Namespace},
+		},
+		Type: corev1.SecretTypeOpaque,
+	}
+}
+
+// readVault reads the vault Secret from the API server, or newVault when
+// there is none.
+func (r *CredentialsReconciler) readVault(ctx context.Context, cred *v1alpha1.DNSCredential) (*corev1.Secret, error) {
+	var v corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}, &v)
+	if apierrors.IsNotFound(err) {
+		return r.newVault(cred), nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &v, nil
 }
@@ -284,10 +297,7 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 	if !s.DeletionTimestamp.IsZero() || !putBack(s, want) {
 		return nil
 	}
-	r.echoes.writing(echoSecret, s)
-	err = r.Client.Update(ctx, s)
-	r.echoes.wrote(echoSecret, s, err)
-	if err != nil {
+	if err := r.echoes.write(echoSecret, s, func() error { return r.Client.Update(ctx, s) }); err != nil {
 		return fmt.Errorf("writing Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	log.FromContext(ctx).V(1).Info("credentials Secret written", "secret", client.ObjectKeyFromObject(s))
@@ -309,10 +319,7 @@ func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1
 		return err
 	}
 	want.Annotations[AnnCreation] = st.SecretCreation
-	r.echoes.writing(echoSecret, want)
-	err := r.Client.Create(ctx, want)
-	r.echoes.wrote(echoSecret, want, err)
-	if err != nil {
+	if err := r.echoes.write(echoSecret, want, func() error { return r.Client.Create(ctx, want) }); err != nil {
 		return fmt.Errorf("creating Secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	// finish records the UID; until then the nonce says the Secret is ours.

@@ -92,6 +92,14 @@ func (e *echoes) wrote(kind string, o client.Object, err error) {
 	}
 }
 
+// write runs one write of o (of kind), announced before and noted after.
+func (e *echoes) write(kind string, o client.Object, do func() error) error {
+	e.writing(kind, o)
+	err := do()
+	e.wrote(kind, o, err)
+	return err
+}
+
 // filter decides an event for o, as a watch brings it: true when it is this
 // controller's own last write (forgotten then: a version comes back once),
 // or when it is held until a write in flight is answered (route runs then,

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -57,9 +58,21 @@ var finalizersOrDeletionChanged = predicate.Funcs{UpdateFunc: func(e event.Updat
 	if e.ObjectOld == nil || e.ObjectNew == nil {
 		return true
 	}
-	return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
-		!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+	return finalizersOrDeletionDiffer(e.ObjectOld, e.ObjectNew)
 }}
+
+func finalizersOrDeletionDiffer(old, cur client.Object) bool {
+	return !equality.Semantic.DeepEqual(old.GetFinalizers(), cur.GetFinalizers()) ||
+		!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp())
+}
+
+// moreThanStatus reports whether an update changed an object beyond its
+// status and resourceVersion: its spec (generation), deletion, finalizers or
+// labels.
+func moreThanStatus(old, cur client.Object) bool {
+	return old.GetGeneration() != cur.GetGeneration() || finalizersOrDeletionDiffer(old, cur) ||
+		!equality.Semantic.DeepEqual(old.GetLabels(), cur.GetLabels())
+}
 
 // keysLetGo passes the claim events after which a claim may hold other keys:
 // a deletion starting or done, a changed spec (the map function sees the old
