@@ -7,17 +7,20 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/yaml"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/internal/app"
@@ -148,7 +151,12 @@ func (b *bench) startControlPlane() error {
 	if err != nil {
 		return err
 	}
+	floor, err := floorCRD(b.opts.root)
+	if err != nil {
+		return err
+	}
 	b.env = &envtest.Environment{
+		CRDs:                  []*apiextensionsv1.CustomResourceDefinition{floor},
 		CRDDirectoryPaths:     []string{filepath.Join(b.opts.root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: b.opts.assets,
@@ -170,6 +178,26 @@ func (b *bench) startControlPlane() error {
 		return err
 	}
 	return nil
+}
+
+// floorGroup serves a copy of the DNSRecordClaim CRD (same schema, same CEL
+// rules) that no webhook sees, so that the webhook's share of a claim's
+// admission can be told apart from what the API server spends on the custom
+// resource itself.
+const floorGroup = "floor.scopedns.io"
+
+func floorCRD(root string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "crd", "bases", "scopedns.io_dnsrecordclaims.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(raw, &crd); err != nil {
+		return nil, fmt.Errorf("the claim CRD: %w", err)
+	}
+	crd.Spec.Group = floorGroup
+	crd.Name = crd.Spec.Names.Plural + "." + floorGroup
+	return &crd, nil
 }
 
 func (b *bench) createOperatorNamespace(ctx context.Context) error {

@@ -94,6 +94,12 @@ type webhookResult struct {
 	// floorP50/99: the same dry-run creates of a ConfigMap, which no
 	// webhook sees: what the API server and the bench take without ours.
 	floorP50, floorP99 time.Duration
+	// crdFloorP50/99: the same creates of a copy of the claim CRD that no
+	// webhook sees.
+	crdFloorP50, crdFloorP99 time.Duration
+	// server, crdServer: the API server's own timing of the claim's and
+	// the copy's creates; call: of its calls to the claim webhook.
+	server, crdServer, call histShare
 }
 
 type results struct {

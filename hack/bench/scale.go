@@ -20,6 +20,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -460,6 +462,71 @@ func mustScrape(pm *procManager) scrape {
 	return s
 }
 
+func (b *bench) mustScrapeAPIServer(ctx context.Context) scrape {
+	s, err := b.apiServerScrape(ctx)
+	if err != nil {
+		logf("  scraping the API server's metrics: %v", err)
+	}
+	return s
+}
+
+// floorClaim is c as an object of the claim CRD's copy in floorGroup.
+func floorClaim(c *v1alpha1.DNSRecordClaim) client.Object {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(c)
+	if err != nil {
+		panic(err) // a typed claim always converts
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetAPIVersion(floorGroup + "/" + v1alpha1.GroupVersion.Version)
+	u.SetKind("DNSRecordClaim")
+	return u
+}
+
+// histShare is the share of a histogram's observations between two scrapes
+// that fell at or under each bound.
+type histShare struct {
+	n      int
+	bounds []string
+	under  []float64
+}
+
+func (h histShare) String() string {
+	if h.n == 0 {
+		return "none seen"
+	}
+	var parts []string
+	for i, b := range h.bounds {
+		parts = append(parts, fmt.Sprintf("%.2f%% ≤ %s s", 100*h.under[i], b))
+	}
+	return fmt.Sprintf("%d: %s", h.n, strings.Join(parts, ", "))
+}
+
+func shareBetween(s0, s1 scrape, name string, bounds []string, match ...string) histShare {
+	h := histShare{bounds: bounds, under: make([]float64, len(bounds))}
+	n := s1.sum(name+"_count", match...) - s0.sum(name+"_count", match...)
+	if h.n = int(n); n <= 0 {
+		return h
+	}
+	for i, b := range bounds {
+		m := append(append([]string(nil), match...), `le="`+b+`"`)
+		h.under[i] = (s1.sum(name+"_bucket", m...) - s0.sum(name+"_bucket", m...)) / n
+	}
+	return h
+}
+
+// serverSide is how long the API server took for the dry-run creates of a
+// resource, as its own request histogram saw them.
+func serverSide(s0, s1 scrape, resource, group string) histShare {
+	return shareBetween(s0, s1, "apiserver_request_duration_seconds", []string{"0.005", "0.025", "0.05"},
+		`verb="POST"`, `dry_run="All"`, `group="`+group+`"`, `resource="`+resource+`"`)
+}
+
+// webhookCalls is how long the API server waited for a validating webhook.
+func webhookCalls(s0, s1 scrape, name string) histShare {
+	return shareBetween(s0, s1, "apiserver_admission_webhook_admission_duration_seconds", []string{"0.005", "0.025"},
+		`name="`+name+`"`, `type="validating"`)
+}
+
 // removeWebhooks takes the admission webhooks out (the manager that serves
 // them is not running yet) and returns what puts them back.
 func (b *bench) removeWebhooks(ctx context.Context) (func(context.Context) error, error) {
@@ -521,10 +588,23 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 			s.sum("controller_runtime_webhook_latency_seconds_count", path)
 	}
 	a1, a10, an := hist()
+	s0 := b.mustScrapeAPIServer(ctx)
 	lats := b.dryRuns(ctx, &res, total, interval, func(i int) client.Object { return dry(i) })
 	res.p50, res.p99, res.max = percentiles(lats)
 	b1, b10, bn := hist()
-	// The floor: the same rate of dry-run creates that reach no webhook.
+	s1 := b.mustScrapeAPIServer(ctx)
+	res.server = serverSide(s0, s1, "dnsrecordclaims", "scopedns.io")
+	res.call = webhookCalls(s0, s1, "vdnsrecordclaim.scopedns.io")
+	logf("  API server: claim dry-run creates %s; calls to the claim webhook %s", res.server, res.call)
+	// The floors: the same rate of dry-run creates that reach no webhook,
+	// first of a copy of the claim CRD (same schema and CEL rules), then of
+	// a ConfigMap.
+	var crdFloor webhookResult
+	clats := b.dryRuns(ctx, &crdFloor, total, interval, func(i int) client.Object { return floorClaim(dry(i)) })
+	res.crdFloorP50, res.crdFloorP99, _ = percentiles(clats)
+	s2 := b.mustScrapeAPIServer(ctx)
+	res.crdServer = serverSide(s1, s2, "dnsrecordclaims", floorGroup)
+	logf("  dry-run creates of the claim CRD's copy (no webhook) at the same rate: p50 %s, p99 %s, %d errors (%s); API server %s", res.crdFloorP50, res.crdFloorP99, crdFloor.errors, crdFloor.firstError, res.crdServer)
 	var floor webhookResult
 	flats := b.dryRuns(ctx, &floor, total, interval, func(i int) client.Object {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: nsName(scalePrefix, i%n), Name: fmt.Sprintf("dry-%d", i)},

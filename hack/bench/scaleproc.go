@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -186,8 +187,14 @@ func (pm *procManager) scrape() (scrape, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	return parseMetrics(resp.Body)
+}
+
+// parseMetrics reads the Prometheus text format, keeping each sample's
+// labels as text for sum's substring matches.
+func parseMetrics(r io.Reader) (scrape, error) {
 	out := scrape{}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -272,10 +279,8 @@ func (pm *procManager) profile(ctx context.Context, kind, query, out string) (st
 	return string(top), nil
 }
 
-// apiServerWrites reads the API server's own request counters: writes and
-// single-object reads (GET) by verb, resource and subresource, whoever made
-// them.
-func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
+// apiServerScrape reads the API server's own metrics.
+func (b *bench) apiServerScrape(ctx context.Context) (scrape, error) {
 	cs, err := kubernetes.NewForConfig(b.cfg)
 	if err != nil {
 		return nil, err
@@ -284,18 +289,20 @@ func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseMetrics(bytes.NewReader(raw))
+}
+
+// apiServerWrites reads the API server's own request counters: writes and
+// single-object reads (GET) by verb, resource and subresource, whoever made
+// them.
+func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
+	s, err := b.apiServerScrape(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]int{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			continue
-		}
-		l := line[:sp]
-		verb, res, sub := label(l, "verb"), label(l, "resource"), label(l, "subresource")
+	for _, x := range s["apiserver_request_total"] {
+		verb, res, sub := label(x.labels, "verb"), label(x.labels, "resource"), label(x.labels, "subresource")
 		switch verb {
 		case "GET", "POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE":
 		default:
@@ -305,7 +312,7 @@ func (b *bench) apiServerWrites(ctx context.Context) (map[string]int, error) {
 		if sub != "" {
 			k += "/" + sub
 		}
-		out[k] += int(v)
+		out[k] += int(x.value)
 	}
 	return out, nil
 }

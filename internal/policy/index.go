@@ -108,6 +108,11 @@ func HolderLookups(k grant.Key) []Lookup {
 }
 
 // ListHolders runs the lookups on r and returns each claim found once.
+// The claims are the cache's own (UnsafeDisableDeepCopy): the webhook and
+// every claim reconcile run these lookups, and copying each holder was the
+// webhook's largest allocation after its logger. Callers only read them
+// (the verdict and FindConflicts); anything that would change one must
+// DeepCopy it first.
 func ListHolders(ctx context.Context, r client.Reader, lookups []Lookup) ([]v1alpha1.DNSRecordClaim, error) {
 	done := map[Lookup]bool{}
 	seen := map[client.ObjectKey]bool{}
@@ -118,7 +123,7 @@ func ListHolders(ctx context.Context, r client.Reader, lookups []Lookup) ([]v1al
 		}
 		done[l] = true
 		var list v1alpha1.DNSRecordClaimList
-		if err := r.List(ctx, &list, client.MatchingFields{l.Index: l.Value}); err != nil {
+		if err := r.List(ctx, &list, client.MatchingFields{l.Index: l.Value}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("looking up claims by %s=%s: %w", l.Index, l.Value, err)
 		}
 		for _, c := range list.Items {

@@ -53,6 +53,7 @@ var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
 func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache, concealHolders bool) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSRecordClaim{}).
 		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies, ConcealHolders: concealHolders}).
+		WithLogConstructor(requestLogger(v1alpha1.GroupVersion.WithKind("DNSRecordClaim"))).
 		Complete()
 }
 

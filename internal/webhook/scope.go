@@ -37,6 +37,7 @@ var _ admission.Validator[*v1alpha1.DNSScope] = &ScopeValidator{}
 func SetupScopeWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSScope{}).
 		WithValidator(&ScopeValidator{Reader: mgr.GetClient()}).
+		WithLogConstructor(requestLogger(v1alpha1.GroupVersion.WithKind("DNSScope"))).
 		Complete()
 }
 
