@@ -5,9 +5,12 @@ package main
 
 import (
 	"flag"
+	"log/slog"
 	"os"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -53,6 +56,18 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
+
+	// A soft memory limit at 90% of the container's: the informer caches grow
+	// with the tenants (about 18 KiB live per namespace, docs/operations.md
+	// "Sizing"), and by default the heap may reach twice its live size
+	// before the collector runs, past a limit that fits the live size (RSS
+	// 455 MiB at 10,000 namespaces with 188 MiB live). GOMEMLIMIT or
+	// AUTOMEMLIMIT in the environment take precedence; outside a cgroup
+	// with a limit nothing is set.
+	if _, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup),
+		memlimit.WithLogger(slog.New(logr.ToSlogHandler(ctrl.Log.WithName("memlimit"))))); err != nil {
+		log.Error(err, "unable to set the Go memory limit from the container's; running without one")
+	}
 
 	mgr, err := app.New(ctrl.GetConfigOrDie(), o)
 	if err != nil {

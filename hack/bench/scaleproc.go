@@ -99,6 +99,11 @@ func (b *bench) startProcManager(ctx context.Context, o procOptions) (*procManag
 	}
 	cmd := exec.Command(o.bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "GOMAXPROCS=2")
+	if b.opts.managerMemLimit != "" {
+		// What memlimit.Set in cmd/manager derives from a container's
+		// limit; here there is no cgroup limit to derive it from.
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+b.opts.managerMemLimit)
+	}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
