@@ -162,7 +162,8 @@ var _ Cluster = Indexed{}
 
 // Holders runs HolderLookups(k) and returns the claims found sorted by
 // namespace and name, so a verdict's messages come out the same every time
-// (a status that reorders would be patched on every reconcile).
+// (a status that reorders would be patched on every reconcile). The claims
+// are the cache's own, as ListHolders says: read only.
 func (x Indexed) Holders(ctx context.Context, k grant.Key) ([]v1alpha1.DNSRecordClaim, error) {
 	out, err := ListHolders(ctx, x.Reader, HolderLookups(k))
 	if err != nil {

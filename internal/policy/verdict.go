@@ -18,7 +18,8 @@ import (
 // to write it, and it lags. Indexed implements it on the manager's cache.
 type Cluster interface {
 	// Holders returns every claim that may hold a key conflicting with k
-	// (HolderLookups); grant.Conflicts stays the judge.
+	// (HolderLookups); grant.Conflicts stays the judge. The claims may be
+	// the cache's own (Indexed): read them, DeepCopy before changing one.
 	Holders(ctx context.Context, k grant.Key) ([]v1alpha1.DNSRecordClaim, error)
 	// Scope returns the named scope, or nil when it does not exist.
 	Scope(ctx context.Context, name string) (*v1alpha1.DNSScope, error)

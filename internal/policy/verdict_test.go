@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -41,6 +42,14 @@ func (f *fakeCluster) Scopes(context.Context) ([]v1alpha1.DNSScope, error) {
 func (f *fakeCluster) NamespaceLabels(_ context.Context, name string) (map[string]string, bool, error) {
 	l, ok := f.namespaces[name]
 	return l, ok, nil
+}
+
+func deepCopies(cs []v1alpha1.DNSRecordClaim) []v1alpha1.DNSRecordClaim {
+	var out []v1alpha1.DNSRecordClaim
+	for i := range cs {
+		out = append(out, *cs[i].DeepCopy())
+	}
+	return out
 }
 
 // verdictScope grants every namespace labelled tenant=true A, TXT and CNAME
@@ -249,9 +258,15 @@ func TestDecide(t *testing.T) {
 			if tc.noScope {
 				in.Scope = nil
 			}
+			// The holders are the cache's own objects (ListHolders lists
+			// without copies): the verdict must leave them as they were.
+			othersBefore, scopeBefore := deepCopies(tc.others), scope.DeepCopy()
 			v, err := Decide(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(tc.others, othersBefore) || !equality.Semantic.DeepEqual(scope, scopeBefore) {
+				t.Errorf("Decide changed the claims or the scope it was given, which are shared with the cache")
 			}
 			if v.Reason != tc.want || v.Accepted != (tc.want == "") {
 				t.Fatalf("claim: accepted=%v reason %q (%s), want %q", v.Accepted, v.Reason, v.Message, tc.want)

@@ -74,6 +74,9 @@ func (l *lazySink) flushed() logr.LogSink {
 
 // WithValues keeps the pairs too; the full slice expression makes the
 // append copy, so loggers derived from one another never share kv's array.
+// The values are encoded when a line is written, not now: pass values that
+// do not change afterwards (strings, numbers, copies), never a pointer into
+// an object someone else may still write.
 func (l *lazySink) WithValues(kv ...any) logr.LogSink {
 	return &lazySink{sink: l.sink, kv: append(l.kv[:len(l.kv):len(l.kv)], kv...)}
 }
