@@ -111,7 +111,7 @@ BENCH_SECONDS ?= 30
 # SCALE_FLAGS is passed to hack/bench -mode scale, e.g. SCALE_FLAGS='-scale-sizes 1000,3000'.
 SCALE_FLAGS ?=
 .PHONY: bench-scale
-bench-scale: ## Thousands of tenants: 1,000, 3,000 and 10,000 namespaces with tokenless credentials, each on a fresh control plane with cmd/manager as its own process: convergence, provider and API load, memory, webhook latency, DNS-01 at once, steady state, restart, pprof; writes its section of docs/benchmarks.md (about 25 minutes).
+bench-scale: ## Thousands of tenants: 1,000, 3,000 and 10,000 namespaces with tokenless credentials, each on a fresh control plane with cmd/manager as its own process: convergence, provider and API load, memory, webhook latency, DNS-01 at once, steady state, restart, pprof; writes its section of docs/benchmarks.md (about 16 minutes on 2 cores).
 	@assets=$$(hack/controlplane.sh) && \
 	KUBEBUILDER_ASSETS=$$assets go run ./hack/bench -mode scale $(SCALE_FLAGS)
 
