@@ -58,7 +58,7 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 
 	// A soft memory limit at 90% of the container's: the informer caches grow
-	// with the tenants (about 18 KiB live per namespace, docs/operations.md
+	// with the tenants (about 19 KiB live per namespace, docs/operations.md
 	// "Sizing"), and by default the heap may reach twice its live size
 	// before the collector runs, past a limit that fits the live size (RSS
 	// 455 MiB at 10,000 namespaces with 188 MiB live). GOMEMLIMIT or

@@ -67,7 +67,7 @@ type options struct {
 	// scale mode (-mode scale)
 	mode                     string
 	scaleSizes, profileDir   string
-	managerMemLimit          string
+	managerMemoryMiB         int
 	scaleZones               int
 	scaleDrift, scaleQuiet   time.Duration
 	dns01Tenants             int
@@ -122,7 +122,7 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "", "scale: the thousands-of-tenants runs (make bench-scale), each size on a fresh control plane; the result replaces its section of -out")
 	flag.StringVar(&o.scaleSizes, "scale-sizes", "1000,3000,10000", "namespaces of each scale run, smallest first (per-namespace costs compare the largest with the smallest)")
 	flag.IntVar(&o.scaleZones, "scale-zones", 5, "zones the scale runs spread their namespaces over")
-	flag.StringVar(&o.managerMemLimit, "manager-memlimit", "360MiB", "GOMEMLIMIT of the manager process in scale runs: what cmd/manager sets itself in a container with a 400 MiB memory limit (90%); empty for none")
+	flag.IntVar(&o.managerMemoryMiB, "manager-memory-mib", 400, "the container memory limit the manager process in scale runs is given the Go memory limit of (GOMEMLIMIT, 90% of it, as cmd/manager sets itself in a container); 0 for none")
 	flag.DurationVar(&o.scaleDrift, "scale-drift-interval", 10*time.Minute, "the manager's --drift-interval in scale runs (cmd/manager's default)")
 	flag.DurationVar(&o.scaleQuiet, "scale-quiet", 2*time.Minute, "steady-state period of each scale run")
 	flag.IntVar(&o.dns01Tenants, "dns01-tenants", 1000, "tenants running one DNS-01 flow each, all at once, in each scale run")

@@ -483,7 +483,7 @@ func floorClaim(c *v1alpha1.DNSRecordClaim) client.Object {
 }
 
 // histShare is the share of a histogram's observations between two scrapes
-// that fell at or under each bound.
+// (of the manager or the API server) that fell at or under each bound.
 type histShare struct {
 	n      int
 	bounds []string
@@ -580,19 +580,12 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 	}
 	total := int(float64(b.opts.webhookRate) * b.opts.webhookDuration.Seconds())
 	interval := time.Second / time.Duration(b.opts.webhookRate)
-	hist := func() (under1ms, under10ms, n float64) {
-		s := mustScrape(pm)
-		path := `webhook="` + claimWebhookPath + `"`
-		return s.sum("controller_runtime_webhook_latency_seconds_bucket", path, `le="0.001"`),
-			s.sum("controller_runtime_webhook_latency_seconds_bucket", path, `le="0.01"`),
-			s.sum("controller_runtime_webhook_latency_seconds_count", path)
-	}
-	a1, a10, an := hist()
-	s0 := b.mustScrapeAPIServer(ctx)
+	m0, s0 := mustScrape(pm), b.mustScrapeAPIServer(ctx)
 	lats := b.dryRuns(ctx, &res, total, interval, func(i int) client.Object { return dry(i) })
 	res.p50, res.p99, res.max = percentiles(lats)
-	b1, b10, bn := hist()
-	s1 := b.mustScrapeAPIServer(ctx)
+	m1, s1 := mustScrape(pm), b.mustScrapeAPIServer(ctx)
+	own := shareBetween(m0, m1, "controller_runtime_webhook_latency_seconds", []string{"0.001", "0.01"}, `webhook="`+claimWebhookPath+`"`)
+	res.metricN, res.metricUnder1ms, res.metricUnder10ms = own.n, own.under[0], own.under[1]
 	res.server = serverSide(s0, s1, "dnsrecordclaims", "scopedns.io")
 	res.call = webhookCalls(s0, s1, "vdnsrecordclaim.scopedns.io")
 	logf("  API server: claim dry-run creates %s; calls to the claim webhook %s", res.server, res.call)
@@ -612,9 +605,6 @@ func (b *bench) scaleWebhook(ctx context.Context, pm *procManager, zones []strin
 	})
 	res.floorP50, res.floorP99, _ = percentiles(flats)
 	logf("  dry-run ConfigMap creates (no webhook) at the same rate: p50 %s, p99 %s, %d errors", res.floorP50, res.floorP99, floor.errors)
-	if res.metricN = int(bn - an); res.metricN > 0 {
-		res.metricUnder1ms, res.metricUnder10ms = (b1-a1)/(bn-an), (b10-a10)/(bn-an)
-	}
 	logf("  webhook server's own latency: %d requests, %.2f%% under 1 ms, %.2f%% under 10 ms", res.metricN, 100*res.metricUnder1ms, 100*res.metricUnder10ms)
 	logf("  webhook end to end: %d at %.0f/s, p50 %s, p99 %s, %d errors", total, res.achievedRate, res.p50, res.p99, res.errors)
 

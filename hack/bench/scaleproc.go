@@ -99,10 +99,10 @@ func (b *bench) startProcManager(ctx context.Context, o procOptions) (*procManag
 	}
 	cmd := exec.Command(o.bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "GOMAXPROCS=2")
-	if b.opts.managerMemLimit != "" {
+	if l := managerGoMemLimit(b.opts.managerMemoryMiB); l != "" {
 		// What memlimit.Set in cmd/manager derives from a container's
 		// limit; here there is no cgroup limit to derive it from.
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+b.opts.managerMemLimit)
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+l)
 	}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
@@ -179,6 +179,15 @@ func (pm *procManager) rss() (rss, peak uint64) {
 }
 
 // scrape reads the manager's Prometheus text exposition.
+// managerGoMemLimit is the GOMEMLIMIT cmd/manager sets itself in a
+// container limited to mib MiB: automemlimit's default ratio, 90 %.
+func managerGoMemLimit(mib int) string {
+	if mib <= 0 {
+		return ""
+	}
+	return strconv.Itoa(mib*9/10) + "MiB"
+}
+
 type scrape map[string][]sample
 
 type sample struct {

@@ -19,7 +19,7 @@ func (b *bench) renderScale(rs []scaleResult) string {
 	w("Commit %s, %s, %d CPUs (%s), %s, Go %s, envtest %s; load average %s → %s.\n\n",
 		orDash(m.commit), b.res.started.UTC().Format("2006-01-02 15:04 UTC"), m.cpus, m.cpuModel, m.memTotal, m.goVersion, m.kube, orDash(b.res.loadStart), orDash(b.res.loadEnd))
 	w("Each size runs on a fresh kube-apiserver and etcd. N namespaces × 1 claim × 2 records (one A value, one reserved `_acme-challenge` TXT) over %d zones, with TSIG, acme-dns, dyndns2 and Cloudflare-API credentials on and provider tokens off (dyndns2 gives a login only for reserved A names, which these claims do not have). The objects are created first with neither the manager nor its webhooks (what the API server alone needs); then `cmd/manager` starts as its own process (so its heap, RSS and profile are its own), under the default rate limits on both sides (client-side limiter, simulator at 1,200 / 5 min), `--drift-interval %s`, %s.\n\n",
-		b.opts.scaleZones, dur(b.opts.scaleDrift), memLimitNote(b.opts.managerMemLimit))
+		b.opts.scaleZones, dur(b.opts.scaleDrift), memLimitNote(b.opts.managerMemoryMiB))
 	w("| measure |")
 	for _, r := range rs {
 		w(" %d |", r.n)
@@ -169,9 +169,10 @@ func splice(path, begin, end, section string) error {
 	return os.WriteFile(path, []byte(doc), 0o644)
 }
 
-func memLimitNote(l string) string {
+func memLimitNote(mib int) string {
+	l := managerGoMemLimit(mib)
 	if l == "" {
 		return "no Go memory limit"
 	}
-	return "`GOMEMLIMIT=" + l + "` (what cmd/manager sets itself, 90 %, in a container limited to 400 MiB)"
+	return fmt.Sprintf("`GOMEMLIMIT=%s` (what cmd/manager sets itself, 90 %%, in a container limited to %d MiB)", l, mib)
 }
