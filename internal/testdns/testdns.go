@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 // T is what the helpers need of a test: *testing.T and *testing.B, and
@@ -223,22 +225,14 @@ func ready(addr string, zones []string) bool {
 	return true
 }
 
+// freePort is a port free for both TCP and UDP, below the ephemeral range
+// (testports): named or knotd binds it after it is picked.
 func freePort() (int, error) {
-	// Both protocols must be free at the one port.
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return port, nil
-		}
+	addr, err := testports.TCPAndUDP()
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("no free port for both TCP and UDP")
+	return testports.Port(addr), nil
 }
 
 func zoneFile(zone, records string) string {

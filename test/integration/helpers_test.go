@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 // fakeClock is the operator's and the simulator's clock, so specs can move
@@ -129,17 +129,9 @@ func conditionTrue(conds []metav1.Condition, typ string) bool {
 
 // freeAddr returns a loopback address whose port is free for both UDP and TCP.
 func freeAddr() string {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return addr
-		}
+	addr, err := testports.TCPAndUDP()
+	if err != nil {
+		panic(err)
 	}
+	return addr
 }
