@@ -46,6 +46,12 @@ const (
 	// tenant Secret (DNSCredential status.secretCreation), so a crash before
 	// its UID is recorded does not orphan the operator's own Secret.
 	AnnCreation = "scopedns.io/creation"
+	// AnnVaultSecretCreation on the vault Secret records, before the tenant
+	// Secret is created, its name and that nonce ("name/nonce"). The vault
+	// is written in the same pass anyway for a new namespace (its TSIG key),
+	// where a status write of its own would cost one more write per
+	// namespace.
+	AnnVaultSecretCreation = "scopedns.io/secret-creation"
 
 	// Annotations and finalizer of the Secrets of earlier releases, read
 	// once by the migration (migrate.go) and never again.

@@ -46,7 +46,16 @@ func deliverFrontDoor(t *testing.T, scope *v1alpha1.DNSScope, served bool, url s
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.deliver(ctx, scope, &cred, &vault, tenant); err != nil {
+		var fresh *preparedCreation
+		if tenant == nil {
+			if fresh, err = prepareCreation(&vault, CredentialsSecretName(scope)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.deliver(ctx, scope, &cred, &vault, tenant, fresh); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.finish(ctx, &cred, nil); err != nil { // as reconcile does
 			t.Fatal(err)
 		}
 	}

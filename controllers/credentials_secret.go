@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -151,27 +152,59 @@ func (r *CredentialsReconciler) readTenantSecret(ctx context.Context, ns, name s
 	return &s, nil
 }
 
+// secretCreation is a create of the tenant Secret the vault has on record:
+// the Secret's name and the one-time nonce put on it (AnnCreation).
+type secretCreation struct{ name, nonce string }
+
+// vaultCreation reads the create the vault has on record, or zero.
+func vaultCreation(v *corev1.Secret) secretCreation {
+	if v == nil {
+		return secretCreation{}
+	}
+	name, nonce, _ := strings.Cut(v.Annotations[AnnVaultSecretCreation], "/")
+	return secretCreation{name: name, nonce: nonce}
+}
+
+// pendingCreation is the create the vault has on record when the status
+// does not record it yet (a crash came between the create and the status
+// write that follows it), or zero.
+func pendingCreation(st *v1alpha1.DNSCredentialStatus, v *corev1.Secret) secretCreation {
+	c := vaultCreation(v)
+	if c.nonce == "" || c.nonce == st.SecretCreation {
+		return secretCreation{}
+	}
+	return c
+}
+
 // ownsTenantSecret is the one test of whether a tenant Secret is the one
-// the operator created: its UID is the one recorded, or (after a crash
-// between the create and the recording) it carries the one-time nonce the
-// status holds. Labels, annotations and finalizers prove nothing: a tenant
-// can write them.
-func ownsTenantSecret(st *v1alpha1.DNSCredentialStatus, s *corev1.Secret) bool {
+// the operator created: the one whose UID the status records, or the one
+// made by the create the vault has on record and the status does not
+// (pending), known by the one-time nonce that create put on it. Labels,
+// annotations and finalizers prove nothing: a tenant can write them. It can
+// also read the nonce of every Secret the operator gave it, so a nonce
+// counts only while its create is not on record, and every create draws a
+// new one.
+func ownsTenantSecret(st *v1alpha1.DNSCredentialStatus, pending secretCreation, s *corev1.Secret) bool {
+	if pending.nonce != "" && s.Name == pending.name && s.Annotations[AnnCreation] == pending.nonce {
+		return true
+	}
 	if st.SecretName != s.Name {
 		return false
 	}
 	if st.SecretUID != "" {
 		return s.UID == st.SecretUID
 	}
+	// Earlier releases wrote the nonce to the status before the create.
 	return st.SecretCreation != "" && s.Annotations[AnnCreation] == st.SecretCreation
 }
 
 // checkTenantSecret refuses, with a Warning event, a Secret of the
 // credentials' name that the operator did not create; s is that Secret as
-// read, or nil when there is none.
-func (r *CredentialsReconciler) checkTenantSecret(scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, s *corev1.Secret) error {
+// read, or nil when there is none, and pending the vault's create the
+// status does not record yet (pendingCreation).
+func (r *CredentialsReconciler) checkTenantSecret(scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, pending secretCreation, s *corev1.Secret) error {
 	ns, name := cred.Spec.Namespace, CredentialsSecretName(scope)
-	if s == nil || ownsTenantSecret(&cred.Status, s) {
+	if s == nil || ownsTenantSecret(&cred.Status, pending, s) {
 		return nil
 	}
 	r.Recorder.Eventf(cred, nil, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotOwned, "WriteCredentials",
@@ -263,13 +296,14 @@ func equalData(a, b map[string][]byte) bool {
 // deliver writes the tenant Secret: creates it when missing (recording its
 // UID), puts it back when someone changed it, and never touches a Secret
 // of that name it did not create. s is the Secret of that name as ensure
-// read it, or nil; every write is conditional on that read.
-func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, s *corev1.Secret) error {
+// read it, or nil; every write is conditional on that read. fresh is the
+// create ensure prepared for a missing Secret (prepareCreation).
+func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, s *corev1.Secret, fresh *preparedCreation) error {
 	st := &cred.Status
 	name := CredentialsSecretName(scope)
 	if st.SecretName != "" && st.SecretName != name {
 		// The scope renamed the Secret: the old one goes.
-		if err := r.deleteTenantSecret(ctx, cred); err != nil {
+		if err := r.deleteTenantSecret(ctx, cred, v); err != nil {
 			return err
 		}
 		st.SecretName, st.SecretUID, st.SecretCreation = "", "", ""
@@ -283,13 +317,14 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 	}
 	want := r.render(scope, cred, v, frontDoor)
 	if s == nil {
-		return r.createTenantSecret(ctx, cred, want)
+		return r.createTenantSecret(ctx, cred, v, want, fresh)
 	}
-	if !ownsTenantSecret(st, s) {
-		return r.checkTenantSecret(scope, cred, s)
+	if pending := pendingCreation(st, v); !ownsTenantSecret(st, pending, s) {
+		return r.checkTenantSecret(scope, cred, pending, s)
 	}
-	if st.SecretUID == "" {
-		st.SecretUID, st.SecretCreation = s.UID, "" // our own, created before a crash
+	if st.SecretName != s.Name || st.SecretUID != s.UID {
+		// Our own, created before a crash and known by its nonce: on record now.
+		st.SecretName, st.SecretUID, st.SecretCreation = s.Name, s.UID, s.Annotations[AnnCreation]
 		if err := r.saveStatus(ctx, cred); err != nil {
 			return err
 		}
@@ -304,51 +339,93 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 	return nil
 }
 
-// createTenantSecret creates the tenant Secret. The nonce goes into the
-// status first, so a crash before the UID is recorded still lets the next
-// reconcile know the Secret as its own. Create fails when a Secret of that
-// name exists, so a Secret the operator did not write is never overwritten.
-func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1alpha1.DNSCredential, want *corev1.Secret) error {
-	st := &cred.Status
+// preparedCreation is a create of the tenant Secret whose nonce is in the
+// vault object, and the vault's resourceVersion when it was put there: a
+// vault still at that version has not been written since, so the nonce is
+// not on record yet.
+type preparedCreation struct {
+	secretCreation
+	vaultRV string
+}
+
+// prepareCreation draws the nonce for creating the tenant Secret called name
+// and puts it in the vault object, unsaved: the vault write this pass makes
+// anyway (a new namespace's TSIG key) then carries it, and createTenantSecret
+// writes the vault only if none did.
+func prepareCreation(v *corev1.Secret, name string) (*preparedCreation, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
-		return err
+		return nil, err
 	}
-	st.SecretName, st.SecretUID, st.SecretCreation = want.Name, "", hex.EncodeToString(b)
-	if err := r.saveStatus(ctx, cred); err != nil {
-		return err
+	c := secretCreation{name: name, nonce: hex.EncodeToString(b)}
+	if v.Annotations == nil {
+		v.Annotations = map[string]string{}
 	}
-	want.Annotations[AnnCreation] = st.SecretCreation
+	v.Annotations[AnnVaultSecretCreation] = c.name + "/" + c.nonce
+	return &preparedCreation{secretCreation: c, vaultRV: v.ResourceVersion}, nil
+}
+
+// createTenantSecret creates the tenant Secret. Its nonce is on record in
+// the vault first, where tenants cannot write, so a crash before the status
+// records the UID still lets the next reconcile know the Secret as its own
+// (ownsTenantSecret). Create fails when a Secret of that name exists, so a
+// Secret the operator did not write is never overwritten.
+func (r *CredentialsReconciler) createTenantSecret(ctx context.Context, cred *v1alpha1.DNSCredential, v, want *corev1.Secret, c *preparedCreation) error {
+	if c == nil || vaultCreation(v) != c.secretCreation || c.name != want.Name {
+		return fmt.Errorf("creating Secret %s/%s: no create prepared for it", want.Namespace, want.Name)
+	}
+	if v.ResourceVersion == c.vaultRV {
+		if err := r.saveVault(ctx, v); err != nil {
+			return err
+		}
+	}
+	want.Annotations[AnnCreation] = c.nonce
 	if err := r.echoes.write(echoSecret, want, func() error { return r.Client.Create(ctx, want) }); err != nil {
 		return fmt.Errorf("creating Secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
-	// finish records the UID; until then the nonce says the Secret is ours.
-	// The nonce stays in the status and so on the Secret (render): once the
-	// UID is on record it proves nothing, and taking it off would cost every
-	// new namespace one more Secret write.
-	st.SecretUID = want.UID
+	// finish records the UID and the nonce, which ends the vault's create's
+	// say. The nonce stays on the Secret (render): once the UID is on
+	// record it proves nothing, and taking it off would cost every new
+	// namespace one more Secret write.
+	st := &cred.Status
+	st.SecretName, st.SecretUID, st.SecretCreation = want.Name, want.UID, c.nonce
 	return nil
 }
 
-// deleteTenantSecret deletes the tenant Secret the operator created, and
-// only that one (the delete is conditional on its UID).
-func (r *CredentialsReconciler) deleteTenantSecret(ctx context.Context, cred *v1alpha1.DNSCredential) error {
+// deleteTenantSecret deletes the tenant Secrets the operator created, and
+// only those (each delete is conditional on the UID read): the one the
+// status records, and the one a create the vault has on record made when
+// the status does not record it (a crash came between). v is the vault as
+// read this pass, or nil to read it.
+func (r *CredentialsReconciler) deleteTenantSecret(ctx context.Context, cred *v1alpha1.DNSCredential, v *corev1.Secret) error {
 	st := &cred.Status
-	if st.SecretName == "" {
-		return nil
-	}
-	s, err := r.readTenantSecret(ctx, cred.Spec.Namespace, st.SecretName)
-	if err != nil || s == nil || !ownsTenantSecret(st, s) {
-		return err
-	}
-	if controllerutil.RemoveFinalizer(s, LegacySecretFinalizer) {
-		if err := r.Client.Update(ctx, s); err != nil {
-			return client.IgnoreNotFound(err)
+	if v == nil {
+		var err error
+		if v, err = r.readVault(ctx, cred); err != nil {
+			return err
 		}
 	}
-	uid := s.UID
-	if err := r.Client.Delete(ctx, s, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
-		return err
+	pending := pendingCreation(st, v)
+	for _, name := range slices.Compact([]string{st.SecretName, pending.name}) {
+		if name == "" {
+			continue
+		}
+		s, err := r.readTenantSecret(ctx, cred.Spec.Namespace, name)
+		if err != nil {
+			return err
+		}
+		if s == nil || !ownsTenantSecret(st, pending, s) {
+			continue
+		}
+		if controllerutil.RemoveFinalizer(s, LegacySecretFinalizer) {
+			if err := r.Client.Update(ctx, s); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+		uid := s.UID
+		if err := r.Client.Delete(ctx, s, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -428,10 +505,12 @@ func (r *CredentialsReconciler) yieldSecretName(ctx context.Context, scope *v1al
 		"Secret %s/%s is the credentials Secret of DNSScope %s too, whose DNSCredential %s came first; no credentials are written for DNSScope %s until one of them sets another spec.credentials.secretName",
 		ns, name, holder.Spec.ScopeName, holder.Name, scope.Name)
 	st := &cred.Status
+	// The vault is read too: a create of its own that a crash kept off the
+	// status is found there.
+	if err := r.deleteTenantSecret(ctx, cred, nil); err != nil {
+		return err
+	}
 	if st.SecretName != "" {
-		if err := r.deleteTenantSecret(ctx, cred); err != nil {
-			return err
-		}
 		st.SecretName, st.SecretUID, st.SecretCreation = "", "", ""
 		if err := r.saveStatus(ctx, cred); err != nil {
 			return err

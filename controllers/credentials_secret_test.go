@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -24,31 +26,60 @@ func TestOwnsTenantSecret(t *testing.T) {
 		}
 		return s
 	}
+	recorded := v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1", SecretCreation: "n1"}
 	for name, tc := range map[string]struct {
-		status v1alpha1.DNSCredentialStatus
-		secret *corev1.Secret
-		want   bool
+		status  v1alpha1.DNSCredentialStatus
+		pending secretCreation
+		secret  *corev1.Secret
+		want    bool
 	}{
 		"the Secret whose UID is recorded is ours": {
-			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secret("u1", ""), true},
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secretCreation{}, secret("u1", ""), true},
 		"a Secret of that name with another UID is not, however labelled": {
-			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secret("u2", ""), false},
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1"}, secretCreation{}, secret("u2", ""), false},
 		"a Secret created before any was recorded is not": {
-			v1alpha1.DNSCredentialStatus{}, secret("u2", ""), false},
-		"the Secret of a create interrupted before its UID was recorded is ours by its nonce": {
-			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secret("u3", "n1"), true},
+			v1alpha1.DNSCredentialStatus{}, secretCreation{}, secret("u2", ""), false},
+		"an earlier release's create interrupted before its UID was recorded is ours by the status's nonce": {
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secretCreation{}, secret("u3", "n1"), true},
 		"a Secret with another nonce is not": {
-			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secret("u3", "n2"), false},
+			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretCreation: "n1"}, secretCreation{}, secret("u3", "n2"), false},
 		"a copied nonce proves nothing once a UID is recorded": {
-			v1alpha1.DNSCredentialStatus{SecretName: "prod-dns-credentials", SecretUID: "u1", SecretCreation: "n1"}, secret("u3", "n1"), false},
+			recorded, secretCreation{}, secret("u3", "n1"), false},
 		"a Secret of another name is not": {
-			v1alpha1.DNSCredentialStatus{SecretName: "other", SecretUID: "u1"}, secret("u1", ""), false},
+			v1alpha1.DNSCredentialStatus{SecretName: "other", SecretUID: "u1"}, secretCreation{}, secret("u1", ""), false},
+		"the Secret of a create the vault has on record and the status not yet is ours by its nonce": {
+			recorded, secretCreation{name: "prod-dns-credentials", nonce: "n2"}, secret("u3", "n2"), true},
+		"the nonce of the Secret the status records proves nothing while another create is pending": {
+			recorded, secretCreation{name: "prod-dns-credentials", nonce: "n2"}, secret("u3", "n1"), false},
+		"the pending nonce on a Secret of another name is not": {
+			recorded, secretCreation{name: "new-name", nonce: "n2"}, secret("u3", "n2"), false},
+		"the recorded Secret stays ours while a create under another name is pending": {
+			recorded, secretCreation{name: "new-name", nonce: "n2"}, secret("u1", "n1"), true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := ownsTenantSecret(&tc.status, tc.secret); got != tc.want {
+			if got := ownsTenantSecret(&tc.status, tc.pending, tc.secret); got != tc.want {
 				t.Fatalf("ownsTenantSecret = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPendingCreation(t *testing.T) {
+	vault := func(ann string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnVaultSecretCreation: ann}}}
+	}
+	st := &v1alpha1.DNSCredentialStatus{SecretName: "a", SecretUID: "u1", SecretCreation: "n1"}
+	if got := pendingCreation(st, vault("a/n1")); got != (secretCreation{}) {
+		t.Errorf("the create the status records is pending: %+v", got)
+	}
+	if got := pendingCreation(st, vault("b/n2")); got != (secretCreation{name: "b", nonce: "n2"}) {
+		t.Errorf("a later create is not pending: %+v", got)
+	}
+	if got := pendingCreation(st, nil); got != (secretCreation{}) {
+		t.Errorf("no vault, yet pending: %+v", got)
+	}
+	if got := pendingCreation(st, vault("")); got != (secretCreation{}) {
+		t.Errorf("an empty record is pending: %+v", got)
 	}
 }
 
@@ -174,5 +205,94 @@ func TestVaultStaysWritableAfterASave(t *testing.T) {
 	}
 	if v.Annotations[AnnTSIGGeneration] != "1" || len(v.Data[KeyTSIGSecret]) == 0 {
 		t.Fatalf("the vault does not hold generation 1's secret: annotations %v", v.Annotations)
+	}
+}
+
+// A crash between the tenant Secret's create and the status write that
+// records it must not leave the operator's own Secret looking foreign; a
+// tenant that deletes that Secret and makes one of its own with the nonce
+// it read off it must not get its Secret adopted. The nonce is on record in
+// the vault (operator namespace), written with the vault write the pass
+// makes anyway, so the create needs no status write before it.
+func TestTenantSecretCreateSurvivesACrash(t *testing.T) {
+	scope := frontDoorScope(true, false)
+	keys := newFrontDoorReconciler(t, frontDoorObjects(scope)...)
+	statusWrites, vaultWrites := 0, 0
+	counting := interceptor.NewClient(keys.Client.(client.WithWatch), interceptor.Funcs{
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			statusWrites++
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			if obj.GetNamespace() == "scopedns-system" {
+				vaultWrites++
+			}
+			return c.Update(ctx, obj, opts...)
+		},
+	})
+	r := &CredentialsReconciler{Client: counting, APIReader: counting, Recorder: events.NewFakeRecorder(20),
+		Namespace: "scopedns-system", ClusterName: frontCluster, Policies: keys.Policies,
+		Nameserver: "gateway.example.net:53", HTTPGatewayServed: true, HTTPGatewayURL: gatewayURL}
+	ctx := context.Background()
+	name := CredentialsSecretName(scope)
+	// pass reads everything afresh, as a new process would, and delivers.
+	pass := func() (*v1alpha1.DNSCredential, error) {
+		var cred v1alpha1.DNSCredential
+		if err := counting.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", "team-a")}, &cred); err != nil {
+			t.Fatal(err)
+		}
+		v, err := r.vault(ctx, &cred, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tenant, err := r.readTenantSecret(ctx, "team-a", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.checkTenantSecret(scope, &cred, pendingCreation(&cred.Status, v), tenant); err != nil {
+			return &cred, err
+		}
+		var fresh *preparedCreation
+		if tenant == nil {
+			if fresh, err = prepareCreation(v, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &cred, r.deliver(ctx, scope, &cred, v, tenant, fresh)
+	}
+
+	if _, err := pass(); err != nil { // and the process dies before finish
+		t.Fatalf("first delivery: %v", err)
+	}
+	if statusWrites != 0 || vaultWrites != 1 {
+		t.Fatalf("the create wrote the status %d times and the vault %d times, want 0 and 1 (the nonce)", statusWrites, vaultWrites)
+	}
+	var ours corev1.Secret
+	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: name}, &ours); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := pass()
+	if err != nil {
+		t.Fatalf("after the crash, the operator's own Secret was refused: %v", err)
+	}
+	if cred.Status.SecretUID != ours.UID || cred.Status.SecretName != name || cred.Status.SecretCreation != ours.Annotations[AnnCreation] {
+		t.Fatalf("status after the adoption: %+v, want the UID %s and nonce of the Secret created", cred.Status, ours.UID)
+	}
+
+	// The tenant replaces the Secret with its own, copying the nonce.
+	if err := counting.Delete(ctx, &ours); err != nil {
+		t.Fatal(err)
+	}
+	forged := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name, UID: "forged",
+		Labels: ours.Labels, Annotations: ours.Annotations}, Data: map[string][]byte{"tsig-secret": []byte("tenant's")}}
+	if err := counting.Create(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pass(); !errors.Is(err, errSecretNotOwned) {
+		t.Fatalf("a tenant's Secret carrying the copied nonce: %v, want errSecretNotOwned", err)
+	}
+	var after corev1.Secret
+	if err := counting.Get(ctx, client.ObjectKeyFromObject(forged), &after); err != nil || string(after.Data["tsig-secret"]) != "tenant's" {
+		t.Fatalf("the tenant's Secret was written: %v %q", err, after.Data["tsig-secret"])
 	}
 }

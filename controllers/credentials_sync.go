@@ -60,14 +60,23 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.checkTenantSecret(scope, cred, tenant); err != nil {
-		return ctrl.Result{}, err
-	}
-	p, err := r.Providers.For(ctx, scope)
+	v, err := r.vault(ctx, cred, created)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	v, err := r.vault(ctx, cred, created)
+	if err := r.checkTenantSecret(scope, cred, pendingCreation(&cred.Status, v), tenant); err != nil {
+		return ctrl.Result{}, err
+	}
+	// A missing tenant Secret is created by deliver, with a nonce on record
+	// in the vault before it (createTenantSecret); drawn now, it rides on
+	// whatever vault write comes first.
+	var fresh *preparedCreation
+	if tenant == nil {
+		if fresh, err = prepareCreation(v, CredentialsSecretName(scope)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -123,7 +132,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err := r.pruneVault(ctx, cred, v); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.deliver(ctx, scope, cred, v, tenant); err != nil {
+	if err := r.deliver(ctx, scope, cred, v, tenant, fresh); err != nil {
 		return ctrl.Result{}, err
 	}
 	if st.Token != nil && st.Token.ExpiresAt != nil {
@@ -569,7 +578,7 @@ func (r *CredentialsReconciler) retire(ctx context.Context, scope *v1alpha1.DNSS
 		}
 	}
 	credentialExpiry.DeleteLabelValues(cred.Spec.ScopeName, cred.Spec.Namespace)
-	if err := r.deleteTenantSecret(ctx, cred); err != nil {
+	if err := r.deleteTenantSecret(ctx, cred, nil); err != nil {
 		return err
 	}
 	if err := r.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: vaultName(cred)}}); client.IgnoreNotFound(err) != nil {

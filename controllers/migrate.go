@@ -110,7 +110,7 @@ func (r *CredentialsReconciler) migrate(ctx context.Context, scope *v1alpha1.DNS
 	r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "Migrated", "Migrate",
 		"adopted %d provider tokens, and %s, for Secret %s/%s of an earlier release", adopted, map[bool]string{true: "a new TSIG key in place of its old one", false: "no TSIG key"}[tsig], legacy.Namespace, legacy.Name)
 	if st.SecretUID == "" {
-		return r.checkTenantSecret(scope, cred, legacy)
+		return r.checkTenantSecret(scope, cred, pendingCreation(st, v), legacy)
 	}
 	return nil
 }

@@ -164,10 +164,12 @@ type DNSCredentialStatus struct {
 	// +optional
 	SecretUID types.UID `json:"secretUID,omitempty"`
 
-	// secretCreation is a one-time nonce written before the tenant Secret is
-	// created and put on it, so that a crash between the create and the
-	// recording of its UID does not leave the operator's own Secret looking
-	// foreign. Kept (and on the Secret) after the UID is recorded, when only the UID counts.
+	// secretCreation is the one-time nonce the create of the tenant Secret
+	// whose UID is recorded put on it. The nonce of a create is on record in
+	// the operator's vault Secret before the create, so that a crash between
+	// the create and the recording of its UID does not leave the operator's
+	// own Secret looking foreign; once recorded here, only the UID counts.
+	// Earlier releases wrote it here before the create.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	SecretCreation string `json:"secretCreation,omitempty"`
