@@ -37,6 +37,10 @@ var (
 		Name: "scopedns_credential_rotations_total",
 		Help: "Credential rotations by scope and result.",
 	}, []string{"scope", "result"})
+	tsigKeysIssued = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scopedns_tsig_keys_issued_total",
+		Help: "First TSIG keys issued to namespaces, by scope (rotations are in scopedns_credential_rotations_total).",
+	}, []string{"scope"})
 	revocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_revocation_failures_total",
 		Help: "Token revocations that failed and will be retried.",
@@ -76,7 +80,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations,
+	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations, tsigKeysIssued,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
 		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned, providerTokensHeld, providerTokenQuota)
 }

@@ -121,9 +121,13 @@ func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DN
 			return err
 		}
 	}
+	// A first key is counted, not announced: every new namespace gets one,
+	// and an event per namespace is an API write per namespace that no
+	// tenant can read (DNSCredentials are cluster-scoped) and no admin
+	// reads among ten thousand. A rotation is rare and worth an event.
 	switch {
 	case created:
-		r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TSIGKeyIssued", "IssueTSIGKey", "TSIG key %s issued for the RFC 2136 gateway", st.TSIG.KeyName)
+		tsigKeysIssued.WithLabelValues(scope.Name).Inc()
 	case rotateNow:
 		r.Recorder.Eventf(cred, nil, corev1.EventTypeNormal, "TSIGKeyRotated", "RotateTSIGKey", "TSIG key %s rotated; the previous secret works until %s", st.TSIG.KeyName, formatTime(st.TSIG.PreviousValidUntil.Time))
 	}

@@ -56,9 +56,13 @@ var _ = Describe("The HTTP front doors' credentials", func() {
 		Expect(accounts[web].Password).To(HaveLen(frontcreds.PasswordLength))
 		Expect(string(s.Data[controllers.KeyDynDNSUsername])).To(Equal(ns + "." + scope.Name))
 
-		var cred v1alpha1.DNSCredential
-		Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope.Name, ns)}, &cred)).To(Succeed())
-		Expect(meta.IsStatusConditionTrue(cred.Status.Conditions, v1alpha1.ConditionFrontDoorsReady)).To(BeTrue())
+		// The status is written after the Secret it reports on: a reader
+		// that has seen the Secret may still see the status before it.
+		Eventually(func(g Gomega) {
+			var cred v1alpha1.DNSCredential
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName(scope.Name, ns)}, &cred)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(cred.Status.Conditions, v1alpha1.ConditionFrontDoorsReady)).To(BeTrue())
+		}, 15*time.Second).Should(Succeed())
 
 		By("the dyndns2 front door takes the Secret's login, and refuses a wrong password with nothing written")
 		home := "home." + ns + ".apps.example.com"
