@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/app"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 // secretBytes counts the response bytes of the manager's Secret requests
@@ -155,13 +155,15 @@ func secretsAsMetadata(t *testing.T, certRotation bool) {
 	}
 }
 
+// freePort is a TCP port on 127.0.0.1 that is free now, picked below the
+// ephemeral range so no client connection takes it before the server binds
+// it.
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testports.TCP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testports.Port(addr)
 }
 
 // reconciles is controller-runtime's reconcile count of a controller in this

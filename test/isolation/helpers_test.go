@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +34,7 @@ import (
 	"github.com/scopedns/scopedns/internal/app"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
 	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 // fakeClock is the operator's and the simulator's clock, so specs move time
@@ -63,21 +63,15 @@ var seq atomic.Int64
 // uniq returns a DNS-label-safe name unique within this run.
 func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, seq.Add(1)) }
 
-// freeAddr returns a loopback address whose port is free for UDP and TCP.
+// freeAddr is a 127.0.0.1 address whose port is free for both TCP and UDP
+// (the gateway listens on both), picked below the ephemeral range so no
+// client connection takes it before the server binds it.
 func freeAddr() string {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return addr
-		}
+	addr, err := testports.TCPAndUDP()
+	if err != nil {
+		panic(err)
 	}
+	return addr
 }
 
 // serviceAccountUser is what the API server authenticates a ServiceAccount

@@ -29,6 +29,7 @@ import (
 
 	"github.com/scopedns/scopedns/internal/app"
 	"github.com/scopedns/scopedns/internal/cloudflare/sim"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 const (
@@ -141,20 +142,13 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// freeAddr is a 127.0.0.1 port free for both TCP and UDP (the gateway
-// listens on both).
+// freeAddr is a 127.0.0.1 address whose port is free for both TCP and UDP
+// (the gateway listens on both), picked below the ephemeral range so no
+// client connection takes it before the server binds it.
 func freeAddr() string {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return addr
-		}
+	addr, err := testports.TCPAndUDP()
+	if err != nil {
+		panic(err)
 	}
+	return addr
 }

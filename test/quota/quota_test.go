@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/scopedns/scopedns/api/v1alpha1"
 	"github.com/scopedns/scopedns/controllers"
 	"github.com/scopedns/scopedns/internal/frontcreds"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
 const (
@@ -368,21 +368,15 @@ func acmeDNSUpdate(acct frontcreds.ACMEDNSEntry, txt string) string {
 	return string(b)
 }
 
-// freeAddr returns a loopback address whose port is free for both UDP and TCP.
+// freeAddr is a 127.0.0.1 address whose port is free for both TCP and UDP
+// (the gateway listens on both), picked below the ephemeral range so no
+// client connection takes it before the server binds it.
 func freeAddr() string {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return addr
-		}
+	addr, err := testports.TCPAndUDP()
+	if err != nil {
+		panic(err)
 	}
+	return addr
 }
 
 // quiesce waits until every DNSCredential of the scope has its Secret and

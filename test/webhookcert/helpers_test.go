@@ -26,13 +26,16 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/scopedns/scopedns/internal/app"
+	"github.com/scopedns/scopedns/internal/testports"
 )
 
+// freeAddr is a 127.0.0.1 address whose port is free for TCP, picked below
+// the ephemeral range so no client connection takes it before the server
+// binds it.
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testports.TCP()
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // replica is one manager, as one pod of the Deployment would run it.
