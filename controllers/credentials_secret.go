@@ -295,22 +295,11 @@ func equalData(a, b map[string][]byte) bool {
 
 // deliver writes the tenant Secret: creates it when missing (recording its
 // UID), puts it back when someone changed it, and never touches a Secret
-// of that name it did not create. s is the Secret of that name as ensure
+// of that name it did not create. s is the Secret of that name as readDelivery
 // read it, or nil; every write is conditional on that read. fresh is the
-// create ensure prepared for a missing Secret (prepareCreation).
+// create readDelivery prepared for a missing Secret.
 func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret, s *corev1.Secret, fresh *preparedCreation) error {
 	st := &cred.Status
-	name := CredentialsSecretName(scope)
-	if st.SecretName != "" && st.SecretName != name {
-		// The scope renamed the Secret: the old one goes.
-		if err := r.deleteTenantSecret(ctx, cred, v); err != nil {
-			return err
-		}
-		st.SecretName, st.SecretUID, st.SecretCreation = "", "", ""
-		if err := r.saveStatus(ctx, cred); err != nil {
-			return err
-		}
-	}
 	frontDoor, err := r.frontDoorKeys(ctx, scope, cred, v)
 	if err != nil {
 		return err
@@ -337,6 +326,59 @@ func (r *CredentialsReconciler) deliver(ctx context.Context, scope *v1alpha1.DNS
 	}
 	log.FromContext(ctx).V(1).Info("credentials Secret written", "secret", client.ObjectKeyFromObject(s))
 	return nil
+}
+
+// readDelivery reads what deliver will write over: the tenant Secret of the
+// name the scope gives, which must be one the operator created or none, and
+// for none the create deliver will make (prepareCreation). A Secret of
+// another name the operator created (the status's, or a create the vault
+// has on record that a crash kept off it) goes first: the scope renamed it,
+// and a new create would put the old one's nonce off record for good.
+// Every write deliver makes is conditional on the Secret read here (its
+// resourceVersion, or a create that fails when one appeared since), so
+// nothing between can be lost.
+func (r *CredentialsReconciler) readDelivery(ctx context.Context, scope *v1alpha1.DNSScope, cred *v1alpha1.DNSCredential, v *corev1.Secret) (*corev1.Secret, *preparedCreation, error) {
+	st := &cred.Status
+	name := CredentialsSecretName(scope)
+	if pending := pendingCreation(st, v); (st.SecretName != "" && st.SecretName != name) || (pending.name != "" && pending.name != name) {
+		if err := r.releaseTenantSecret(ctx, cred, v); err != nil {
+			return nil, nil, err
+		}
+	}
+	tenant, err := r.readTenantSecret(ctx, cred.Spec.Namespace, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.checkTenantSecret(scope, cred, pendingCreation(st, v), tenant); err != nil {
+		return nil, nil, err
+	}
+	if tenant != nil {
+		return tenant, nil, nil
+	}
+	fresh, err := prepareCreation(v, name)
+	return nil, fresh, err
+}
+
+// releaseTenantSecret deletes the tenant Secrets the operator created
+// (deleteTenantSecret) and takes them off the status. The vault's last
+// create stays on record there, by its nonce: the tenant could read that
+// nonce off the Secret, and a create that is pending again would make a
+// Secret it writes with that nonce look like the operator's
+// (ownsTenantSecret). v is the vault as read this pass.
+func (r *CredentialsReconciler) releaseTenantSecret(ctx context.Context, cred *v1alpha1.DNSCredential, v *corev1.Secret) error {
+	if err := r.deleteTenantSecret(ctx, cred, v); err != nil {
+		return err
+	}
+	st := &cred.Status
+	recorded := vaultCreation(v).nonce
+	if recorded == "" {
+		recorded = st.SecretCreation
+	}
+	if st.SecretName == "" && st.SecretUID == "" && st.SecretCreation == recorded {
+		return nil
+	}
+	st.SecretName, st.SecretUID, st.SecretCreation = "", "", recorded
+	return r.saveStatus(ctx, cred)
 }
 
 // preparedCreation is a create of the tenant Secret whose nonce is in the
@@ -507,14 +549,12 @@ func (r *CredentialsReconciler) yieldSecretName(ctx context.Context, scope *v1al
 	st := &cred.Status
 	// The vault is read too: a create of its own that a crash kept off the
 	// status is found there.
-	if err := r.deleteTenantSecret(ctx, cred, nil); err != nil {
+	v, err := r.readVault(ctx, cred)
+	if err != nil {
 		return err
 	}
-	if st.SecretName != "" {
-		st.SecretName, st.SecretUID, st.SecretCreation = "", "", ""
-		if err := r.saveStatus(ctx, cred); err != nil {
-			return err
-		}
+	if err := r.releaseTenantSecret(ctx, cred, v); err != nil {
+		return err
 	}
 	if st.Token != nil || st.PreviousToken != nil {
 		p, err := r.Providers.For(ctx, scope)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -245,18 +246,9 @@ func TestTenantSecretCreateSurvivesACrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tenant, err := r.readTenantSecret(ctx, "team-a", name)
+		tenant, fresh, err := r.readDelivery(ctx, scope, &cred, v)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.checkTenantSecret(scope, &cred, pendingCreation(&cred.Status, v), tenant); err != nil {
 			return &cred, err
-		}
-		var fresh *preparedCreation
-		if tenant == nil {
-			if fresh, err = prepareCreation(v, name); err != nil {
-				t.Fatal(err)
-			}
 		}
 		return &cred, r.deliver(ctx, scope, &cred, v, tenant, fresh)
 	}
@@ -294,5 +286,71 @@ func TestTenantSecretCreateSurvivesACrash(t *testing.T) {
 	var after corev1.Secret
 	if err := counting.Get(ctx, client.ObjectKeyFromObject(forged), &after); err != nil || string(after.Data["tsig-secret"]) != "tenant's" {
 		t.Fatalf("the tenant's Secret was written: %v %q", err, after.Data["tsig-secret"])
+	}
+	if err := counting.Delete(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another scope's credential takes the name: this one gives up its
+	// Secret. The tenant then writes one of its own with the nonce it read
+	// off the operator's; giving the Secret up must not make that nonce's
+	// create pending again, or the next pass deletes the tenant's Secret,
+	// and adopts it once the name is free.
+	if cred, err = pass(); err != nil {
+		t.Fatalf("delivery after the tenant's Secret went: %v", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: name}, &ours); err != nil {
+		t.Fatal(err)
+	}
+	holder := &v1alpha1.DNSCredential{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DNSCredentialName("other", "team-a")},
+		Spec: v1alpha1.DNSCredentialSpec{ScopeName: "other", Namespace: "team-a"}}
+	if err := r.yieldSecretName(ctx, scope, cred, holder); !errors.Is(err, errSecretNameConflict) {
+		t.Fatalf("yielding the name: %v, want errSecretNameConflict", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKeyFromObject(&ours), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the yielded Secret is still there: %v", err)
+	}
+	copied := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name, UID: "copied",
+		Labels: ours.Labels, Annotations: ours.Annotations}, Data: map[string][]byte{"tsig-secret": []byte("tenant's")}}
+	if err := counting.Create(ctx, copied); err != nil {
+		t.Fatal(err)
+	}
+	if err := counting.Get(ctx, client.ObjectKeyFromObject(cred), cred); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.yieldSecretName(ctx, scope, cred, holder); !errors.Is(err, errSecretNameConflict) {
+		t.Fatalf("yielding the name again: %v, want errSecretNameConflict", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKeyFromObject(copied), &after); err != nil {
+		t.Fatalf("the next yield deleted the tenant's Secret carrying the copied nonce: %v", err)
+	}
+	if _, err := pass(); !errors.Is(err, errSecretNotOwned) { // the name is free again
+		t.Fatalf("after the yield, a tenant's Secret carrying the copied nonce: %v, want errSecretNotOwned", err)
+	}
+	if err := counting.Delete(ctx, copied); err != nil {
+		t.Fatal(err)
+	}
+
+	// A create a crash kept off the status, then the scope renames the
+	// Secret: the Secret of the old name must go, not stay behind with its
+	// nonce off record for good.
+	if _, err := pass(); err != nil { // and the process dies before finish
+		t.Fatalf("delivery before the rename: %v", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: name}, &ours); err != nil {
+		t.Fatalf("the Secret created before the crash: %v", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKeyFromObject(cred), cred); err != nil || cred.Status.SecretName != "" {
+		t.Fatalf("the test needs the create off the status; it records %q (%v)", cred.Status.SecretName, err)
+	}
+	scope.Spec.Credentials.SecretName = "renamed"
+	if _, err := pass(); err != nil {
+		t.Fatalf("delivery after the rename: %v", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: name}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the Secret of the old name stayed behind: %v", err)
+	}
+	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "renamed"}, &corev1.Secret{}); err != nil {
+		t.Fatalf("the Secret of the new name: %v", err)
 	}
 }

@@ -53,28 +53,16 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	} else if holder != nil {
 		return ctrl.Result{}, r.yieldSecretName(ctx, scope, cred, holder)
 	}
-	// The tenant Secret is read once: what deliver later writes is
-	// conditional on what was read here (its resourceVersion, or a create
-	// that fails when one appeared since), so nothing between can be lost.
-	tenant, err := r.readTenantSecret(ctx, cred.Spec.Namespace, CredentialsSecretName(scope))
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	v, err := r.vault(ctx, cred, created)
 	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.checkTenantSecret(scope, cred, pendingCreation(&cred.Status, v), tenant); err != nil {
 		return ctrl.Result{}, err
 	}
 	// A missing tenant Secret is created by deliver, with a nonce on record
 	// in the vault before it (createTenantSecret); drawn now, it rides on
 	// whatever vault write comes first.
-	var fresh *preparedCreation
-	if tenant == nil {
-		if fresh, err = prepareCreation(v, CredentialsSecretName(scope)); err != nil {
-			return ctrl.Result{}, err
-		}
+	tenant, fresh, err := r.readDelivery(ctx, scope, cred, v)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
