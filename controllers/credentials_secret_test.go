@@ -140,7 +140,8 @@ func TestGatewayKeySecrets(t *testing.T) {
 				Status: v1alpha1.DNSCredentialStatus{TSIG: &v1alpha1.TSIGKeyStatus{
 					KeyName: TSIGKeyName("team-a", "prod"), Generation: 2, PreviousValidUntil: tc.previousValidUntil}},
 			}
-			vault := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(cred)},
+			vault := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(cred),
+				Annotations: map[string]string{AnnTSIGGeneration: "2"}},
 				Data: map[string][]byte{KeyTSIGSecret: []byte("current"), KeyTSIGPrevious: []byte("previous")}}
 			// A tenant Secret saying otherwise is never read.
 			tenant := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "prod-dns-credentials",

@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -70,6 +73,11 @@ type FrontDoorStores struct {
 func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns, scopeName := req.Namespace, req.Name
 	set, ok, err := r.keys(ctx, ns, scopeName)
+	if errors.Is(err, errVaultBehind) {
+		// The stores keep what they hold (a rotation's old key still works)
+		// until the cache has the vault the status speaks of.
+		return ctrl.Result{RequeueAfter: vaultBehindRetry}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -228,6 +236,19 @@ func keyReservations(ctx context.Context, cluster policy.Cluster, policies *poli
 	return out, nil
 }
 
+// errVaultBehind says the cached vault is older than the DNSCredential's
+// status: the status names a TSIG generation the vault in the cache does not
+// hold yet.
+var errVaultBehind = errors.New("the cached vault is behind the DNSCredential's status")
+
+// vaultBehindRetry is how soon a reconcile that found the vault behind
+// comes back. The vault's events come through a metadata-only watch (the
+// vault's data must reach no cache but this one), a stream apart from the
+// cache read here, so an event can arrive before the object it announces;
+// the credentials controller writes the vault before the status, so the
+// lag is the two watches' and lasts well under a second.
+const vaultBehindRetry = time.Second
+
 // tsigSecrets are the key's secrets: from the vault in the operator's
 // namespace, never from the tenant's Secret (tenants write Secrets), and the
 // previous one only while the DNSCredential's status says it is valid. The
@@ -243,12 +264,19 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 	if ts == nil || !cred.DeletionTimestamp.IsZero() {
 		return nil, time.Time{}, nil
 	}
+	// The credentials controller puts a generation's secret in the vault
+	// before it writes the generation to the status, so a vault without it
+	// is one the cache has not caught up with. Keys read from it would be
+	// the previous generation's, or none, and no event would come to mend
+	// them.
 	var v corev1.Secret
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(&cred)}, &v); err != nil {
-		return nil, time.Time{}, client.IgnoreNotFound(err)
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(&cred)}, &v); apierrors.IsNotFound(err) {
+		return nil, time.Time{}, errVaultBehind
+	} else if err != nil {
+		return nil, time.Time{}, err
 	}
-	if len(v.Data[KeyTSIGSecret]) == 0 {
-		return nil, time.Time{}, nil
+	if have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64); have < ts.Generation || len(v.Data[KeyTSIGSecret]) == 0 {
+		return nil, time.Time{}, errVaultBehind
 	}
 	out := []string{string(v.Data[KeyTSIGSecret])}
 	if prev := v.Data[KeyTSIGPrevious]; len(prev) > 0 && ts.PreviousValidUntil != nil && ts.PreviousValidUntil.After(r.now()) {

@@ -57,7 +57,8 @@ func frontDoorObjects(scope *v1alpha1.DNSScope) []client.Object {
 		Spec:       v1alpha1.DNSCredentialSpec{ScopeName: "prod", Namespace: "team-a"},
 		Status:     v1alpha1.DNSCredentialStatus{TSIG: &v1alpha1.TSIGKeyStatus{KeyName: TSIGKeyName("team-a", "prod"), Generation: 1}},
 	}
-	vault := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(cred)},
+	vault := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(cred),
+		Annotations: map[string]string{AnnTSIGGeneration: "1"}},
 		Data: map[string][]byte{KeyTSIGSecret: []byte("current")}}
 	rec := func(name string, typ v1alpha1.RecordType, values ...string) v1alpha1.RecordSpec {
 		return v1alpha1.RecordSpec{Name: name, Type: typ, Values: values}
@@ -253,6 +254,7 @@ func TestGatewayStopsThePreviousSecretAtTheStatusTime(t *testing.T) {
 					o.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: validUntil}
 				case *corev1.Secret:
 					o.Data = map[string][]byte{KeyTSIGSecret: []byte(current), KeyTSIGPrevious: []byte(previous)}
+					o.Annotations[AnnTSIGGeneration] = "2"
 				}
 			}
 			r := newFrontDoorReconciler(t, objs...)
@@ -342,4 +344,80 @@ func signedSOAQuery(t *testing.T, addr, keyName, secret string, at time.Time) (i
 		tsigErr = ts.Error
 	}
 	return r.Rcode, tsigErr
+}
+
+// The vault's events come through a metadata-only watch, apart from the
+// cache the reconcile reads it from, so a reconcile can see a status naming
+// a TSIG generation the cached vault does not hold yet, or no vault at all.
+// Keys read then would be stale or none, and no later event would mend
+// them: the stores must keep what they hold and the reconcile come back.
+func TestGatewayKeysWaitForTheVaultTheStatusNames(t *testing.T) {
+	ctx := context.Background()
+	keyName := TSIGKeyName("team-a", "prod")
+	secretsOf := func(r *GatewayKeysReconciler) []string {
+		k, ok := r.Keys.Key(keyName)
+		if !ok {
+			return nil
+		}
+		return k.Secrets
+	}
+	for name, behind := range map[string]func(c client.Client, vault *corev1.Secret) error{
+		"should wait when the cached vault holds an older generation than the status": func(c client.Client, vault *corev1.Secret) error {
+			return nil // the status moves to generation 2 below; the vault stays at 1
+		},
+		"should wait when the cached vault is not there yet": func(c client.Client, vault *corev1.Secret) error {
+			return c.Delete(ctx, vault)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newFrontDoorReconciler(t, frontDoorObjects(frontDoorScope(true, false))...)
+			if _, err := r.Reconcile(ctx, teamAProd); err != nil {
+				t.Fatal(err)
+			}
+			if got := secretsOf(r); len(got) != 1 || got[0] != "current" || r.Accounts.Len() != 1 {
+				t.Fatalf("before: key secrets %d, %d accounts", len(got), r.Accounts.Len())
+			}
+			var cred v1alpha1.DNSCredential
+			if err := r.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", "team-a")}, &cred); err != nil {
+				t.Fatal(err)
+			}
+			cred.Status.TSIG.Generation = 2
+			if err := r.Client.Status().Update(ctx, &cred); err != nil {
+				t.Fatal(err)
+			}
+			var vault corev1.Secret
+			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: "scopedns-system", Name: vaultName(&cred)}, &vault); err != nil {
+				t.Fatal(err)
+			}
+			if err := behind(r.Client, &vault); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Reconcile(ctx, teamAProd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RequeueAfter <= 0 || res.RequeueAfter > vaultBehindRetry {
+				t.Fatalf("requeue after %v with the vault behind, want within %v", res.RequeueAfter, vaultBehindRetry)
+			}
+			if got := secretsOf(r); len(got) != 1 || got[0] != "current" || r.Accounts.Len() != 1 {
+				t.Fatalf("the stores changed while the vault was behind: key secrets %d, %d accounts", len(got), r.Accounts.Len())
+			}
+
+			// The cache catches up.
+			next := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "scopedns-system", Name: vaultName(&cred),
+				Annotations: map[string]string{AnnTSIGGeneration: "2"}}, Data: map[string][]byte{KeyTSIGSecret: []byte("next")}}
+			if err := r.Client.Delete(ctx, next); client.IgnoreNotFound(err) != nil {
+				t.Fatal(err)
+			}
+			if err := r.Client.Create(ctx, next); err != nil {
+				t.Fatal(err)
+			}
+			if res, err = r.Reconcile(ctx, teamAProd); err != nil || res.RequeueAfter != 0 {
+				t.Fatalf("reconcile after the vault caught up: %v, requeue after %v", err, res.RequeueAfter)
+			}
+			if got := secretsOf(r); len(got) != 1 || got[0] != "next" {
+				t.Fatalf("after: key secrets %d, want generation 2's", len(got))
+			}
+		})
+	}
 }
