@@ -93,6 +93,7 @@ type scaleRestart struct {
 type dns01Result struct {
 	tenants, viaGateway, viaACMEDNS int
 	ok                              int
+	failedGateway, failedACMEDNS    int
 	visible                         int
 	firstError                      string
 	p50, p99, max                   time.Duration
@@ -714,11 +715,18 @@ func (b *bench) scaleDNS01(ctx context.Context, p *simProvider, zones []string, 
 	close(gate)
 	wg.Wait()
 	res.duration = time.Since(start)
-	for _, e := range errs {
-		if e == "" {
+	for i, e := range errs {
+		switch {
+		case e == "":
 			res.ok++
-		} else if res.firstError == "" {
-			res.firstError = e
+			continue
+		case flows[i].acme:
+			res.failedACMEDNS++
+		default:
+			res.failedGateway++
+		}
+		if res.firstError == "" {
+			res.firstError = flows[i].ns + ": " + e
 		}
 	}
 	res.p50, res.p99, res.max = percentiles(lats)
@@ -736,8 +744,9 @@ func (b *bench) scaleDNS01(ctx context.Context, p *simProvider, zones []string, 
 			res.visible++
 		}
 	}
-	logf("  DNS-01: %d tenants at once (%d gateway, %d acme-dns): %d answered OK in %s (p50 %s, p99 %s), %d visible at the provider, %d provider requests, %d x 429",
-		tenants, res.viaGateway, res.viaACMEDNS, res.ok, dur(res.duration), res.p50, res.p99, res.visible, res.requests, res.tooMany)
+	logf("  DNS-01: %d tenants at once (%d gateway, %d acme-dns): %d answered OK in %s (p50 %s, p99 %s), %d visible at the provider, %d provider requests, %d x 429; failed: %d gateway, %d acme-dns%s",
+		tenants, res.viaGateway, res.viaACMEDNS, res.ok, dur(res.duration), res.p50, res.p99, res.visible, res.requests, res.tooMany,
+		res.failedGateway, res.failedACMEDNS, firstErr(res.firstError))
 	return res, nil
 }
 

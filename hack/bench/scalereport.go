@@ -85,7 +85,11 @@ func (b *bench) renderScale(rs []scaleResult) string {
 	})
 	row("DNS-01 at once: tenants (gateway + acme-dns); answered OK; visible at the provider", "all", func(r scaleResult) string {
 		d := r.dns01
-		return fmt.Sprintf("%d (%d + %d); %d; %d %s", d.tenants, d.viaGateway, d.viaACMEDNS, d.ok, d.visible, verdict(d.tenants > 0 && d.ok == d.tenants && d.visible == d.tenants))
+		failed := ""
+		if d.failedGateway+d.failedACMEDNS > 0 {
+			failed = fmt.Sprintf(" (failed: %d gateway, %d acme-dns%s)", d.failedGateway, d.failedACMEDNS, firstErr(d.firstError))
+		}
+		return fmt.Sprintf("%d (%d + %d); %d%s; %d %s", d.tenants, d.viaGateway, d.viaACMEDNS, d.ok, failed, d.visible, verdict(d.tenants > 0 && d.ok == d.tenants && d.visible == d.tenants))
 	})
 	row("… all answered in; answer p50 / p99; provider requests; 429s", "", func(r scaleResult) string {
 		d := r.dns01
