@@ -2,13 +2,11 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -34,6 +32,8 @@ import (
 // credentials controller's.
 type GatewayKeysReconciler struct {
 	Client client.Client
+	// APIReader reads a vault the cache does not hold up to date (vault).
+	APIReader client.Reader
 	// Keys is the RFC 2136 gateway's store; nil when the gateway is off.
 	Keys *gateway.KeyStore
 	// Accounts, Users and Tokens are the HTTP front doors' stores
@@ -73,11 +73,6 @@ type FrontDoorStores struct {
 func (r *GatewayKeysReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns, scopeName := req.Namespace, req.Name
 	set, ok, err := r.keys(ctx, ns, scopeName)
-	if errors.Is(err, errVaultBehind) {
-		// The stores keep what they hold (a rotation's old key still works)
-		// until the cache has the vault the status speaks of.
-		return ctrl.Result{RequeueAfter: vaultBehindRetry}, nil
-	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -236,19 +231,6 @@ func keyReservations(ctx context.Context, cluster policy.Cluster, policies *poli
 	return out, nil
 }
 
-// errVaultBehind says the cached vault is older than the DNSCredential's
-// status: the status names a TSIG generation the vault in the cache does not
-// hold yet.
-var errVaultBehind = errors.New("the cached vault is behind the DNSCredential's status")
-
-// vaultBehindRetry is how soon a reconcile that found the vault behind
-// comes back. The vault's events come through a metadata-only watch (the
-// vault's data must reach no cache but this one), a stream apart from the
-// cache read here, so an event can arrive before the object it announces;
-// the credentials controller writes the vault before the status, so the
-// lag is the two watches' and lasts well under a second.
-const vaultBehindRetry = time.Second
-
 // tsigSecrets are the key's secrets: from the vault in the operator's
 // namespace, never from the tenant's Secret (tenants write Secrets), and the
 // previous one only while the DNSCredential's status says it is valid. The
@@ -264,25 +246,52 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 	if ts == nil || !cred.DeletionTimestamp.IsZero() {
 		return nil, time.Time{}, nil
 	}
-	// The credentials controller puts a generation's secret in the vault
-	// before it writes the generation to the status, so a vault without it
-	// is one the cache has not caught up with. Keys read from it would be
-	// the previous generation's, or none, and no event would come to mend
-	// them.
-	var v corev1.Secret
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: vaultName(&cred)}, &v); apierrors.IsNotFound(err) {
-		return nil, time.Time{}, errVaultBehind
-	} else if err != nil {
+	v, err := r.vault(ctx, &cred)
+	if err != nil || v == nil || len(v.Data[KeyTSIGSecret]) == 0 {
 		return nil, time.Time{}, err
 	}
-	if have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64); have < ts.Generation || len(v.Data[KeyTSIGSecret]) == 0 {
-		return nil, time.Time{}, errVaultBehind
-	}
 	out := []string{string(v.Data[KeyTSIGSecret])}
+	if have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64); have < ts.Generation {
+		// A rotation is on record and the vault has not drawn its secret
+		// yet (tsig.go writes the status first): the vault's current secret
+		// is the one the tenant holds, and the vault's previous one is a
+		// generation older than the overlap the status speaks of.
+		return out, time.Time{}, nil
+	}
 	if prev := v.Data[KeyTSIGPrevious]; len(prev) > 0 && ts.PreviousValidUntil != nil && ts.PreviousValidUntil.After(r.now()) {
 		return append(out, string(prev)), ts.PreviousValidUntil.Time, nil
 	}
 	return out, time.Time{}, nil
+}
+
+// vault is the DNSCredential's vault Secret, or nil. The cache is read
+// first; when it does not hold the generation the status names (or no
+// vault), the API server is asked. The vault's events come through a
+// metadata-only watch, a stream apart from the cache read here, so an event
+// can arrive before the object it announces, and keys read from the cache
+// then would be the previous generation's, or none, with no later event to
+// mend them. Only then is the read uncached.
+func (r *GatewayKeysReconciler) vault(ctx context.Context, cred *v1alpha1.DNSCredential) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}
+	var v corev1.Secret
+	err := r.Client.Get(ctx, key, &v)
+	have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64)
+	switch {
+	case client.IgnoreNotFound(err) != nil:
+		return nil, err
+	case err == nil && have >= cred.Status.TSIG.Generation && len(v.Data[KeyTSIGSecret]) > 0:
+		return &v, nil
+	case r.APIReader == nil && err != nil:
+		return nil, nil
+	case r.APIReader == nil:
+		return &v, nil
+	}
+	vaultCacheBehind.Inc()
+	v = corev1.Secret{}
+	if err := r.APIReader.Get(ctx, key, &v); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return &v, nil
 }
 
 func optional[T any](v *T) []T {

@@ -37,6 +37,12 @@ var (
 		Name: "scopedns_credential_rotations_total",
 		Help: "Credential rotations by scope and result.",
 	}, []string{"scope", "result"})
+	// vaultCacheBehind counts the gateway keys' uncached vault reads: each is
+	// a reconcile that found the cache behind the DNSCredential's status.
+	vaultCacheBehind = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "scopedns_gateway_vault_uncached_reads_total",
+		Help: "Vault reads the gateway keys controller made from the API server because the cache did not hold the TSIG generation the DNSCredential's status names.",
+	})
 	tsigKeysIssued = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scopedns_tsig_keys_issued_total",
 		Help: "First TSIG keys issued to namespaces, by scope (rotations are in scopedns_credential_rotations_total).",
@@ -80,7 +86,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations, tsigKeysIssued,
+	metrics.Registry.MustRegister(providerRequests, providerLatency, tokensHeld, rotations, tsigKeysIssued, vaultCacheBehind,
 		revocationFailures, revocationsPending, credentialExpiry, claimsByState, tokensSwept,
 		batchSplits, recordChangesRefused, recordsCollected, recordsOrphaned, providerTokensHeld, providerTokenQuota)
 }

@@ -461,7 +461,7 @@ func addGateways(mgr manager.Manager, o Options, providers controllers.ProviderS
 	if !rfc2136 && !web {
 		return nil
 	}
-	keysCtl := &controllers.GatewayKeysReconciler{Client: mgr.GetClient(), Policies: policies, Namespace: o.Namespace, ClusterName: o.ClusterName, Now: o.Now}
+	keysCtl := &controllers.GatewayKeysReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Policies: policies, Namespace: o.Namespace, ClusterName: o.ClusterName, Now: o.Now}
 	var stores controllers.FrontDoorStores
 	if rfc2136 {
 		keysCtl.Keys = gateway.NewKeyStore()
