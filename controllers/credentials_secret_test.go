@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/provider"
+	"github.com/scopedns/scopedns/internal/provider/memory"
 )
 
 func TestOwnsTenantSecret(t *testing.T) {
@@ -353,5 +356,62 @@ func TestTenantSecretCreateSurvivesACrash(t *testing.T) {
 	}
 	if err := counting.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "renamed"}, &corev1.Secret{}); err != nil {
 		t.Fatalf("the Secret of the new name: %v", err)
+	}
+}
+
+// A tenant that replaces the operator's Secret with one of its own (it can
+// read the token first) must not keep a wider token for it: the planted
+// Secret holds back what would be delivered into it, not the narrowing of
+// the token when the admin narrows the scope.
+func TestAPlantedSecretHoldsBackDeliveryNotUpkeep(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New(memory.Config{Zones: []string{"example.com", "example.net"}})
+	p := store.Master()
+	wide := []string{store.ZoneID("example.com"), store.ZoneID("example.net")}
+	slices.Sort(wide)
+	minted, err := p.MintToken(ctx, provider.TokenSpec{Name: provider.TokenName(frontCluster, "prod", "team-a", "1"), ZoneIDs: wide})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := frontDoorScope(true, false)
+	objs := frontDoorObjects(scope)
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *v1alpha1.DNSCredential:
+			o.Status.Token = &v1alpha1.HeldToken{ID: minted.ID, Name: minted.Name, ZoneIDs: wide}
+		case *corev1.Secret:
+			o.Annotations[AnnTSIGGeneration] = "1"
+			o.Data[tokenKey(minted.ID)] = []byte(minted.Value)
+		}
+	}
+	planted := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: CredentialsSecretName(scope)},
+		Data: map[string][]byte{KeyAPIToken: []byte("tenant's")}}
+	keys := newFrontDoorReconciler(t, append(objs, planted)...)
+	r := &CredentialsReconciler{Client: keys.Client, APIReader: keys.Client, Recorder: events.NewFakeRecorder(20),
+		Namespace: "scopedns-system", ClusterName: frontCluster, Policies: keys.Policies, Providers: fixedProvider{p},
+		Nameserver: "gateway.example.net:53", HTTPGatewayServed: true, HTTPGatewayURL: gatewayURL}
+	var cred v1alpha1.DNSCredential
+	if err := keys.Client.Get(ctx, client.ObjectKey{Name: v1alpha1.DNSCredentialName("prod", "team-a")}, &cred); err != nil {
+		t.Fatal(err)
+	}
+
+	narrow := []string{store.ZoneID("example.com")}
+	if _, err := r.ensure(ctx, scope, &cred, narrow, false); !errors.Is(err, errSecretNotOwned) {
+		t.Fatalf("ensure with a planted Secret: %v, want errSecretNotOwned", err)
+	}
+	for _, tok := range store.Tokens() {
+		if tok.ID == minted.ID && !slices.Equal(tok.ZoneIDs, narrow) {
+			t.Fatalf("the token still covers %d zones at the provider after the scope narrowed to 1", len(tok.ZoneIDs))
+		}
+	}
+	if cred.Status.Token == nil || !slices.Equal(cred.Status.Token.ZoneIDs, narrow) {
+		t.Fatalf("status token after the narrowing: %+v", cred.Status.Token)
+	}
+	var after corev1.Secret
+	if err := keys.Client.Get(ctx, client.ObjectKeyFromObject(planted), &after); err != nil || string(after.Data[KeyAPIToken]) != "tenant's" || len(after.Data) != 1 {
+		t.Fatalf("the planted Secret was written: %v, %d keys", err, len(after.Data))
+	}
+	if n := len(store.Tokens()); n != 1 {
+		t.Fatalf("%d tokens at the provider, want the one held: nothing is minted that cannot be delivered", n)
 	}
 }

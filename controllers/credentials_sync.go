@@ -60,10 +60,17 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	// A missing tenant Secret is created by deliver, with a nonce on record
 	// in the vault before it (createTenantSecret); drawn now, it rides on
 	// whatever vault write comes first.
-	tenant, fresh, err := r.readDelivery(ctx, scope, cred, v)
-	if err != nil {
-		return ctrl.Result{}, err
+	// A Secret of that name the operator did not create holds back only
+	// what would be delivered into it (a new token, a rotation, the Secret
+	// itself). The upkeep goes on: a narrowed scope narrows the token, an
+	// overlap that ended revokes the previous one, the vault keeps the TSIG
+	// generation the status names. A tenant that plants a Secret must not
+	// keep a wider token for it.
+	tenant, fresh, notOwned := r.readDelivery(ctx, scope, cred, v)
+	if notOwned != nil && !errors.Is(notOwned, errSecretNotOwned) {
+		return ctrl.Result{}, notOwned
 	}
+	deliverable := notOwned == nil
 	p, err := r.Providers.For(ctx, scope)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -94,6 +101,9 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 			if err := r.forgetUndeliverable(ctx, p, cred); err != nil {
 				return ctrl.Result{}, err
 			}
+			if !deliverable {
+				break
+			}
 			err := r.mint(ctx, p, scope, cred, v, zoneIDs, false)
 			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
@@ -102,7 +112,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 			if err := r.updateZones(ctx, p, cred, zoneIDs); err != nil {
 				return ctrl.Result{}, err
 			}
-		case due:
+		case due && deliverable:
 			err := r.rotate(ctx, p, scope, cred, v, zoneIDs)
 			if quotaErr = quotaOnly(err); err != nil && quotaErr == nil {
 				return ctrl.Result{}, err
@@ -111,7 +121,7 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	} else if err := r.dropToken(ctx, p, scope, cred); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.syncTSIG(ctx, scope, cred, v, due && !tokens); err != nil {
+	if err := r.syncTSIG(ctx, scope, cred, v, due && !tokens && deliverable); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.revokePreviousIfDue(ctx, p, scope, cred); err != nil { // e.g. a zero overlap
@@ -120,11 +130,14 @@ func (r *CredentialsReconciler) ensure(ctx context.Context, scope *v1alpha1.DNSS
 	if err := r.pruneVault(ctx, cred, v); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.deliver(ctx, scope, cred, v, tenant, fresh); err != nil {
-		return ctrl.Result{}, err
-	}
 	if st.Token != nil && st.Token.ExpiresAt != nil {
 		credentialExpiry.WithLabelValues(scope.Name, cred.Spec.Namespace).Set(float64(st.Token.ExpiresAt.Unix()))
+	}
+	if !deliverable {
+		return ctrl.Result{}, notOwned
+	}
+	if err := r.deliver(ctx, scope, cred, v, tenant, fresh); err != nil {
+		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: nextWake(st, r.now())}, quotaErr
 }
