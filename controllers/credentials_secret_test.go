@@ -150,8 +150,9 @@ func TestGatewayKeySecrets(t *testing.T) {
 			tenant := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "prod-dns-credentials",
 				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelScope: "prod"}},
 				Data: map[string][]byte{KeyTSIGSecret: []byte("tenant-chosen"), KeyTSIGPrevious: []byte("tenant-chosen-2")}}
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(cred, vault, tenant).Build()
 			r := &GatewayKeysReconciler{
-				Client:    fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(cred, vault, tenant).Build(),
+				Client: c, APIReader: c,
 				Namespace: "scopedns-system", Now: func() time.Time { return now },
 			}
 			got, until, err := r.tsigSecrets(context.Background(), "team-a", "prod")
@@ -374,16 +375,11 @@ func TestAPlantedSecretHoldsBackDeliveryNotUpkeep(t *testing.T) {
 		t.Fatal(err)
 	}
 	scope := frontDoorScope(true, false)
-	objs := frontDoorObjects(scope)
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *v1alpha1.DNSCredential:
-			o.Status.Token = &v1alpha1.HeldToken{ID: minted.ID, Name: minted.Name, ZoneIDs: wide}
-		case *corev1.Secret:
-			o.Annotations[AnnTSIGGeneration] = "1"
-			o.Data[tokenKey(minted.ID)] = []byte(minted.Value)
-		}
-	}
+	objs := editFrontDoor(frontDoorObjects(scope), func(c *v1alpha1.DNSCredential) {
+		c.Status.Token = &v1alpha1.HeldToken{ID: minted.ID, Name: minted.Name, ZoneIDs: wide}
+	}, func(v *corev1.Secret) {
+		v.Data[tokenKey(minted.ID)] = []byte(minted.Value)
+	})
 	planted := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: CredentialsSecretName(scope)},
 		Data: map[string][]byte{KeyAPIToken: []byte("tenant's")}}
 	keys := newFrontDoorReconciler(t, append(objs, planted)...)

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -251,7 +250,7 @@ func (r *GatewayKeysReconciler) tsigSecrets(ctx context.Context, ns, scopeName s
 		return nil, time.Time{}, err
 	}
 	out := []string{string(v.Data[KeyTSIGSecret])}
-	if have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64); have < ts.Generation {
+	if vaultTSIGGeneration(v) < ts.Generation {
 		// A rotation is on record and the vault has not drawn its secret
 		// yet (tsig.go writes the status first): the vault's current secret
 		// is the one the tenant holds, and the vault's previous one is a
@@ -275,16 +274,11 @@ func (r *GatewayKeysReconciler) vault(ctx context.Context, cred *v1alpha1.DNSCre
 	key := client.ObjectKey{Namespace: r.Namespace, Name: vaultName(cred)}
 	var v corev1.Secret
 	err := r.Client.Get(ctx, key, &v)
-	have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64)
-	switch {
-	case client.IgnoreNotFound(err) != nil:
+	if err == nil && vaultHoldsTSIG(&v, cred.Status.TSIG.Generation) {
+		return &v, nil
+	}
+	if client.IgnoreNotFound(err) != nil {
 		return nil, err
-	case err == nil && have >= cred.Status.TSIG.Generation && len(v.Data[KeyTSIGSecret]) > 0:
-		return &v, nil
-	case r.APIReader == nil && err != nil:
-		return nil, nil
-	case r.APIReader == nil:
-		return &v, nil
 	}
 	vaultCacheBehind.Inc()
 	v = corev1.Secret{}

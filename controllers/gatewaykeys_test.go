@@ -78,6 +78,20 @@ func frontDoorObjects(scope *v1alpha1.DNSScope) []client.Object {
 	}
 }
 
+// editFrontDoor changes the DNSCredential and the vault among
+// frontDoorObjects' objects, and returns them.
+func editFrontDoor(objs []client.Object, cred func(*v1alpha1.DNSCredential), vault func(*corev1.Secret)) []client.Object {
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *v1alpha1.DNSCredential:
+			cred(o)
+		case *corev1.Secret:
+			vault(o)
+		}
+	}
+	return objs
+}
+
 func newFrontDoorReconciler(t *testing.T, objs ...client.Object) *GatewayKeysReconciler {
 	cl := fake.NewClientBuilder().WithScheme(testScheme(t)).
 		WithIndex(&v1alpha1.DNSRecordClaim{}, policy.NameIndex, policy.IndexRecordNames).
@@ -95,7 +109,7 @@ func newFrontDoorReconciler(t *testing.T, objs ...client.Object) *GatewayKeysRec
 		}}).
 		WithObjects(objs...).Build()
 	return &GatewayKeysReconciler{
-		Client: cl, Keys: gateway.NewKeyStore(), Accounts: acmedns.NewAccountStore(), Users: dyndns.NewUserStore(),
+		Client: cl, APIReader: cl, Keys: gateway.NewKeyStore(), Accounts: acmedns.NewAccountStore(), Users: dyndns.NewUserStore(),
 		ClusterName: frontCluster, Policies: &policy.Cache{}, Namespace: "scopedns-system",
 		Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) },
 	}
@@ -249,17 +263,13 @@ func TestGatewayStopsThePreviousSecretAtTheStatusTime(t *testing.T) {
 		"should accept the current secret after it":                                  {current, validUntil.Add(time.Minute), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			objs := frontDoorObjects(frontDoorScope(false, false))
-			for _, o := range objs {
-				switch o := o.(type) {
-				case *v1alpha1.DNSCredential:
-					o.Status.TSIG.Generation = 2
-					o.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: validUntil}
-				case *corev1.Secret:
-					o.Data = map[string][]byte{KeyTSIGSecret: []byte(current), KeyTSIGPrevious: []byte(previous)}
-					o.Annotations[AnnTSIGGeneration] = "2"
-				}
-			}
+			objs := editFrontDoor(frontDoorObjects(frontDoorScope(false, false)), func(c *v1alpha1.DNSCredential) {
+				c.Status.TSIG.Generation = 2
+				c.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: validUntil}
+			}, func(v *corev1.Secret) {
+				v.Data = map[string][]byte{KeyTSIGSecret: []byte(current), KeyTSIGPrevious: []byte(previous)}
+				v.Annotations[AnnTSIGGeneration] = "2"
+			})
 			r := newFrontDoorReconciler(t, objs...)
 			r.Now = func() time.Time { return reconciledAt }
 			res, err := r.Reconcile(context.Background(), teamAProd)
@@ -390,17 +400,13 @@ func TestGatewayKeysReadTheVaultTheStatusNames(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			objs := frontDoorObjects(frontDoorScope(true, false))
-			for _, o := range objs {
-				switch o := o.(type) {
-				case *v1alpha1.DNSCredential:
-					o.Status.TSIG.Generation = 2
-					o.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: time.Date(2030, 1, 1, 1, 0, 0, 0, time.UTC)}
-				case *corev1.Secret:
-					o.Annotations[AnnTSIGGeneration] = tc.vaultGen
-					o.Data = tc.vaultData
-				}
-			}
+			objs := editFrontDoor(frontDoorObjects(frontDoorScope(true, false)), func(c *v1alpha1.DNSCredential) {
+				c.Status.TSIG.Generation = 2
+				c.Status.TSIG.PreviousValidUntil = &metav1.Time{Time: time.Date(2030, 1, 1, 1, 0, 0, 0, time.UTC)}
+			}, func(v *corev1.Secret) {
+				v.Annotations[AnnTSIGGeneration] = tc.vaultGen
+				v.Data = tc.vaultData
+			})
 			r := newFrontDoorReconciler(t, objs...)
 			apiServer := r.Client.(client.WithWatch)
 			uncached := 0

@@ -140,8 +140,8 @@ func (r *CredentialsReconciler) syncTSIG(ctx context.Context, scope *v1alpha1.DN
 // validity ended. It reports whether it changed the vault.
 func syncVaultTSIG(v *corev1.Secret, ts *v1alpha1.TSIGKeyStatus) (bool, error) {
 	changed := false
-	have, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64)
-	if have < ts.Generation || len(v.Data[KeyTSIGSecret]) == 0 {
+	have := vaultTSIGGeneration(v)
+	if !vaultHoldsTSIG(v, ts.Generation) {
 		s, err := newTSIGSecret()
 		if err != nil {
 			return false, err
@@ -160,6 +160,20 @@ func syncVaultTSIG(v *corev1.Secret, ts *v1alpha1.TSIGKeyStatus) (bool, error) {
 		changed = true
 	}
 	return changed, nil
+}
+
+// vaultTSIGGeneration is the TSIG generation whose secret the vault holds
+// as its current one (AnnTSIGGeneration), or 0.
+func vaultTSIGGeneration(v *corev1.Secret) int64 {
+	g, _ := strconv.ParseInt(v.Annotations[AnnTSIGGeneration], 10, 64)
+	return g
+}
+
+// vaultHoldsTSIG reports whether the vault holds the secret of generation
+// gen (or a later one): what syncVaultTSIG draws when it does not, and what
+// the gateway keys wait for in the cache.
+func vaultHoldsTSIG(v *corev1.Secret, gen int64) bool {
+	return vaultTSIGGeneration(v) >= gen && len(v.Data[KeyTSIGSecret]) > 0
 }
 
 // dropVaultTSIG removes every TSIG value from the vault.
