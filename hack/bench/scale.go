@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,8 @@ type scaleResult struct {
 	restart      scaleRestart
 	heapTop      string
 	cpuTop       string
+	apiCPUTop    string   // kube-apiserver, the same 60 s
+	cpu          cpuShare // CPU seconds by process during convergence
 	incomplete   string
 	restartedRSS uint64
 	reconciles   map[string]string
@@ -251,15 +254,23 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, 
 		return res, err
 	}
 	defer func() { _ = pm.stop() }()
-	var cpu chan string
+	cpu0, cerr := cpuSeconds(pm.cmd.Process.Pid)
+	var cpu, apiCPU chan string
 	if profile {
-		cpu = make(chan string, 1)
+		cpu, apiCPU = make(chan string, 1), make(chan string, 1)
 		go func() {
 			top, err := pm.profile(ctx, "profile", "?seconds=60", filepath.Join(b.opts.profileDir, "scale-cpu.pprof"))
 			if err != nil {
 				top = "CPU profile failed: " + err.Error()
 			}
 			cpu <- top
+		}()
+		go func() {
+			top, err := b.apiServerProfile(ctx, 60, filepath.Join(b.opts.profileDir, "scale-apiserver-cpu.pprof"))
+			if err != nil {
+				top = "kube-apiserver CPU profile failed: " + err.Error()
+			}
+			apiCPU <- top
 		}()
 	}
 	var progress string
@@ -275,6 +286,10 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, 
 		return res, err
 	}
 	res.converge = max(res.claimsAt, res.credsAt)
+	if cpu1, err := cpuSeconds(pm.cmd.Process.Pid); err == nil && cerr == nil {
+		res.cpu = cpu1.since(cpu0)
+		logf("  CPU during convergence (%s on %d cores): %s", dur(time.Since(start)), goruntime.NumCPU(), res.cpu)
+	}
 	time.Sleep(3 * time.Second) // in-flight follow-ups land before counting
 	res.requests, res.tooMany, res.maxIn5m = p.meter.since(mk, 5*time.Minute)
 	logf("  provider requests during convergence: %s", opsString(opsDiff(cops0, p.sim.Requests())))
@@ -316,6 +331,8 @@ func (b *bench) scaleOnce(ctx context.Context, bin, dir string, n int, profile, 
 		}
 		res.heapTop = top
 		res.cpuTop = <-cpu
+		res.apiCPUTop = <-apiCPU
+		logf("  kube-apiserver CPU, first 60 s:\n%s", res.apiCPUTop)
 	}
 
 	// 3. Admission at 200/s with every claim present.

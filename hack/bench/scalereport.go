@@ -61,6 +61,10 @@ func (b *bench) renderScale(rs []scaleResult) string {
 		return fmt.Sprintf("%.2f (%s)", float64(r.writesTotal())/float64(max(1, r.n)), mapString(r.writes))
 	})
 	row("manager API reads (GET incl. lists and watches)", "", func(r scaleResult) string { return itoa(r.reads) })
+	row("CPU seconds during convergence, by process (share of all)", "", func(r scaleResult) string { return r.cpu.String() })
+	row("… per namespace: kube-apiserver + etcd / manager", "", func(r scaleResult) string {
+		return fmt.Sprintf("%.1f / %.1f ms", 1000*(r.cpu["kube-apiserver"]+r.cpu["etcd"])/float64(max(1, r.n)), 1000*r.cpu["manager"]/float64(max(1, r.n)))
+	})
 	row("manager heap in use / RSS / peak RSS after convergence", "RSS ≤ 400 MB", func(r scaleResult) string {
 		return fmt.Sprintf("%s / %s / %s %s", mib(r.heap), mib(r.rss), mib(r.peakRSS), verdict(r.peakRSS > 0 && r.peakRSS <= 400<<20))
 	})
@@ -122,6 +126,8 @@ func (b *bench) renderScale(rs []scaleResult) string {
 		}
 		per := func(x float64, n int) float64 { return x / float64(n) }
 		ratio("manager time to converge", per(lo.converge.Seconds()*1000, lo.n), per(hi.converge.Seconds()*1000, hi.n), "ms")
+		ratio("manager CPU to converge", per(lo.cpu["manager"]*1000, lo.n), per(hi.cpu["manager"]*1000, hi.n), "ms")
+		ratio("kube-apiserver + etcd CPU while the manager converges", per((lo.cpu["kube-apiserver"]+lo.cpu["etcd"])*1000, lo.n), per((hi.cpu["kube-apiserver"]+hi.cpu["etcd"])*1000, hi.n), "ms")
 		ratio("manager heap in use", per(float64(lo.heap)/1024, lo.n), per(float64(hi.heap)/1024, hi.n), "KiB")
 		ratio("manager RSS", per(float64(lo.rss)/1024, lo.n), per(float64(hi.rss)/1024, hi.n), "KiB")
 		ratio("manager API writes", per(float64(lo.writesTotal()), lo.n), per(float64(hi.writesTotal()), hi.n), "")
@@ -131,6 +137,9 @@ func (b *bench) renderScale(rs []scaleResult) string {
 	for _, r := range rs {
 		if r.heapTop != "" || r.cpuTop != "" {
 			w("\n<details><summary>pprof at %d namespaces: CPU (first 60 s after the manager started) and heap (after convergence), top 10</summary>\n\n```\n%s\n%s```\n\n</details>\n", r.n, strings.TrimSpace(r.cpuTop), r.heapTop)
+		}
+		if r.apiCPUTop != "" {
+			w("\n<details><summary>pprof at %d namespaces: kube-apiserver CPU over the same 60 s, cumulative, by what it served</summary>\n\n```\n%s\n```\n\n</details>\n", r.n, strings.TrimSpace(r.apiCPUTop))
 		}
 	}
 	if b.res.runErr != nil {
