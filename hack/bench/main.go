@@ -113,6 +113,7 @@ func main() {
 	flag.StringVar(&o.root, "root", ".", "repository root (config/crd/bases, config/webhook)")
 	flag.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver and etcd (hack/controlplane.sh prints it)")
 	flag.StringVar(&o.logFile, "log", filepath.Join(os.TempDir(), "scopedns-bench-manager.log"), "the manager's log")
+	flag.BoolVar(&traceProvider, "trace-provider", false, "log every provider request the operator makes (method, path, query)")
 	flag.BoolVar(&o.skipRotation, "skip-rotation", false, "skip the rotation phase")
 	flag.BoolVar(&o.skipLimited, "skip-limited", false, "skip the rate-limited convergence phase")
 	flag.StringVar(&o.phase, "phase", "", "run only this phase: flood (the result replaces its section of -out)")

@@ -69,6 +69,9 @@ func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.next.ServeHTTP(w, r)
 		return
 	}
+	if traceProvider {
+		logf("provider request: %s %s?%s", r.Method, r.URL.Path, r.URL.RawQuery)
+	}
 	m.mu.Lock()
 	m.arrivals = append(m.arrivals, time.Now())
 	m.mu.Unlock()
@@ -258,3 +261,8 @@ func getsOf(m map[string]int) map[string]int {
 	}
 	return out
 }
+
+// traceProvider logs every metered request's method, path and query (never
+// its headers or body: no token or record value), to tell which operations
+// a figure is made of (flag -trace-provider).
+var traceProvider bool
