@@ -45,8 +45,10 @@ type ClaimReconciler struct {
 	ClusterName string
 	// ConcealHolders words a conflict with another namespace's claim in the
 	// claim's status without naming it (--conceal-conflict-holders); the
-	// holder goes to the operator's log.
+	// holder goes to the operator's log, through Holders (sampled by
+	// namespace; the webhook's, so one budget serves both).
 	ConcealHolders bool
+	Holders        *policy.HolderLog
 	// DriftInterval is how old a zone snapshot may get before it is listed
 	// again, and how often a Ready claim is re-checked against it.
 	DriftInterval time.Duration
@@ -158,6 +160,14 @@ func (r *ClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.BatchLimit == 0 {
 		r.BatchLimit = 200
+	}
+	if r.ConcealHolders && r.Holders == nil {
+		// A nil HolderLog writes every line, as many as a tenant's claims
+		// cause; the manager passes the webhook's, this is the fallback.
+		r.Holders = policy.NewHolderLog(mgr.GetLogger().WithName("claims"), r.Now)
+		if err := mgr.Add(r.Holders); err != nil {
+			return err
+		}
 	}
 	r.batches = batch.New(r.BatchWindow, r.BatchLimit, batch.Hooks{Split: batchSplits.Inc, Refused: recordChangesRefused.Inc})
 	r.wake = make(chan event.GenericEvent, 64)

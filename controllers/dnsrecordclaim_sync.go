@@ -113,7 +113,7 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 		return nil, nil, "", "", err
 	}
 	if r.ConcealHolders {
-		policy.LogConcealedHolders(log.FromContext(ctx), claim, verdict)
+		r.Holders.Log(ctx, log.FromContext(ctx), claim, verdict)
 	}
 	evals := make([]recordEval, len(claim.Spec.Records))
 	for i, rv := range verdict.Records {

@@ -273,15 +273,22 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	policies := &policy.Cache{}
+	var holders *policy.HolderLog // nil: holders are named to the tenants
+	if o.ConcealConflictHolders {
+		holders = policy.NewHolderLog(ctrl.Log.WithName("claims"), o.Now)
+		if err := mgr.Add(holders); err != nil {
+			return nil, err
+		}
+	}
 	if !o.DisableWebhooks {
 		if err := scopewebhook.SetupScopeWebhook(mgr); err != nil {
 			return nil, fmt.Errorf("registering DNSScope webhook: %w", err)
 		}
-		if err := scopewebhook.SetupClaimWebhook(mgr, policies, o.ConcealConflictHolders); err != nil {
+		if err := scopewebhook.SetupClaimWebhook(mgr, policies, holders); err != nil {
 			return nil, fmt.Errorf("registering DNSRecordClaim webhook: %w", err)
 		}
 	}
-	if err := addControllers(mgr, o, policies); err != nil {
+	if err := addControllers(mgr, o, policies, holders); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -402,7 +409,7 @@ func cmpOr[T int | float64](v, d T) T {
 	return v
 }
 
-func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) error {
+func addControllers(mgr manager.Manager, o Options, policies *policy.Cache, holders *policy.HolderLog) error {
 	providers := &controllers.SecretProviders{Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Namespace: o.Namespace, Configure: configureProvider(o)}
 	// One view of which zones are this installation's, for every writer
 	// and collector of records under the cluster name. Its clock is the
@@ -418,7 +425,7 @@ func addControllers(mgr manager.Manager, o Options, policies *policy.Cache) erro
 	claims := &controllers.ClaimReconciler{
 		Client: mgr.GetClient(), Providers: providers, Recorder: mgr.GetEventRecorder("scopedns-claim"),
 		Policies: policies, ClusterName: o.ClusterName, DriftInterval: o.DriftInterval, Now: o.Now, MaxBackoff: o.MaxBackoff,
-		Marks: marks, ConcealHolders: o.ConcealConflictHolders,
+		Marks: marks, ConcealHolders: holders != nil, Holders: holders,
 	}
 	if err := claims.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DNSRecordClaim controller: %w", err)

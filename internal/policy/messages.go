@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
@@ -9,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/scopedns/scopedns/api/v1alpha1"
+	"github.com/scopedns/scopedns/internal/auditsample"
 	"github.com/scopedns/scopedns/internal/grant"
 )
 
@@ -79,15 +83,48 @@ func CNAMESelfMessage(k grant.Key) string {
 	return fmt.Sprintf("%s CNAME points at its own name; a CNAME must name another host", k.Name)
 }
 
-// LogConcealedHolders logs, for the admins, the holders that a verdict
-// decided with ConcealHolders left out of the tenant's messages: one line
-// per refused record, naming the claim refused and each holder. The log is
-// the operator's; tenants do not read it.
-func LogConcealedHolders(log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verdict) {
+// HolderLog writes, for the admins, the holders that verdicts decided with
+// ConcealHolders left out of the tenants' messages: one line per refused
+// record, naming the claim refused and each holder. The log is the
+// operator's; tenants do not read it, but they decide how often it is
+// written: a claim naming another namespace's name costs a line at every
+// admission (dry runs included, as fast as the API server takes them) and
+// every reconcile. So the lines are sampled by the refused claim's namespace
+// (auditsample: the first 5 of a namespace and 100 in all per minute, then
+// one summary line of the rest): one tenant's flood fills neither the log
+// nor the other tenants' share of it. One HolderLog serves the webhook and
+// the controller; a nil one writes every line.
+type HolderLog struct {
+	sampler *auditsample.Sampler
+	log     logr.Logger // for the summaries Start writes
+	now     func() time.Time
+}
+
+// NewHolderLog returns a HolderLog whose Start writes to log, on the clock
+// now (time.Now if nil).
+func NewHolderLog(log logr.Logger, now func() time.Time) *HolderLog {
+	if now == nil {
+		now = time.Now
+	}
+	return &HolderLog{sampler: auditsample.New(0, 0, 0), log: log, now: now}
+}
+
+// msgHolderSummary is the line that stands for the held-back ones.
+const msgHolderSummary = "records refused for holders not named to the tenant, not logged"
+
+// Log writes the verdict's concealed holders.
+func (h *HolderLog) Log(ctx context.Context, log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verdict) {
 	for _, rv := range v.Records {
 		for _, c := range rv.Conflicts {
 			if c.Holder.Namespace == claim.Namespace {
 				continue
+			}
+			if h != nil {
+				ok, sum := h.sampler.Allow(claim.Namespace, h.now())
+				auditsample.Log(ctx, slog.New(logr.ToSlogHandler(log)), msgHolderSummary, sum)
+				if !ok {
+					continue
+				}
 			}
 			log.Info("record refused: held by a claim of another namespace, not named to the tenant",
 				"claim", klog.KObj(claim), "record", rv.Key.Name, "type", rv.Key.Type,
@@ -95,3 +132,23 @@ func LogConcealedHolders(log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verd
 		}
 	}
 }
+
+// Start writes the summary of each interval that held lines back, also
+// when the flood has stopped (a manager.Runnable, in every replica: each
+// serves the webhook).
+func (h *HolderLog) Start(ctx context.Context) error {
+	log := slog.New(logr.ToSlogHandler(h.log))
+	t := time.NewTicker(h.sampler.Interval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			auditsample.Log(ctx, log, msgHolderSummary, h.sampler.Flush(h.now()))
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica answers admissions.
+func (h *HolderLog) NeedLeaderElection() bool { return false }

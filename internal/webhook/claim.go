@@ -41,18 +41,19 @@ type ClaimValidator struct {
 	Policies  *policy.Cache
 	// ConcealHolders words conflicts with another namespace's claim without
 	// naming it (--conceal-conflict-holders); the holder goes to the
-	// operator's log instead.
+	// operator's log instead, through Holders (sampled by namespace).
 	ConcealHolders bool
+	Holders        *policy.HolderLog
 }
 
 var _ admission.Validator[*v1alpha1.DNSRecordClaim] = &ClaimValidator{}
 
-// SetupClaimWebhook registers the claim webhook with the manager.
-// With concealHolders, conflicts with another namespace's claim are refused
-// without naming it.
-func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache, concealHolders bool) error {
+// SetupClaimWebhook registers the claim webhook with the manager. With
+// holders, conflicts with another namespace's claim are refused without
+// naming it, and the holders go to that log.
+func SetupClaimWebhook(mgr ctrl.Manager, policies *policy.Cache, holders *policy.HolderLog) error {
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DNSRecordClaim{}).
-		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies, ConcealHolders: concealHolders}).
+		WithValidator(&ClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Policies: policies, ConcealHolders: holders != nil, Holders: holders}).
 		WithLogConstructor(requestLogger(v1alpha1.GroupVersion.WithKind("DNSRecordClaim"))).
 		Complete()
 }
@@ -110,7 +111,7 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 		return nil, err
 	}
 	if v.ConcealHolders {
-		policy.LogConcealedHolders(log.FromContext(ctx), claim, verdict)
+		v.Holders.Log(ctx, log.FromContext(ctx), claim, verdict)
 	}
 	var warnings admission.Warnings
 	for _, rv := range verdict.Records {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +21,11 @@ import (
 // tenant gets for a name another namespace's claim holds says "another
 // namespace" and names neither it nor its claim; the operator's log names
 // both. Without it the answer names the holder, as before.
-func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
+// concealFixture is a scope granting shared.example.com TXT to every tenant
+// namespace, two tenants besides the holder's ("team-b" and "team-c"), and
+// payroll-prod's claim holding that name; claimIn is a later claim of the
+// same name in another namespace.
+func concealFixture() (objs []client.Object, claimIn func(ns string) *v1alpha1.DNSRecordClaim) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	scope := &v1alpha1.DNSScope{
 		ObjectMeta: metav1.ObjectMeta{Name: "prod", UID: "u1", Generation: 1},
@@ -38,7 +43,21 @@ func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "payroll-prod", Name: "secret-project", CreationTimestamp: metav1.NewTime(t0)},
 		Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
 	}
-	objs := []client.Object{scope, tenantNS("payroll-prod"), tenantNS("team-b"), holder}
+	objs = []client.Object{scope, tenantNS("payroll-prod"), tenantNS("team-b"), tenantNS("team-c"), holder}
+	return objs, func(ns string) *v1alpha1.DNSRecordClaim {
+		return &v1alpha1.DNSRecordClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
+			Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
+		}
+	}
+}
+
+// TestClaimWebhookConcealsConflictHolders: with ConcealHolders the answer a
+// tenant gets for a name another namespace's claim holds says "another
+// namespace" and names neither it nor its claim; the operator's log names
+// both. Without it the answer names the holder, as before.
+func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
+	objs, claimIn := concealFixture()
 	cases := map[string]struct {
 		conceal bool
 		// want and omit are substrings of the tenant's answer.
@@ -61,11 +80,10 @@ func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
 			var logs strings.Builder
 			ctx := log.IntoContext(context.Background(), funcr.New(func(prefix, args string) { logs.WriteString(args + "\n") }, funcr.Options{}))
 			v := &ClaimValidator{Reader: newIndexedReader(objs), Policies: &policy.Cache{}, ConcealHolders: tc.conceal}
-			mine := &v1alpha1.DNSRecordClaim{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "web", CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
-				Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
+			if tc.conceal {
+				v.Holders = policy.NewHolderLog(logr.Discard(), nil)
 			}
-			_, err := v.ValidateCreate(ctx, mine)
+			_, err := v.ValidateCreate(ctx, claimIn("team-b"))
 			if err == nil {
 				t.Fatal("a name another namespace holds was admitted")
 			}
@@ -83,5 +101,48 @@ func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
 				t.Errorf("log names the holder: %v, want %v; log:\n%s", got, tc.logged, logs.String())
 			}
 		})
+	}
+}
+
+// TestClaimWebhookSamplesConcealedHoldersByNamespace: a tenant that sends
+// claims naming another namespace's name as fast as the API server takes
+// them (dry runs cost it nothing) gets 5 holder lines a minute into the
+// operator's log, then one summary line; another tenant's refusal in the
+// same minute is still logged. Logging every refusal, as before, writes
+// 1,000 lines.
+func TestClaimWebhookSamplesConcealedHoldersByNamespace(t *testing.T) {
+	objs, claimIn := concealFixture()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var logs strings.Builder
+	logger := funcr.New(func(prefix, args string) { logs.WriteString(args + "\n") }, funcr.Options{})
+	ctx := log.IntoContext(context.Background(), logger)
+	v := &ClaimValidator{Reader: newIndexedReader(objs), Policies: &policy.Cache{}, ConcealHolders: true,
+		Holders: policy.NewHolderLog(logger, func() time.Time { return now })}
+	refuse := func(ns string) {
+		t.Helper()
+		if _, err := v.ValidateCreate(ctx, claimIn(ns)); err == nil {
+			t.Fatalf("a name payroll-prod holds was admitted to %s", ns)
+		}
+	}
+	lines := func(ns string) int {
+		return strings.Count(logs.String(), `"claim"={"name"="web" "namespace"="`+ns+`"}`)
+	}
+	for range 1000 {
+		refuse("team-b")
+	}
+	if got := lines("team-b"); got != 5 {
+		t.Errorf("1,000 refusals of team-b wrote %d holder lines, want 5; log:\n%.2000s", got, logs.String())
+	}
+	refuse("team-c")
+	if got := lines("team-c"); got != 1 {
+		t.Errorf("team-c's refusal after team-b's flood wrote %d holder lines, want 1", got)
+	}
+	now = now.Add(time.Minute)
+	refuse("team-b")
+	if !strings.Contains(logs.String(), `"suppressed"=995`) || !strings.Contains(logs.String(), "team-b=995") {
+		t.Errorf("no summary of the 995 held-back lines naming team-b; log:\n%.3000s", logs.String())
+	}
+	if got := lines("team-b"); got != 6 {
+		t.Errorf("the next minute's first refusal of team-b: %d holder lines in all, want 6", got)
 	}
 }
