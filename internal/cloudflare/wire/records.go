@@ -430,7 +430,10 @@ func parseStructuredContent(typ, c string, prio *float64) (RecordData, *Failure)
 
 // Conflict applies Cloudflare's rules against the records already at the
 // record's name (others; r itself among them is skipped): no identical
-// record, a CNAME stands alone.
+// record, a CNAME stands alone. The answer does not depend on the order of
+// others (the simulator and the front door hold them in different orders):
+// an identical record first, then an address or CNAME beside a new CNAME,
+// then the first other type by name.
 func Conflict(others []*Record, r *Record) *Failure {
 	for _, o := range others {
 		if o.ID == r.ID {
@@ -440,6 +443,7 @@ func Conflict(others []*Record, r *Record) *Failure {
 			return Fail(400, CodeRecordExists, "Record already exists.")
 		}
 	}
+	beside := "" // the first type by name beside a new CNAME
 	for _, o := range others {
 		if o.ID == r.ID {
 			continue
@@ -448,10 +452,15 @@ func Conflict(others []*Record, r *Record) *Failure {
 		case r.Type == "CNAME" && (o.Type == "A" || o.Type == "AAAA" || o.Type == "CNAME"):
 			return Fail(400, CodeHostConflict, "An A, AAAA, or CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>.")
 		case r.Type == "CNAME":
-			return Failf(400, CodeHostConflict, "A record with that host already exists (%s). A CNAME record cannot share its name with any other record.", o.Type)
+			if beside == "" || o.Type < beside {
+				beside = o.Type
+			}
 		case o.Type == "CNAME":
 			return Fail(400, CodeCNAMEConflict, "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>.")
 		}
+	}
+	if beside != "" {
+		return Failf(400, CodeHostConflict, "A record with that host already exists (%s). A CNAME record cannot share its name with any other record.", beside)
 	}
 	return nil
 }
