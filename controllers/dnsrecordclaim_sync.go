@@ -113,7 +113,7 @@ func (r *ClaimReconciler) evaluate(ctx context.Context, claim *v1alpha1.DNSRecor
 		return nil, nil, "", "", err
 	}
 	if r.ConcealHolders {
-		r.Holders.Log(ctx, log.FromContext(ctx), claim, verdict)
+		r.Holders.Log(log.FromContext(ctx), claim, verdict)
 	}
 	evals := make([]recordEval, len(claim.Spec.Records))
 	for i, rv := range verdict.Records {
@@ -197,7 +197,7 @@ func (r *ClaimReconciler) syncRecords(ctx context.Context, scope *v1alpha1.DNSSc
 		}
 		if rec, ok := notOwned[e.key]; ok {
 			why, hidden := describeOwner(rec, claim.Namespace, r.ConcealHolders)
-			if hidden {
+			if hidden && r.Holders.Allow(claim.Namespace) {
 				log.FromContext(ctx).Info("record not owned: held by a claim of another namespace, not named to the tenant", "record", e.key.Name, "type", e.key.Type, "holder", rec.Comment)
 			}
 			e.state, e.msg = v1alpha1.RecordNotOwned, "a record at this name is "+why+"; scopedns never changes records it did not write"

@@ -34,6 +34,7 @@ const (
 type Sampler struct {
 	perSource, total, maxSources int
 	interval                     time.Duration
+	firstAlways                  bool
 
 	mu         sync.Mutex
 	start      time.Time
@@ -72,6 +73,15 @@ func New(perSource, total int, interval time.Duration) *Sampler {
 		sources: map[string]*SourceCount{}}
 }
 
+// FirstOfEachSource makes a source's first line in an interval written even
+// past Total, so that sources flooding together cannot crowd out one that
+// is not: where every source is a tenant, each keeps a line of its own. A
+// flood then costs at most Total + MaxSources + 1 lines per interval.
+func (a *Sampler) FirstOfEachSource() *Sampler {
+	a.firstAlways = true
+	return a
+}
+
 // Interval is how long one sampling interval lasts.
 func (a *Sampler) Interval() time.Duration { return a.interval }
 
@@ -97,7 +107,7 @@ func (a *Sampler) Allow(source string, now time.Time) (bool, *Summary) {
 		c = &SourceCount{Source: host}
 		a.sources[host] = c
 	}
-	if c.Logged >= a.perSource || a.logged >= a.total {
+	if c.Logged >= a.perSource || (a.logged >= a.total && (c.Logged > 0 || !a.firstAlways)) {
 		c.Suppressed++
 		a.suppressed++
 		return false, sum

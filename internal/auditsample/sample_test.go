@@ -19,6 +19,7 @@ func TestSampler(t *testing.T) {
 		wantSummary  int // suppressed in the summary
 		wantSources  int
 		maxRemembers int
+		firstAlways  bool
 	}{
 		"one source gets its first five logged": {sources: 1, requests: 1000, wantLogged: 5, wantSummary: 995, wantSources: 1},
 		"many sources stop at the total":        {sources: 50, requests: 1000, wantLogged: 100, wantSummary: 900, wantSources: 50},
@@ -27,12 +28,18 @@ func TestSampler(t *testing.T) {
 			sources: 100, requests: 100, wantLogged: 10, wantSummary: 90, wantSources: 1, maxRemembers: 10,
 		},
 		"a quiet source writes no summary": {sources: 1, requests: 3, wantLogged: 3},
+		"with FirstOfEachSource, sources beyond the memory bound still only count": {
+			sources: 100, requests: 100, wantLogged: 10, wantSummary: 90, wantSources: 1, maxRemembers: 10, firstAlways: true,
+		},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			a := New(5, 100, time.Minute)
 			if c.maxRemembers > 0 {
 				a.maxSources = c.maxRemembers
+			}
+			if c.firstAlways {
+				a.FirstOfEachSource()
 			}
 			logged := 0
 			for i := range c.requests {
@@ -77,5 +84,28 @@ func TestLogWritesOneSummaryLine(t *testing.T) {
 	Log(context.Background(), l, "held back", &Summary{Suppressed: 7, Sources: 1, Top: []SourceCount{{Source: "192.0.2.1", Suppressed: 7}}, Interval: time.Minute})
 	if got := buf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, `"suppressed":7,"sources":1,"top":["192.0.2.1=7"]`) {
 		t.Fatalf("summary line %q", got)
+	}
+}
+
+// TestFirstOfEachSourceKeepsALateSourcesLine: twenty sources flooding
+// together write the interval's 100 lines; a source that comes after them
+// has its first line written with FirstOfEachSource, and none without.
+func TestFirstOfEachSourceKeepsALateSourcesLine(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, first := range []bool{false, true} {
+		a := New(5, 100, time.Minute)
+		if first {
+			a.FirstOfEachSource()
+		}
+		for i := range 20 {
+			for range 10 {
+				a.Allow(fmt.Sprintf("flood-%d", i), start)
+			}
+		}
+		late, _ := a.Allow("late", start)
+		again, _ := a.Allow("late", start)
+		if late != first || again {
+			t.Errorf("FirstOfEachSource %v: the late source's first line written %v, its second %v; want %v, false", first, late, again, first)
+		}
 	}
 }

@@ -85,46 +85,52 @@ func CNAMESelfMessage(k grant.Key) string {
 
 // HolderLog writes, for the admins, the holders that verdicts decided with
 // ConcealHolders left out of the tenants' messages: one line per refused
-// record, naming the claim refused and each holder. The log is the
-// operator's; tenants do not read it, but they decide how often it is
+// record and holder, naming the claim refused and the holder. The log is
+// the operator's; tenants do not read it, but they decide how often it is
 // written: a claim naming another namespace's name costs a line at every
 // admission (dry runs included, as fast as the API server takes them) and
 // every reconcile. So the lines are sampled by the refused claim's namespace
-// (auditsample: the first 5 of a namespace and 100 in all per minute, then
-// one summary line of the rest): one tenant's flood fills neither the log
-// nor the other tenants' share of it. One HolderLog serves the webhook and
-// the controller; a nil one writes every line.
+// (auditsample: the first 5 of a namespace and 100 in all per minute, the
+// first of every namespace even past that, then one summary line of the
+// rest): neither one tenant's flood nor many tenants' together fill the log
+// or take the other tenants' lines. One HolderLog serves the webhook and
+// the controller of a replica; a nil one writes every line. Make one with
+// NewHolderLog.
 type HolderLog struct {
 	sampler *auditsample.Sampler
-	log     logr.Logger // for the summaries Start writes
+	log     *slog.Logger // for the summaries, never a request's logger
 	now     func() time.Time
 }
 
-// NewHolderLog returns a HolderLog whose Start writes to log, on the clock
+// NewHolderLog returns a HolderLog whose summaries go to log, on the clock
 // now (time.Now if nil).
 func NewHolderLog(log logr.Logger, now func() time.Time) *HolderLog {
 	if now == nil {
 		now = time.Now
 	}
-	return &HolderLog{sampler: auditsample.New(0, 0, 0), log: log, now: now}
+	return &HolderLog{sampler: auditsample.New(0, 0, 0).FirstOfEachSource(), log: slog.New(logr.ToSlogHandler(log)), now: now}
 }
 
 // msgHolderSummary is the line that stands for the held-back ones.
 const msgHolderSummary = "records refused for holders not named to the tenant, not logged"
 
+// Allow says whether a holder line for a claim of namespace may be
+// written; the summary of an interval that ended goes out first.
+func (h *HolderLog) Allow(namespace string) bool {
+	if h == nil {
+		return true
+	}
+	ok, sum := h.sampler.Allow(namespace, h.now())
+	auditsample.Log(context.Background(), h.log, msgHolderSummary, sum)
+	return ok
+}
+
 // Log writes the verdict's concealed holders.
-func (h *HolderLog) Log(ctx context.Context, log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verdict) {
+func (h *HolderLog) Log(log logr.Logger, claim *v1alpha1.DNSRecordClaim, v Verdict) {
 	for _, rv := range v.Records {
 		for _, c := range rv.Conflicts {
-			if c.Holder.Namespace == claim.Namespace {
+			if c.Holder.Namespace == claim.Namespace || !h.Allow(claim.Namespace) {
 				continue
-			}
-			if h != nil {
-				ok, sum := h.sampler.Allow(claim.Namespace, h.now())
-				auditsample.Log(ctx, slog.New(logr.ToSlogHandler(log)), msgHolderSummary, sum)
-				if !ok {
-					continue
-				}
 			}
 			log.Info("record refused: held by a claim of another namespace, not named to the tenant",
 				"claim", klog.KObj(claim), "record", rv.Key.Name, "type", rv.Key.Type,
@@ -137,7 +143,6 @@ func (h *HolderLog) Log(ctx context.Context, log logr.Logger, claim *v1alpha1.DN
 // when the flood has stopped (a manager.Runnable, in every replica: each
 // serves the webhook).
 func (h *HolderLog) Start(ctx context.Context) error {
-	log := slog.New(logr.ToSlogHandler(h.log))
 	t := time.NewTicker(h.sampler.Interval())
 	defer t.Stop()
 	for {
@@ -145,7 +150,7 @@ func (h *HolderLog) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			auditsample.Log(ctx, log, msgHolderSummary, h.sampler.Flush(h.now()))
+			auditsample.Log(ctx, h.log, msgHolderSummary, h.sampler.Flush(h.now()))
 		}
 	}
 }

@@ -111,7 +111,7 @@ func (v *ClaimValidator) validate(ctx context.Context, oldClaim, claim *v1alpha1
 		return nil, err
 	}
 	if v.ConcealHolders {
-		v.Holders.Log(ctx, log.FromContext(ctx), claim, verdict)
+		v.Holders.Log(log.FromContext(ctx), claim, verdict)
 	}
 	var warnings admission.Warnings
 	for _, rv := range verdict.Records {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +18,9 @@ import (
 	"github.com/scopedns/scopedns/internal/policy"
 )
 
-// TestClaimWebhookConcealsConflictHolders: with ConcealHolders the answer a
-// tenant gets for a name another namespace's claim holds says "another
-// namespace" and names neither it nor its claim; the operator's log names
-// both. Without it the answer names the holder, as before.
 // concealFixture is a scope granting shared.example.com TXT to every tenant
-// namespace, two tenants besides the holder's ("team-b" and "team-c"), and
+// namespace, tenants besides the holder's ("team-b", "team-c" and
+// "flood-0" to "flood-29"), and
 // payroll-prod's claim holding that name; claimIn is a later claim of the
 // same name in another namespace.
 func concealFixture() (objs []client.Object, claimIn func(ns string) *v1alpha1.DNSRecordClaim) {
@@ -44,6 +42,9 @@ func concealFixture() (objs []client.Object, claimIn func(ns string) *v1alpha1.D
 		Spec:       v1alpha1.DNSRecordClaimSpec{ScopeName: "prod", Records: []v1alpha1.RecordSpec{{Name: "shared.example.com", Type: "TXT", TTL: 300}}},
 	}
 	objs = []client.Object{scope, tenantNS("payroll-prod"), tenantNS("team-b"), tenantNS("team-c"), holder}
+	for i := range 30 {
+		objs = append(objs, tenantNS(fmt.Sprintf("flood-%d", i)))
+	}
 	return objs, func(ns string) *v1alpha1.DNSRecordClaim {
 		return &v1alpha1.DNSRecordClaim{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", CreationTimestamp: metav1.NewTime(t0.Add(time.Hour))},
@@ -107,9 +108,11 @@ func TestClaimWebhookConcealsConflictHolders(t *testing.T) {
 // TestClaimWebhookSamplesConcealedHoldersByNamespace: a tenant that sends
 // claims naming another namespace's name as fast as the API server takes
 // them (dry runs cost it nothing) gets 5 holder lines a minute into the
-// operator's log, then one summary line; another tenant's refusal in the
-// same minute is still logged. Logging every refusal, as before, writes
-// 1,000 lines.
+// operator's log, then one summary line; thirty namespaces flooding
+// together take the minute's 100 lines, and another tenant's refusal in
+// the same minute is still logged. Logging every refusal, as before, writes
+// 1,000 lines; sampling without a line for each namespace logs none of
+// team-c's.
 func TestClaimWebhookSamplesConcealedHoldersByNamespace(t *testing.T) {
 	objs, claimIn := concealFixture()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -133,14 +136,21 @@ func TestClaimWebhookSamplesConcealedHoldersByNamespace(t *testing.T) {
 	if got := lines("team-b"); got != 5 {
 		t.Errorf("1,000 refusals of team-b wrote %d holder lines, want 5; log:\n%.2000s", got, logs.String())
 	}
+	for i := range 30 {
+		for range 10 {
+			refuse(fmt.Sprintf("flood-%d", i))
+		}
+	}
 	refuse("team-c")
 	if got := lines("team-c"); got != 1 {
-		t.Errorf("team-c's refusal after team-b's flood wrote %d holder lines, want 1", got)
+		t.Errorf("team-c's refusal after 31 namespaces' flood wrote %d holder lines, want 1", got)
 	}
 	now = now.Add(time.Minute)
 	refuse("team-b")
-	if !strings.Contains(logs.String(), `"suppressed"=995`) || !strings.Contains(logs.String(), "team-b=995") {
-		t.Errorf("no summary of the 995 held-back lines naming team-b; log:\n%.3000s", logs.String())
+	// team-b's 995; 5 each of flood-0 to flood-18, whose fifth lines made
+	// the 100; 9 each of flood-19 to flood-29, which wrote their first.
+	if !strings.Contains(logs.String(), `"suppressed"=1189`) || !strings.Contains(logs.String(), `"top"=["team-b=995"`) {
+		t.Errorf("no summary of the 1,189 held-back lines naming team-b first; log:\n%s", logs.String()[max(0, logs.Len()-1500):])
 	}
 	if got := lines("team-b"); got != 6 {
 		t.Errorf("the next minute's first refusal of team-b: %d holder lines in all, want 6", got)
